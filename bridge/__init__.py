@@ -1,0 +1,28 @@
+"""descent-bridge: one gradient-descent loop, six frameworks, one trajectory.
+
+    import bridge
+    p = bridge.PRESETS["lesson"]
+    t = bridge.train("torch_autograd", p)   # t.weights, t.losses, t.grads
+"""
+
+from bridge.errors import BridgeError, DeviceUnavailable, FrameworkMissing, InvalidProblem, UnknownName
+from bridge.problems import PRESETS, Batched, OneWeight, preset, with_changes
+from bridge.registry import IMPLEMENTATIONS, REGISTRY, train
+from bridge.trajectory import Trajectory
+
+__all__ = [
+    "IMPLEMENTATIONS",
+    "PRESETS",
+    "REGISTRY",
+    "Batched",
+    "BridgeError",
+    "DeviceUnavailable",
+    "FrameworkMissing",
+    "InvalidProblem",
+    "OneWeight",
+    "Trajectory",
+    "UnknownName",
+    "preset",
+    "train",
+    "with_changes",
+]

@@ -1,0 +1,195 @@
+"""The `descent` command: list, run and compare the implementations."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from bridge.compare import compare
+from bridge.errors import BridgeError, InvalidProblem
+from bridge.floats import DTYPES
+from bridge.problems import PRESETS, Batched, OneWeight, preset, with_changes
+from bridge.registry import IMPLEMENTATIONS, REGISTRY, get, train
+
+REFERENCE = "python"
+ONE_WEIGHT_ONLY = ("x", "y", "steps")
+BATCHED_ONLY = ("epochs", "batch_size")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _problem_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("problem", "a preset, optionally with some numbers replaced")
+    group.add_argument("--problem", default="lesson", help=f"preset: {', '.join(PRESETS)} (default: lesson)")
+    for name in ("x", "y", "w0", "lr"):
+        group.add_argument(f"--{name}", type=float, help=f"replace the preset's {name}")
+    group.add_argument("--steps", type=int, help="updates of a one-weight problem")
+    group.add_argument("--epochs", type=int, help="epochs of a batched problem")
+    group.add_argument("--batch-size", type=int, help="batch size of a batched problem")
+    group.add_argument("--dtype", choices=DTYPES, default="float64", help="default: float64")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or gpu, for torch, TensorFlow and JAX")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _problem(args):
+    """The preset named by --problem, with the command line's overrides applied."""
+    base = preset(args.problem, args.dtype)
+    changes = {k: getattr(args, k) for k in ("x", "y", "w0", "lr", "steps", "epochs", "batch_size")}
+    changes = {k: v for k, v in changes.items() if v is not None}
+    wrong = BATCHED_ONLY if isinstance(base, OneWeight) else ONE_WEIGHT_ONLY
+    for name in wrong:
+        if name in changes:
+            kind = "one-weight" if isinstance(base, OneWeight) else "batched"
+            flag = "--" + name.replace("_", "-")
+            raise InvalidProblem(f"{flag} does not apply to {args.problem!r}, a {kind} problem")
+    # overrides are plain floats: round them to the dtype like the preset's own numbers
+    return with_changes(base, **changes) if changes else base
+
+
+def describe(problem) -> dict:
+    """The problem's parameters, for headers and JSON."""
+    common = {"w0": problem.w0, "lr": problem.lr, "dtype": problem.dtype, "updates": problem.updates}
+    if isinstance(problem, Batched):
+        return {"kind": "batched", "n": int(problem.x.size), "epochs": problem.epochs,
+                "batch_size": problem.batch_size, **common}
+    return {"kind": "one_weight", "x": problem.x, "y": problem.y, "steps": problem.steps, **common}
+
+
+def _finite_or_text(value: float):
+    return value if value == value and abs(value) != float("inf") else repr(value)
+
+
+def cmd_list(args) -> int:
+    rows = []
+    for impl in REGISTRY.values():
+        installed = impl.installed()
+        rows.append({
+            "name": impl.name,
+            "summary": impl.summary,
+            "framework": impl.version() if installed else impl.framework,
+            "installed": installed,
+            "install": None if installed else impl.install_hint(),
+            "devices": ["cpu", "cuda"] if impl.gpu else ["cpu"],
+        })
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'implementation':16}{'framework':20}{'devices':10}status")
+    for row in rows:
+        status = "installed" if row["installed"] else f"not installed: {row['install']}"
+        print(f"{row['name']:16}{row['framework']:20}{'/'.join(row['devices']):10}{status}  ({row['summary']})")
+    return 0
+
+
+def cmd_run(args) -> int:
+    get(args.impl)
+    problem = _problem(args)
+    trajectory = train(args.impl, problem, args.device)
+    if args.json:
+        print(json.dumps({"problem": describe(problem) | {"name": args.problem}, **trajectory.to_dict()}, indent=2))
+        return 0
+    for step, (weight, loss) in enumerate(zip(trajectory.weights, trajectory.losses)):
+        print(f"step {step:2d}  weight={weight:.3f}  loss={loss:.3f}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    names = args.impl or list(IMPLEMENTATIONS)
+    for name in names:
+        get(name)
+    problem = _problem(args)
+    reference = train(REFERENCE, problem)
+    rows, skipped = [], []
+    for name in names:
+        impl = REGISTRY[name]
+        if not impl.installed():
+            if args.impl:  # asked for by name: missing is an error
+                train(name, problem)  # raises FrameworkMissing with the extra to install
+            skipped.append({"implementation": name, "install": impl.install_hint()})
+            continue
+        device = args.device if impl.gpu else "cpu"
+        trajectory = reference if name == REFERENCE else train(name, problem, device)
+        verdict = compare(problem, reference, trajectory)
+        rows.append({
+            "implementation": name,
+            "framework": impl.version(),
+            "dtype": problem.dtype,
+            "device": device,
+            "verdict": "reference" if name == REFERENCE else verdict.summary(),
+            "final_weight": _finite_or_text(trajectory.weights[-1]) if len(trajectory) else problem.w0,
+            "final_loss": _finite_or_text(trajectory.losses[-1]) if len(trajectory) else None,
+            "detail": verdict.to_dict(),
+            "_verdict": verdict,
+        })
+    conforms = all(row["_verdict"].conforms for row in rows)
+    if args.json:
+        out = {"problem": describe(problem) | {"name": args.problem}, "reference": REFERENCE,
+               "conforms": conforms, "rows": [{k: v for k, v in r.items() if k != "_verdict"} for r in rows],
+               "not_installed": skipped}
+        print(json.dumps(out, indent=2))
+    else:
+        _print_table(args, problem, rows, skipped)
+    return 0 if conforms else 1
+
+
+def _print_table(args, problem, rows, skipped) -> None:
+    info = describe(problem)
+    shape = f"{info['n']} samples, batch {info['batch_size']}" if info["kind"] == "batched" else "one weight"
+    print(f"problem {args.problem}: {shape}, lr {problem.lr!r}, {problem.updates} updates, "
+          f"{problem.dtype}; reference: {REFERENCE}")
+    header = ("implementation", "framework", "dtype", "device", "final weight", "final loss", "verdict")
+    table = [header] + [
+        (r["implementation"], r["framework"], r["dtype"], r["device"], repr(r["final_weight"]),
+         repr(r["final_loss"]) if r["final_loss"] is not None else "-", r["verdict"])
+        for r in rows
+    ]
+    causes = list(dict.fromkeys(r["_verdict"].cause for r in rows if r["_verdict"].status == "bounded"))
+    table = [(*row[:-1], _footnoted(row[-1], causes)) for row in table]
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(header) - 1)]
+    for row in table:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
+    for number, cause in enumerate(causes, 1):
+        print(f"  [{number}] {cause}")
+    failed = [r for r in rows if not r["_verdict"].conforms]
+    for r in failed:
+        print(f"{r['implementation']}: {r['_verdict'].failure.describe()}; reproduce: "
+              f"descent compare --impl {r['implementation']} --problem {args.problem} --dtype {problem.dtype}")
+    for s in skipped:
+        print(f"{s['implementation']}: not installed, not compared ({s['install']})")
+    print(f"{len(rows) - len(failed)} of {len(rows)} implementations conform"
+          + (f"; {len(skipped)} not installed" if skipped else "") + ".")
+
+
+def _footnoted(verdict: str, causes: list[str]) -> str:
+    """A bounded verdict with its cause replaced by a footnote mark, to keep rows short."""
+    for number, cause in enumerate(causes, 1):
+        verdict = verdict.replace(f": {cause}", f" [{number}]")
+    return verdict
+
+
+def main(argv=None) -> int:
+    parser = _Parser(prog="descent", description="One gradient-descent loop, six frameworks, one trajectory.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands.add_parser("list", help="the implementations, installed or not").add_argument("--json", action="store_true")
+    run = commands.add_parser("run", help="run one implementation and print the lesson's lines")
+    run.add_argument("--impl", required=True, help=f"one of: {', '.join(IMPLEMENTATIONS)}")
+    _problem_options(run)
+    comp = commands.add_parser("compare", help="run implementations and check them against the reference")
+    comp.add_argument("--impl", action="append", help="repeat to pick several (default: all)")
+    _problem_options(comp)
+    args = parser.parse_args(argv)
+    try:
+        return {"list": cmd_list, "run": cmd_run, "compare": cmd_compare}[args.command](args)
+    except BridgeError as error:
+        print(f"descent: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

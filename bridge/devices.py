@@ -1,0 +1,72 @@
+"""Device names (cpu, cuda, gpu) turned into each framework's own device, or a clear error.
+
+Frameworks are imported inside the functions, so asking for a torch device
+never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+from bridge.errors import DeviceUnavailable
+
+GPU_NAMES = ("cuda", "gpu")  # torch says cuda, TensorFlow and JAX say gpu: both mean the GPU
+
+
+def parse(device: str) -> tuple[str, int]:
+    """("cpu", 0) or ("gpu", index) from 'cpu', 'cuda', 'gpu', 'cuda:1', 'gpu:1'."""
+    kind, _, index = str(device).strip().lower().partition(":")
+    if kind in ("cpu", *GPU_NAMES) and (index == "" or index.isdigit()):
+        return ("cpu" if kind == "cpu" else "gpu"), int(index or 0)
+    raise DeviceUnavailable(f"unknown device {device!r}; use cpu, cuda or gpu (cuda:N for the N-th GPU)")
+
+
+def require_cpu(implementation: str, device: str) -> None:
+    """For the implementations that only ever run on the CPU."""
+    if parse(device)[0] != "cpu":
+        raise DeviceUnavailable(f"{implementation} runs on the CPU only; drop --device {device}")
+
+
+def _absent(device: str, framework: str, found: int) -> DeviceUnavailable:
+    seen = f"it sees {found} GPU(s)" if found else "it sees no GPU"
+    return DeviceUnavailable(f"device {device!r} is not available to {framework}: {seen}")
+
+
+def torch_device(device: str):
+    """A torch.device for the name, checked against what torch can see."""
+    import torch
+
+    kind, index = parse(device)
+    if kind == "cpu":
+        return torch.device("cpu")
+    found = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if index >= found:
+        raise _absent(device, f"torch {torch.__version__}", found)
+    return torch.device("cuda", index)
+
+
+def tf_device(device: str) -> str:
+    """A TensorFlow device string ('/CPU:0', '/GPU:0') for the name, checked."""
+    import tensorflow as tf
+
+    kind, index = parse(device)
+    if kind == "cpu":
+        return "/CPU:0"
+    found = len(tf.config.list_physical_devices("GPU"))
+    if index >= found:
+        raise _absent(device, f"TensorFlow {tf.__version__}", found)
+    return f"/GPU:{index}"
+
+
+def jax_device(device: str):
+    """A jax.Device for the name, checked."""
+    import jax
+
+    kind, index = parse(device)
+    if kind == "cpu":
+        return jax.devices("cpu")[0]
+    try:
+        gpus = jax.devices("gpu")
+    except RuntimeError:  # JAX raises when no GPU backend is installed or initialised
+        gpus = []
+    if index >= len(gpus):
+        raise _absent(device, f"JAX {jax.__version__}", len(gpus))
+    return gpus[index]

@@ -1,0 +1,178 @@
+"""The two problems the loops solve, validated once, and the named presets."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import random
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+
+from bridge.errors import InvalidProblem, UnknownName
+from bridge.floats import DTYPES, rounder
+
+
+def _number(name: str, value, dtype: str) -> float:
+    """value as a finite float already rounded to dtype, or InvalidProblem."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidProblem(f"{name} must be a real number, got {value!r}")
+    as_float = float(value)
+    if not math.isfinite(as_float):
+        raise InvalidProblem(f"{name} must be finite, got {as_float!r}")
+    rounded = rounder(dtype)(as_float)
+    if not math.isfinite(rounded):
+        raise InvalidProblem(f"{name}={as_float!r} overflows {dtype}")
+    return rounded
+
+
+def _count(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InvalidProblem(f"{name} must be a whole number, got {value!r}")
+    if value < minimum:
+        raise InvalidProblem(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _dtype(value) -> str:
+    if value not in DTYPES:
+        raise InvalidProblem(f"dtype must be one of {', '.join(DTYPES)}, got {value!r}")
+    return value
+
+
+def _samples(name: str, values, dtype: str) -> np.ndarray:
+    """A read-only 1-D array of finite dtype numbers: cheap to share, impossible to edit."""
+    if isinstance(values, (str, bytes)) or isinstance(values, numbers.Number):
+        raise InvalidProblem(f"{name} must be a sequence of numbers, got {values!r}")
+    try:
+        array = np.array(values, dtype=np.float64)  # a copy, so the caller's data stays theirs
+    except (TypeError, ValueError):
+        raise InvalidProblem(f"{name} must be a sequence of real numbers") from None
+    if array.ndim != 1:
+        raise InvalidProblem(f"{name} must be one-dimensional, got shape {array.shape}")
+    if array.size == 0:
+        raise InvalidProblem(f"{name} must not be empty")
+    if not np.isfinite(array).all():
+        bad = int(np.flatnonzero(~np.isfinite(array))[0])
+        raise InvalidProblem(f"{name}[{bad}] must be finite, got {array[bad]!r}")
+    with np.errstate(over="ignore"):
+        rounded = array.astype(dtype)
+    if not np.isfinite(rounded).all():
+        bad = int(np.flatnonzero(~np.isfinite(rounded))[0])
+        raise InvalidProblem(f"{name}[{bad}]={array[bad]!r} overflows {dtype}")
+    rounded.flags.writeable = False
+    return rounded
+
+
+@dataclass(frozen=True)
+class OneWeight:
+    """The lesson's problem: one input, one target, one weight, `steps` updates.
+
+    Numbers are stored rounded to `dtype`, so every implementation starts from
+    exactly the same values.
+    """
+
+    x: float
+    y: float
+    w0: float
+    lr: float
+    steps: int
+    dtype: str = "float64"
+
+    def __post_init__(self):
+        dtype = _dtype(self.dtype)
+        for name in ("x", "y", "w0", "lr"):
+            object.__setattr__(self, name, _number(name, getattr(self, name), dtype))
+        object.__setattr__(self, "steps", _count("steps", self.steps, 0))
+
+    @property
+    def updates(self) -> int:
+        """How many weight updates a run makes."""
+        return self.steps
+
+
+@dataclass(frozen=True, eq=False)
+class Batched:
+    """Mini-batch gradient descent on y = w * x with mean squared error.
+
+    Batches are consecutive slices of `batch_size` in data order; the last may
+    be shorter, and a batch_size larger than the data means one batch (as Keras).
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    w0: float
+    lr: float
+    epochs: int
+    batch_size: int
+    dtype: str = "float64"
+    batches: tuple[slice, ...] = field(init=False, repr=False)
+
+    def __post_init__(self):
+        dtype = _dtype(self.dtype)
+        x, y = _samples("x", self.x, dtype), _samples("y", self.y, dtype)
+        if x.size != y.size:
+            raise InvalidProblem(f"x and y must have the same length, got {x.size} and {y.size}")
+        object.__setattr__(self, "x", x)
+        object.__setattr__(self, "y", y)
+        for name in ("w0", "lr"):
+            object.__setattr__(self, name, _number(name, getattr(self, name), dtype))
+        object.__setattr__(self, "epochs", _count("epochs", self.epochs, 0))
+        size = _count("batch_size", self.batch_size, 1)
+        object.__setattr__(self, "batch_size", size)
+        starts = range(0, x.size, size)
+        object.__setattr__(self, "batches", tuple(slice(s, min(s + size, x.size)) for s in starts))
+
+    @property
+    def updates(self) -> int:
+        """How many weight updates a run makes: one per batch per epoch."""
+        return self.epochs * len(self.batches)
+
+    def __repr__(self) -> str:
+        return (
+            f"Batched(n={self.x.size}, w0={self.w0!r}, lr={self.lr!r}, epochs={self.epochs}, "
+            f"batch_size={self.batch_size}, dtype={self.dtype!r})"
+        )
+
+
+def _line_data(n: int, seed: int) -> tuple[list[float], list[float]]:
+    """n noisy samples of y = 2x, from Python's own generator (stable across versions)."""
+    rng = random.Random(seed)
+    x = [rng.uniform(-2.0, 2.0) for _ in range(n)]
+    return x, [2.0 * xi + rng.uniform(-0.5, 0.5) for xi in x]
+
+
+def _presets() -> dict:
+    lesson = dict(x=1.5, y=3.0, w0=0.0)
+    full_x, full_y = _line_data(50, seed=2026)
+    mini_x, mini_y = _line_data(90, seed=7)
+    return {
+        "lesson": OneWeight(**lesson, lr=0.1, steps=20),
+        "overshoot": OneWeight(**lesson, lr=0.9, steps=20),
+        "crawl": OneWeight(**lesson, lr=0.01, steps=20),
+        # the error grows 3.05x per step: float32 overflows near step 80, float64 near 640
+        "explode": OneWeight(**lesson, lr=0.9, steps=700),
+        "practice": OneWeight(x=2.0, y=6.0, w0=1.0, lr=0.1, steps=1),
+        # 50 samples in one batch; 50 is not a power of two, so 1/50 rounds
+        "full_batch": Batched(full_x, full_y, w0=0.0, lr=0.1, epochs=30, batch_size=50),
+        # 90 samples in batches of 25: 25, 25, 25 and a partial 15
+        "mini_batch": Batched(mini_x, mini_y, w0=0.0, lr=0.05, epochs=4, batch_size=25),
+    }
+
+
+PRESETS = MappingProxyType(_presets())
+
+
+def preset(name: str, dtype: str = "float64"):
+    """The named preset in the given dtype."""
+    if name not in PRESETS:
+        raise UnknownName(f"unknown problem {name!r}; choose one of: {', '.join(PRESETS)}")
+    return with_changes(PRESETS[name], dtype=dtype)
+
+
+def with_changes(problem, **changes):
+    """A copy of problem with some fields replaced, validated like a new one."""
+    fields = {k: v for k, v in vars(problem).items() if k != "batches"}
+    fields.update(changes)
+    return type(problem)(**fields)

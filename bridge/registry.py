@@ -1,0 +1,100 @@
+"""The implementations, in teaching order, loaded only when first used."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+import os
+import platform
+from dataclasses import dataclass
+
+from bridge.devices import parse
+from bridge.errors import FrameworkMissing, UnknownName
+from bridge.problems import Batched, OneWeight
+from bridge.trajectory import Trajectory
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """One row of the registry: where the loop lives and what it needs."""
+
+    name: str
+    summary: str
+    framework: str = ""  # the module to import; "" for pure Python
+    distributions: tuple[str, ...] = ()  # where its version comes from, first installed wins
+    extra: str = ""  # pip install 'descent-bridge[extra]'
+    gpu: bool = False  # whether --device cuda/gpu means anything to it
+
+    @property
+    def module(self) -> str:
+        return f"impl.{self.name}"
+
+    def installed(self) -> bool:
+        """Whether the framework can be imported, found without importing it."""
+        return not self.framework or importlib.util.find_spec(self.framework) is not None
+
+    def version(self) -> str:
+        """Framework name and version, read from package metadata (no import)."""
+        for dist in self.distributions:
+            try:
+                return f"{dist.removesuffix('-cpu')} {importlib.metadata.version(dist)}"
+            except importlib.metadata.PackageNotFoundError:
+                continue
+        return "" if self.framework else f"Python {platform.python_version()}"
+
+    def install_hint(self) -> str:
+        return f"pip install 'descent-bridge[{self.extra}]'"
+
+    def load(self):
+        """Import the implementation module, or say which extra installs its framework."""
+        if self.framework == "tensorflow":
+            # Quiet TF's start-up banner. oneDNN only replaces matmul-like kernels, which
+            # no loop here uses (the trajectories are the same bits with it on or off).
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+            os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+        try:
+            return importlib.import_module(self.module)
+        except ImportError as error:
+            if self.framework and error.name and error.name.split(".")[0] == self.framework:
+                raise FrameworkMissing(
+                    f"{self.name} needs {self.framework}, which is not installed: {self.install_hint()}"
+                ) from None
+            raise
+
+
+_ALL = (
+    Implementation("python", "the lesson's loop in plain floats; float32 emulated by rounding"),
+    Implementation("numpy", "NumPy scalars and arrays", "numpy", ("numpy",)),  # a core dependency
+    Implementation("torch_manual", "torch tensors, the hand-derived gradient", "torch", ("torch",), "torch", True),
+    Implementation("torch_autograd", "torch tensors, loss.backward()", "torch", ("torch",), "torch", True),
+    Implementation(
+        "tf_tape", "TensorFlow eager, tf.GradientTape", "tensorflow", ("tensorflow", "tensorflow-cpu"), "tensorflow", True
+    ),
+    Implementation("jax_grad", "JAX, jax.value_and_grad (eager)", "jax", ("jax",), "jax", True),
+)
+REGISTRY = {impl.name: impl for impl in _ALL}
+IMPLEMENTATIONS = tuple(REGISTRY)
+
+
+def get(name: str) -> Implementation:
+    """The registry row for name, or UnknownName listing the choices."""
+    try:
+        return REGISTRY[name]
+    except (KeyError, TypeError):
+        raise UnknownName(
+            f"unknown implementation {name!r}; choose one of: {', '.join(IMPLEMENTATIONS)}"
+        ) from None
+
+
+def train(name: str, problem, device: str = "cpu") -> Trajectory:
+    """Run one implementation on one problem and return its trajectory."""
+    implementation = get(name)
+    if not isinstance(problem, (OneWeight, Batched)):
+        raise TypeError(f"problem must be a bridge.OneWeight or bridge.Batched, got {type(problem).__name__}")
+    parse(device)  # an unknown device name fails the same way for every implementation
+    module = implementation.load()
+    loop = module.one_weight if isinstance(problem, OneWeight) else module.batched
+    trajectory = loop(problem, device)
+    trajectory.implementation, trajectory.dtype, trajectory.device = name, problem.dtype, str(device)
+    return trajectory

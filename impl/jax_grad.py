@@ -1,0 +1,51 @@
+"""The lesson's loop in JAX, eager, with the gradient from jax.value_and_grad.
+
+JAX computes in float32 unless x64 is enabled. A float64 problem enables it
+with a context manager for the run alone, so the setting never leaks out.
+"""
+
+import jax
+import jax.numpy as jnp
+
+from bridge import Trajectory
+from bridge.devices import jax_device
+
+
+def squared_error(weight, x, y_true):
+    """1-3: predict, then the mean squared error (a plain square for one sample)."""
+    pred = weight * x  # 1-2: predict
+    return jnp.mean((pred - y_true) ** 2)  # 3: squared-error loss (`** 2` is x * x in JAX)
+
+
+slope = jax.value_and_grad(squared_error)  # 4: loss and d loss / d weight, in one pass
+
+
+def one_weight(problem, device="cpu"):
+    """Train one weight; every quantity is a 0-d jax.Array."""
+    with jax.enable_x64(problem.dtype == "float64"), jax.default_device(jax_device(device)):
+        x = jnp.asarray(problem.x, problem.dtype)
+        y_true = jnp.asarray(problem.y, problem.dtype)
+        weight = jnp.asarray(problem.w0, problem.dtype)
+        lr = problem.lr  # a Python float: weakly typed, so it takes the weight's dtype
+        trajectory = Trajectory()
+        for step in range(problem.steps):
+            loss, grad = slope(weight, x, y_true)  # 1-4: predict, loss, slope
+            weight = weight - lr * grad  # 4: step downhill (arrays are immutable)
+            trajectory.record(loss, grad, weight)
+    return trajectory
+
+
+def batched(problem, device="cpu"):
+    """Mini-batch gradient descent; jnp.mean reduces each batch."""
+    with jax.enable_x64(problem.dtype == "float64"), jax.default_device(jax_device(device)):
+        x = jnp.asarray(problem.x)  # the problem's arrays already hold its dtype
+        y_true = jnp.asarray(problem.y)
+        weight = jnp.asarray(problem.w0, problem.dtype)
+        lr = problem.lr
+        trajectory = Trajectory()
+        for epoch in range(problem.epochs):
+            for batch in problem.batches:
+                loss, grad = slope(weight, x[batch], y_true[batch])  # 1-4
+                weight = weight - lr * grad  # 4: step downhill
+                trajectory.record(loss, grad, weight)
+    return trajectory

@@ -1,0 +1,41 @@
+"""The lesson's loop in NumPy: scalars for one weight, whole-batch arrays for the mean."""
+
+import numpy as np
+
+from bridge import Trajectory
+from bridge.devices import require_cpu
+
+
+def one_weight(problem, device="cpu"):
+    """Train one weight with NumPy scalars of the problem's dtype."""
+    require_cpu("numpy", device)
+    real = np.dtype(problem.dtype).type  # np.float64 or np.float32
+    x, y_true, weight, lr = real(problem.x), real(problem.y), real(problem.w0), real(problem.lr)
+    trajectory = Trajectory()
+    for step in range(problem.steps):
+        pred = weight * x  # 1-2: predict
+        # 3: squared-error loss. On a NumPy scalar `** 2` calls libm's pow(),
+        # which misrounds about one square in 1,300; np.square is exact-rounded.
+        loss = np.square(pred - y_true)
+        grad = 2 * (pred - y_true) * x  # 4: slope of loss w.r.t. weight
+        weight = weight - lr * grad  # 4: step downhill
+        trajectory.record(loss, grad, weight)
+    return trajectory
+
+
+def batched(problem, device="cpu"):
+    """Mini-batch gradient descent; np.mean reduces each batch."""
+    require_cpu("numpy", device)
+    real = np.dtype(problem.dtype).type
+    x, y_true = problem.x, problem.y  # read-only arrays, already of the problem's dtype
+    weight, lr = real(problem.w0), real(problem.lr)
+    trajectory = Trajectory()
+    for epoch in range(problem.epochs):
+        for batch in problem.batches:
+            xb, yb = x[batch], y_true[batch]
+            pred = weight * xb  # 1-2: predict
+            loss = np.mean(np.square(pred - yb))  # 3: mean squared error
+            grad = np.mean(2 * (pred - yb) * xb)  # 4: slope of loss w.r.t. weight
+            weight = weight - lr * grad  # 4: step downhill
+            trajectory.record(loss, grad, weight)
+    return trajectory

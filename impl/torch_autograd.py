@@ -1,0 +1,51 @@
+"""The lesson's loop on torch tensors, with the gradient found by autograd."""
+
+import torch
+
+from bridge import Trajectory
+from bridge.devices import torch_device
+
+
+def _tensors(problem, device, *values):
+    """Each value as a tensor of the problem's dtype on the device."""
+    dtype = getattr(torch, problem.dtype)
+    return [torch.tensor(v, dtype=dtype, device=device) for v in values]
+
+
+def one_weight(problem, device="cpu"):
+    """Train one weight; loss.backward() finds the slope."""
+    device = torch_device(device)
+    x, y_true, weight = _tensors(problem, device, problem.x, problem.y, problem.w0)
+    weight.requires_grad_(True)  # autograd records every operation on weight
+    lr = problem.lr
+    trajectory = Trajectory()
+    for step in range(problem.steps):
+        pred = weight * x  # 1-2: predict
+        loss = (pred - y_true) ** 2  # 3: squared-error loss
+        loss.backward()  # 4: slope of loss w.r.t. weight, into weight.grad
+        with torch.no_grad():  # the step itself is not part of the model
+            weight -= lr * weight.grad  # 4: step downhill
+        trajectory.record(loss.detach(), weight.grad, weight.detach())
+        weight.grad = None  # backward() adds to .grad: clear it for the next step
+    return trajectory
+
+
+def batched(problem, device="cpu"):
+    """Mini-batch gradient descent; autograd differentiates each batch's mean loss."""
+    device = torch_device(device)
+    # np.array -> tensor copies once; the problem's arrays are read-only
+    x, y_true, weight = _tensors(problem, device, problem.x, problem.y, problem.w0)
+    weight.requires_grad_(True)
+    lr = problem.lr
+    trajectory = Trajectory()
+    for epoch in range(problem.epochs):
+        for batch in problem.batches:
+            xb, yb = x[batch], y_true[batch]
+            pred = weight * xb  # 1-2: predict
+            loss = ((pred - yb) ** 2).mean()  # 3: mean squared error
+            loss.backward()  # 4: slope of loss w.r.t. weight, into weight.grad
+            with torch.no_grad():
+                weight -= lr * weight.grad  # 4: step downhill
+            trajectory.record(loss.detach(), weight.grad, weight.detach())
+            weight.grad = None
+    return trajectory

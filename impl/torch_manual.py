@@ -1,0 +1,45 @@
+"""The lesson's loop on torch tensors, with the gradient derived by hand (no autograd)."""
+
+import torch
+
+from bridge import Trajectory
+from bridge.devices import torch_device
+
+
+def _tensors(problem, device, *values):
+    """Each value as a tensor of the problem's dtype on the device."""
+    dtype = getattr(torch, problem.dtype)
+    return [torch.tensor(v, dtype=dtype, device=device) for v in values]
+
+
+def one_weight(problem, device="cpu"):
+    """Train one weight; every quantity is a 0-d tensor."""
+    device = torch_device(device)
+    x, y_true, weight = _tensors(problem, device, problem.x, problem.y, problem.w0)
+    lr = problem.lr  # a Python float: torch rounds it to the tensor's dtype, once
+    trajectory = Trajectory()
+    for step in range(problem.steps):
+        pred = weight * x  # 1-2: predict
+        loss = (pred - y_true) ** 2  # 3: squared-error loss (torch squares as x * x)
+        grad = 2 * (pred - y_true) * x  # 4: slope of loss w.r.t. weight, by hand
+        weight = weight - lr * grad  # 4: step downhill
+        trajectory.record(loss, grad, weight)
+    return trajectory
+
+
+def batched(problem, device="cpu"):
+    """Mini-batch gradient descent; .mean() reduces each batch."""
+    device = torch_device(device)
+    # np.array -> tensor copies once; the problem's arrays are read-only
+    x, y_true, weight = _tensors(problem, device, problem.x, problem.y, problem.w0)
+    lr = problem.lr
+    trajectory = Trajectory()
+    for epoch in range(problem.epochs):
+        for batch in problem.batches:
+            xb, yb = x[batch], y_true[batch]
+            pred = weight * xb  # 1-2: predict
+            loss = ((pred - yb) ** 2).mean()  # 3: mean squared error
+            grad = (2 * (pred - yb) * xb).mean()  # 4: slope of loss w.r.t. weight, by hand
+            weight = weight - lr * grad  # 4: step downhill
+            trajectory.record(loss, grad, weight)
+    return trajectory

@@ -2,13 +2,18 @@
 a derived error bound where it cannot, and nothing tuned by hand.
 
 Every implementation is compared with the `python` reference, step by step.
+Bitwise is the claim for every loop except the rows of DEPARTURES, each with
+its cause, established by experiment in tests/test_causes.py:
 
-Bitwise is the claim for every loop, except the rows of DEPARTURES: there a
-batch mean sums its terms in the framework's own order (and autograd scales
-each term by 1/n before summing), which IEEE arithmetic does not make
-associative. Those rows must stay within `step_bounds`, derived below from
-Higham's error analysis (Accuracy and Stability of Numerical Algorithms,
-2nd ed., sections 2-4); the bound is recomputed at every step from the data.
+- reordering: a batch mean sums its terms in the framework's own order, and
+  autograd's mean scales each term by 1/n before summing; IEEE addition is
+  not associative, so the rounding errors differ at every step.
+- flushing: TensorFlow's and XLA's CPU kernels flush subnormal numbers to
+  zero (FTZ/DAZ), where IEEE arithmetic keeps them.
+
+Those rows must stay within `step_bounds`, derived below from Higham's error
+analysis (Accuracy and Stability of Numerical Algorithms, 2nd ed., ch. 2-4)
+and recomputed at every step from the data.
 """
 
 from __future__ import annotations
@@ -16,23 +21,41 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from bridge.floats import UNIT_ROUNDOFF, gamma, same_bits, ulp_distance
 from bridge.problems import Batched
 from bridge.trajectory import Trajectory
 
 QUANTITIES = ("losses", "grads", "weights")
 
-_SUM = "sums the batch in its own order, not left to right"
-_AUTOGRAD = "; backprop of the mean scales each term by 1/n before the sum"
-# (implementation, loop) -> cause. Established in tests/test_causes.py: on data
-# whose sums are exact, every row below becomes bitwise (power-of-two batch),
-# and only the autograd rows stay apart when 1/n is inexact.
+
+@dataclass(frozen=True)
+class Departure:
+    """Why an implementation may not be bitwise, and so which bound applies."""
+
+    cause: str
+    reorders: bool = False  # its sums round differently from the reference at every step
+    flushes: bool = False  # subnormal operands and results become zero
+
+
+_ORDER = " sums the batch in its own order; the reference sums left to right"
+_AUTOGRAD = "; autograd's mean scales each term by 1/n before summing"
+_FLUSH = "{} flushes subnormal numbers to zero (FTZ/DAZ on its CPU threads)"
+
+
+def _flushes(who: str, reorder: str = "") -> Departure:
+    return Departure(f"{reorder}; {_FLUSH.format(who)}" if reorder else _FLUSH.format(who), bool(reorder), True)
+
+
 DEPARTURES = {
-    ("numpy", "batched"): "np.mean " + _SUM + " (pairwise, 8 partial sums)",
-    ("torch_manual", "batched"): "torch .mean() " + _SUM + " (vectorised cascade)",
-    ("torch_autograd", "batched"): "torch .mean() " + _SUM + _AUTOGRAD,
-    ("tf_tape", "batched"): "tf.reduce_mean " + _SUM + " (Eigen tree reduction)" + _AUTOGRAD,
-    ("jax_grad", "batched"): "jnp.mean " + _SUM + " (XLA reduction)" + _AUTOGRAD,
+    ("numpy", "batched"): Departure("np.mean sums pairwise, 8 partial sums at a time; the reference left to right", True),
+    ("torch_manual", "batched"): Departure("torch's mean" + _ORDER, True),
+    ("torch_autograd", "batched"): Departure("torch's mean" + _ORDER + _AUTOGRAD, True),
+    ("tf_tape", "one_weight"): _flushes("TensorFlow"),
+    ("tf_tape", "batched"): _flushes("TensorFlow", "tf.reduce_mean" + _ORDER + _AUTOGRAD),
+    ("jax_grad", "one_weight"): _flushes("XLA"),
+    ("jax_grad", "batched"): _flushes("XLA", "jnp.mean" + _ORDER + _AUTOGRAD),
 }
 
 
@@ -40,41 +63,38 @@ def loop_of(problem) -> str:
     return "batched" if isinstance(problem, Batched) else "one_weight"
 
 
-def expected_departure(implementation: str, problem) -> str | None:
-    """The documented cause if this implementation may depart from bitwise here, else None."""
+def expected_departure(implementation: str, problem) -> Departure | None:
+    """Why this implementation may depart from bitwise on this problem, or None: bitwise."""
     return DEPARTURES.get((implementation, loop_of(problem)))
 
 
 @dataclass(frozen=True)
-class _BatchSums:
-    """Per-batch sums the bound needs, each correctly rounded by math.fsum."""
+class _Batch:
+    """One batch's magnitudes, which the bounds are computed from."""
 
-    m: int
+    ax: np.ndarray  # |x|
+    ay: np.ndarray  # |y|
     sx2: float  # sum x^2
-    sxy: float  # sum |x * y|
-    sy2: float  # sum y^2
-    big_x: float  # max |x|
 
     @classmethod
-    def of(cls, x, y) -> _BatchSums:
-        x, y = [float(v) for v in x], [float(v) for v in y]
-        return cls(
-            len(x),
-            math.fsum(v * v for v in x),
-            math.fsum(abs(a * b) for a, b in zip(x, y)),
-            math.fsum(v * v for v in y),
-            max(map(abs, x)),
-        )
+    def of(cls, x, y) -> _Batch:
+        ax, ay = np.abs(np.asarray(x, dtype=np.float64)), np.abs(np.asarray(y, dtype=np.float64))
+        return cls(ax, ay, float(np.sum(ax * ax)))
+
+    @property
+    def m(self) -> int:
+        return self.ax.size
 
 
-def _batches(problem) -> list[_BatchSums]:
+def _batches(problem) -> list[_Batch]:
     if isinstance(problem, Batched):
-        return [_BatchSums.of(problem.x[b], problem.y[b]) for b in problem.batches]
-    return [_BatchSums.of([problem.x], [problem.y])]
+        return [_Batch.of(problem.x[b], problem.y[b]) for b in problem.batches]
+    return [_Batch.of([problem.x], [problem.y])]
 
 
-def step_bounds(problem, s: _BatchSums, wa: float, wb: float) -> dict[str, float]:
-    """Largest |a - b| two correct implementations may show at one step.
+@np.errstate(over="ignore")  # a bound that overflows is inf: true, if useless
+def step_bounds(problem, s: _Batch, wa: float, wb: float, departure: Departure) -> dict[str, float]:
+    """Largest |a - b| two implementations may show at one step, given their departure.
 
     wa, wb: the two weights this step starts from. For one batch of m samples
     with g(w) = (2/m) sum x (w x - y), any implementation computes
@@ -86,29 +106,61 @@ def step_bounds(problem, s: _BatchSums, wa: float, wb: float) -> dict[str, float
     The loss (squares instead of products, one more rounding) is within
     gamma(m+6) * B(w) / m, B(w) = sum (|w x| + |y|)^2. The update
     w - lr * g_hat adds two roundings: gamma(2)|w| and, with g_hat's own error,
-    gamma(m+7) * lr * A(w) / m.
+    gamma(m+7) * lr * A(w) / m. These terms count only where the two round
+    differently: when one reorders its sums, or once their weights differ.
     Starting apart by D = |wa - wb| adds what exact arithmetic does with D:
     the update is affine in w with slope 1 - 2 lr sum(x^2)/m, the gradient has
     slope 2 sum(x^2)/m, and the loss moves by at most D A(wb)/m + D^2 sum(x^2)/m.
+    Underflow: an operation may also be off by eta absolutely, where eta is the
+    smallest subnormal under IEEE and the smallest normal when subnormals are
+    flushed; a flushed operand (DAZ) costs eta times the other operand. With
+    W = max |w|, X = max |x|, Y = max |y| and q = 1 + W + X + Y + W X (which
+    bounds every operand and |pred - y|): pred and error are off by at most
+    2 eta q, each term 2 (pred - y) x by eta q (4X + 3), and the sum and 1/m
+    add (m + 3) eta; the loss's square turns 2 eta q into eta q (4q + 1); the
+    update adds lr times the gradient's share and eta (|g| + 3).
     """
     dtype, m, lr = problem.dtype, s.m, problem.lr
     dist = abs(wa - wb)
-    a_a, a_b = (2 * (abs(w) * s.sx2 + s.sxy) for w in (wa, wb))
-    b_a, b_b = (w * w * s.sx2 + 2 * abs(w) * s.sxy + s.sy2 for w in (wa, wb))
-    # each rounding into the subnormal range may add half the smallest spacing,
-    # carried through at most two products with x and one with lr
-    eta = 2.0 ** (-1074 if dtype == "float64" else -149)
-    underflow = (m + 8) * eta * (1 + s.big_x) ** 2 * (1 + lr)
-    bounds = {
-        "grads": dist * 2 * s.sx2 / m + gamma(m + 4, dtype) * (a_a + a_b) / m,
-        "losses": dist * a_b / m + dist * dist * s.sx2 / m + gamma(m + 6, dtype) * (b_a + b_b) / m,
-        "weights": abs(1 - 2 * lr * s.sx2 / m) * dist
-        + gamma(2, dtype) * (abs(wa) + abs(wb))
-        + gamma(m + 7, dtype) * lr * (a_a + a_b) / m,
-    }
-    # the bound itself is evaluated in float64: ~20 roundings of 2^-53 each
-    slack = 1 + 32 * UNIT_ROUNDOFF["float64"]
-    return {q: (v + underflow) * slack for q, v in bounds.items()}
+    wxa, wxb = abs(wa) * s.ax, abs(wb) * s.ax  # |w x| per sample
+    bounds = dict.fromkeys(QUANTITIES, 0.0)
+    if dist > 0:  # (tested, not multiplied: 0 * inf would be NaN)
+        bounds["grads"] += 2 * np.sum(s.ax * (dist * s.ax)) / m
+        # (wa x - y)^2 - (wb x - y)^2 = (wa - wb) x ((wa + wb) x - 2y)
+        bounds["losses"] += np.sum(dist * s.ax * (wxa + wxb + 2 * s.ay)) / m
+        bounds["weights"] += abs(1 - 2 * lr * s.sx2 / m) * dist
+    a_a, a_b = (2 * np.sum(s.ax * (wx + s.ay)) for wx in (wxa, wxb))  # A(w)
+    if departure.reorders or dist > 0:
+        b_a, b_b = (np.sum((wx + s.ay) ** 2) for wx in (wxa, wxb))  # B(w)
+        bounds["grads"] += gamma(m + 4, dtype) * (a_a + a_b) / m
+        bounds["losses"] += gamma(m + 6, dtype) * (b_a + b_b) / m
+        bounds["weights"] += gamma(2, dtype) * (abs(wa) + abs(wb)) + gamma(m + 7, dtype) * lr * (a_a + a_b) / m
+    normal, subnormal = (2.0**-1022, 2.0**-1074) if dtype == "float64" else (2.0**-126, 2.0**-149)
+    eta = normal if departure.flushes else subnormal
+    big_w, big_x, big_y = max(abs(wa), abs(wb)), float(s.ax.max()), float(s.ay.max())
+    q = 1 + big_w + big_x + big_y + big_w * big_x
+    grad_underflow = eta * q * (4 * big_x + 3) + eta * (m + 3)  # eta first: q * q may overflow
+    bounds["grads"] += grad_underflow
+    bounds["losses"] += eta * q * (4 * q + 1) + eta * (m + 3)
+    bounds["weights"] += lr * grad_underflow + eta * (max(a_a, a_b) / m + 3)  # |g| <= A(w) / m
+    # Every bound is a sum of non-negative terms, evaluated in float64 with
+    # NumPy's pairwise sums: relatively within (log2(m) + 30) * 2^-53 of exact.
+    slack = 1 + 64 * UNIT_ROUNDOFF["float64"]
+    return {name: bound * slack for name, bound in bounds.items()}
+
+
+@np.errstate(over="ignore")
+def may_overflow(problem, s: _Batch, wa: float, wb: float) -> bool:
+    """Whether some summation order may overflow at this step while another does not.
+
+    The partial sums of the gradient and the loss are bounded by the sums of
+    their terms' magnitudes, A(w) and B(w) (see step_bounds); while those stay
+    below the largest finite number, no order overflows.
+    """
+    largest = float(np.finfo(problem.dtype).max)
+    magnitudes = [2 * np.sum(s.ax * (abs(w) * s.ax + s.ay)) for w in (wa, wb)]
+    magnitudes += [np.sum((abs(w) * s.ax + s.ay) ** 2) for w in (wa, wb)]
+    return max(magnitudes) * (1 + gamma(s.m + 8, problem.dtype)) >= largest
 
 
 @dataclass(frozen=True)
@@ -143,6 +195,7 @@ class Verdict:
     worst: Deviation | None = None  # the deviation closest to its bound
     failure: Deviation | None = None  # first step that breaks the claim
     reason: str = ""  # why it is a mismatch
+    compared_steps: int | None = None  # set when an order-dependent overflow ended the comparison
 
     @property
     def conforms(self) -> bool:
@@ -154,7 +207,9 @@ class Verdict:
             return "bitwise"
         if self.status == "bounded":
             w, l, g = (self.max_ulps[q] for q in ("weights", "losses", "grads"))
-            return f"within {w:g}/{l:g}/{g:g} ULP (weight/loss/grad): {self.cause}"
+            cut = self.compared_steps
+            overflow = "" if cut is None else f"; from step {cut} on, overflow depends on summation order"
+            return f"within {w:g}/{l:g}/{g:g} ULP (weight/loss/grad){overflow}: {self.cause}"
         return f"MISMATCH at step {self.failure.step}: {self.reason}"
 
     def to_dict(self) -> dict:
@@ -171,6 +226,7 @@ class Verdict:
             "summary": self.summary(),
             "cause": self.cause,
             "max_ulps": {k: (v if math.isfinite(v) else repr(v)) for k, v in self.max_ulps.items()},
+            "compared_steps": self.compared_steps,
             "worst": dev(self.worst),
             "failure": dev(self.failure),
         }
@@ -182,8 +238,8 @@ def _weights_before(problem, t: Trajectory) -> list[float]:
 
 def compare(problem, reference: Trajectory, candidate: Trajectory) -> Verdict:
     """Check candidate against reference: bitwise unless DEPARTURES says why not."""
-    cause = expected_departure(candidate.implementation, problem)
-    verdict = Verdict(candidate.implementation, problem.dtype, "bitwise", cause)
+    departure = expected_departure(candidate.implementation, problem)
+    verdict = Verdict(candidate.implementation, problem.dtype, "bitwise", departure and departure.cause)
 
     def fail(deviation: Deviation, reason: str) -> Verdict:
         verdict.status, verdict.failure, verdict.reason = "mismatch", deviation, reason
@@ -193,7 +249,7 @@ def compare(problem, reference: Trajectory, candidate: Trajectory) -> Verdict:
         step = min(len(candidate), len(reference))
         return fail(Deviation(step, "weights", math.nan, math.nan, math.inf, 0.0),
                     f"recorded {len(candidate)} updates, the reference {len(reference)}")
-    batches = _batches(problem) if cause else []
+    batches = _batches(problem) if departure else []
     before_a, before_b = _weights_before(problem, reference), _weights_before(problem, candidate)
     worst_ratio = -1.0
     for step in range(len(reference)):
@@ -205,18 +261,21 @@ def compare(problem, reference: Trajectory, candidate: Trajectory) -> Verdict:
             ulps = ulp_distance(a, b, problem.dtype)
             verdict.max_ulps[q] = max(verdict.max_ulps[q], ulps)
             deviation = Deviation(step, q, a, b, ulps, 0.0)
-            if cause is None:
+            if departure is None:
                 return fail(deviation, f"{deviation.describe()}; bitwise claimed")
+            s = batches[step % len(batches)]
             if not (math.isfinite(a) and math.isfinite(b)):
+                if departure.reorders and may_overflow(problem, s, before_a[step], before_b[step]):
+                    verdict.status, verdict.compared_steps = "bounded", step
+                    return verdict
                 return fail(deviation, f"{deviation.describe()}; inf and NaN must agree exactly")
             if bounds is None:
-                s = batches[step % len(batches)]
-                bounds = step_bounds(problem, s, before_a[step], before_b[step])
+                bounds = step_bounds(problem, s, before_a[step], before_b[step], departure)
             deviation = Deviation(step, q, a, b, ulps, bounds[q])
-            if abs(a - b) > bounds[q]:
+            if not abs(a - b) <= bounds[q]:  # written so that a NaN bound fails too
                 return fail(deviation, f"{deviation.describe()}; derived bound {bounds[q]:.3g} exceeded")
             verdict.status = "bounded"
-            ratio = abs(a - b) / bounds[q]
+            ratio = abs(a - b) / bounds[q] if bounds[q] else 0.0
             if ratio > worst_ratio:
                 worst_ratio, verdict.worst = ratio, deviation
     return verdict

@@ -7,6 +7,7 @@ import importlib.metadata
 import importlib.util
 import os
 import platform
+import sys
 from dataclasses import dataclass
 
 from bridge.devices import parse
@@ -32,7 +33,11 @@ class Implementation:
 
     def installed(self) -> bool:
         """Whether the framework can be imported, found without importing it."""
-        return not self.framework or importlib.util.find_spec(self.framework) is not None
+        if not self.framework:
+            return True
+        if self.framework in sys.modules:  # imported already, or blocked with None
+            return sys.modules[self.framework] is not None
+        return importlib.util.find_spec(self.framework) is not None
 
     def version(self) -> str:
         """Framework name and version, read from package metadata (no import)."""

@@ -5,7 +5,11 @@ import numpy as np
 from bridge import Trajectory
 from bridge.devices import require_cpu
 
+# Divergence (lr 0.9) is part of the lesson: inf and NaN are results to record, not warnings.
+quietly = np.errstate(over="ignore", invalid="ignore")
 
+
+@quietly
 def one_weight(problem, device="cpu"):
     """Train one weight with NumPy scalars of the problem's dtype."""
     require_cpu("numpy", device)
@@ -23,6 +27,7 @@ def one_weight(problem, device="cpu"):
     return trajectory
 
 
+@quietly
 def batched(problem, device="cpu"):
     """Mini-batch gradient descent; np.mean reduces each batch."""
     require_cpu("numpy", device)

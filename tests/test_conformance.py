@@ -1,0 +1,75 @@
+"""Implementations x presets x dtypes: each must meet its claim against the reference."""
+
+import math
+
+import pytest
+
+import bridge
+from bridge.compare import expected_departure
+from tests.conftest import check_bitwise, check_claim, impl_params
+
+PRESET_NAMES = list(bridge.PRESETS)
+DTYPES = ["float64", "float32"]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("preset", PRESET_NAMES)
+@pytest.mark.parametrize("name", impl_params())
+def test_conforms(name, preset, dtype):
+    check_claim(name, bridge.preset(preset, dtype), preset)
+
+
+ONE_WEIGHT_PRESETS = [p for p in PRESET_NAMES if isinstance(bridge.PRESETS[p], bridge.OneWeight)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("preset", ONE_WEIGHT_PRESETS)
+@pytest.mark.parametrize("name", impl_params())
+def test_one_weight_presets_are_bitwise(name, preset, dtype):
+    # flushing subnormals is the only departure allowed in this loop, and no preset reaches one
+    check_bitwise(name, bridge.preset(preset, dtype), preset)
+
+
+@pytest.mark.parametrize("name", bridge.IMPLEMENTATIONS)
+def test_one_weight_loop_departs_only_by_flushing_subnormals(name):
+    departure = expected_departure(name, bridge.PRESETS["lesson"])
+    assert departure is None or (departure.flushes and not departure.reorders)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", impl_params())
+def test_explode_diverges_at_the_same_step(name, dtype):
+    problem = bridge.preset("explode", dtype)
+    reference, trajectory = bridge.train("python", problem), bridge.train(name, problem)
+    assert reference.first_non_finite() is not None, "explode must reach inf/NaN"
+    assert trajectory.first_non_finite() == reference.first_non_finite()
+    assert math.isnan(trajectory.weights[-1]), "once the weight is inf, inf - inf gives NaN"
+
+
+@pytest.mark.parametrize("preset", PRESET_NAMES)
+@pytest.mark.parametrize("name", impl_params())
+def test_records_one_entry_per_update(name, preset):
+    problem = bridge.preset(preset)
+    trajectory = bridge.train(name, problem)
+    assert len(trajectory.weights) == len(trajectory.losses) == len(trajectory.grads) == problem.updates
+    assert (trajectory.implementation, trajectory.dtype, trajectory.device) == (name, "float64", "cpu")
+
+
+@pytest.mark.parametrize("name", impl_params())
+def test_float32_run_holds_only_float32_values(name):
+    trajectory = bridge.train(name, bridge.preset("mini_batch", "float32"))
+    for value in trajectory.weights + trajectory.losses + trajectory.grads:
+        assert bridge.floats.to_float32(value) == value
+
+
+@pytest.mark.parametrize("name", impl_params())
+def test_zero_steps_and_epochs_record_nothing(name):
+    assert len(bridge.train(name, bridge.OneWeight(1.5, 3.0, 0.0, 0.1, 0))) == 0
+    assert len(bridge.train(name, bridge.Batched([1.0, 2.0], [2.0, 4.0], 0.0, 0.1, 0, 1))) == 0
+
+
+@pytest.mark.parametrize("name", impl_params())
+def test_batch_larger_than_data_is_one_batch(name):
+    problem = bridge.Batched([1.0, 2.0, 3.0], [2.0, 4.0, 6.0], w0=0.0, lr=0.05, epochs=2, batch_size=100)
+    assert problem.updates == 2
+    check_claim(name, problem)

@@ -1,8 +1,8 @@
 """descent-bridge: one gradient-descent loop, six frameworks, one trajectory.
 
-    import bridge
-    p = bridge.PRESETS["lesson"]
-    t = bridge.train("torch_autograd", p)   # t.weights, t.losses, t.grads
+import bridge
+p = bridge.PRESETS["lesson"]
+t = bridge.train("torch_autograd", p)   # t.weights, t.losses, t.grads
 """
 
 from bridge.errors import BridgeError, DeviceUnavailable, FrameworkMissing, InvalidProblem, UnknownName

@@ -24,15 +24,31 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def _number(text: str):
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _count(text: str):
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
 def _problem_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("problem", "a preset, optionally with some numbers replaced")
     group.add_argument("--problem", default="lesson", help=f"preset: {', '.join(PRESETS)} (default: lesson)")
+    # Values pass through as typed when they do not parse, so that the problem's own
+    # validation words the error exactly as the Python API does.
     for name in ("x", "y", "w0", "lr"):
-        group.add_argument(f"--{name}", type=float, help=f"replace the preset's {name}")
-    group.add_argument("--steps", type=int, help="updates of a one-weight problem")
-    group.add_argument("--epochs", type=int, help="epochs of a batched problem")
-    group.add_argument("--batch-size", type=int, help="batch size of a batched problem")
-    group.add_argument("--dtype", choices=DTYPES, default="float64", help="default: float64")
+        group.add_argument(f"--{name}", type=_number, help=f"replace the preset's {name}")
+    group.add_argument("--steps", type=_count, help="updates of a one-weight problem")
+    group.add_argument("--epochs", type=_count, help="epochs of a batched problem")
+    group.add_argument("--batch-size", type=_count, help="batch size of a batched problem")
+    group.add_argument("--dtype", default="float64", help=f"{' or '.join(DTYPES)} (default: float64)")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda or gpu, for torch, TensorFlow and JAX")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -48,6 +64,7 @@ def _problem(args):
             kind = "one-weight" if isinstance(base, OneWeight) else "batched"
             flag = "--" + name.replace("_", "-")
             raise InvalidProblem(f"{flag} does not apply to {args.problem!r}, a {kind} problem")
+    args.modified = bool(changes)
     # overrides are plain floats: round them to the dtype like the preset's own numbers
     return with_changes(base, **changes) if changes else base
 
@@ -56,8 +73,13 @@ def describe(problem) -> dict:
     """The problem's parameters, for headers and JSON."""
     common = {"w0": problem.w0, "lr": problem.lr, "dtype": problem.dtype, "updates": problem.updates}
     if isinstance(problem, Batched):
-        return {"kind": "batched", "n": int(problem.x.size), "epochs": problem.epochs,
-                "batch_size": problem.batch_size, **common}
+        return {
+            "kind": "batched",
+            "n": int(problem.x.size),
+            "epochs": problem.epochs,
+            "batch_size": problem.batch_size,
+            **common,
+        }
     return {"kind": "one_weight", "x": problem.x, "y": problem.y, "steps": problem.steps, **common}
 
 
@@ -69,14 +91,16 @@ def cmd_list(args) -> int:
     rows = []
     for impl in REGISTRY.values():
         installed = impl.installed()
-        rows.append({
-            "name": impl.name,
-            "summary": impl.summary,
-            "framework": impl.version() if installed else impl.framework,
-            "installed": installed,
-            "install": None if installed else impl.install_hint(),
-            "devices": ["cpu", "cuda"] if impl.gpu else ["cpu"],
-        })
+        rows.append(
+            {
+                "name": impl.name,
+                "summary": impl.summary,
+                "framework": impl.version() if installed else impl.framework,
+                "installed": installed,
+                "install": None if installed else impl.install_hint(),
+                "devices": ["cpu", "cuda"] if impl.gpu else ["cpu"],
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -116,22 +140,28 @@ def cmd_compare(args) -> int:
         device = args.device if impl.gpu else "cpu"
         trajectory = reference if name == REFERENCE else train(name, problem, device)
         verdict = compare(problem, reference, trajectory)
-        rows.append({
-            "implementation": name,
-            "framework": impl.version(),
-            "dtype": problem.dtype,
-            "device": device,
-            "verdict": "reference" if name == REFERENCE else verdict.summary(),
-            "final_weight": _finite_or_text(trajectory.weights[-1]) if len(trajectory) else problem.w0,
-            "final_loss": _finite_or_text(trajectory.losses[-1]) if len(trajectory) else None,
-            "detail": verdict.to_dict(),
-            "_verdict": verdict,
-        })
+        rows.append(
+            {
+                "implementation": name,
+                "framework": impl.version(),
+                "dtype": problem.dtype,
+                "device": device,
+                "verdict": "reference" if name == REFERENCE else verdict.summary(),
+                "final_weight": _finite_or_text(trajectory.weights[-1]) if len(trajectory) else problem.w0,
+                "final_loss": _finite_or_text(trajectory.losses[-1]) if len(trajectory) else None,
+                "detail": verdict.to_dict(),
+                "_verdict": verdict,
+            }
+        )
     conforms = all(row["_verdict"].conforms for row in rows)
     if args.json:
-        out = {"problem": describe(problem) | {"name": args.problem}, "reference": REFERENCE,
-               "conforms": conforms, "rows": [{k: v for k, v in r.items() if k != "_verdict"} for r in rows],
-               "not_installed": skipped}
+        out = {
+            "problem": describe(problem) | {"name": args.problem},
+            "reference": REFERENCE,
+            "conforms": conforms,
+            "rows": [{k: v for k, v in r.items() if k != "_verdict"} for r in rows],
+            "not_installed": skipped,
+        }
         print(json.dumps(out, indent=2))
     else:
         _print_table(args, problem, rows, skipped)
@@ -141,12 +171,22 @@ def cmd_compare(args) -> int:
 def _print_table(args, problem, rows, skipped) -> None:
     info = describe(problem)
     shape = f"{info['n']} samples, batch {info['batch_size']}" if info["kind"] == "batched" else "one weight"
-    print(f"problem {args.problem}: {shape}, lr {problem.lr!r}, {problem.updates} updates, "
-          f"{problem.dtype}; reference: {REFERENCE}")
+    name = f"{args.problem} (modified)" if args.modified else args.problem
+    print(
+        f"problem {name}: {shape}, lr {problem.lr!r}, {problem.updates} updates, "
+        f"{problem.dtype}; reference: {REFERENCE}"
+    )
     header = ("implementation", "framework", "dtype", "device", "final weight", "final loss", "verdict")
     table = [header] + [
-        (r["implementation"], r["framework"], r["dtype"], r["device"], repr(r["final_weight"]),
-         repr(r["final_loss"]) if r["final_loss"] is not None else "-", r["verdict"])
+        (
+            r["implementation"],
+            r["framework"],
+            r["dtype"],
+            r["device"],
+            repr(r["final_weight"]),
+            repr(r["final_loss"]) if r["final_loss"] is not None else "-",
+            r["verdict"],
+        )
         for r in rows
     ]
     causes = list(dict.fromkeys(r["_verdict"].cause for r in rows if r["_verdict"].status == "bounded"))
@@ -158,12 +198,17 @@ def _print_table(args, problem, rows, skipped) -> None:
         print(f"  [{number}] {cause}")
     failed = [r for r in rows if not r["_verdict"].conforms]
     for r in failed:
-        print(f"{r['implementation']}: {r['_verdict'].failure.describe()}; reproduce: "
-              f"descent compare --impl {r['implementation']} --problem {args.problem} --dtype {problem.dtype}")
+        print(
+            f"{r['implementation']}: {r['_verdict'].failure.describe()}; reproduce: "
+            f"descent compare --impl {r['implementation']} --problem {args.problem} --dtype {problem.dtype}"
+        )
     for s in skipped:
         print(f"{s['implementation']}: not installed, not compared ({s['install']})")
-    print(f"{len(rows) - len(failed)} of {len(rows)} implementations conform"
-          + (f"; {len(skipped)} not installed" if skipped else "") + ".")
+    print(
+        f"{len(rows) - len(failed)} of {len(rows)} implementations conform"
+        + (f"; {len(skipped)} not installed" if skipped else "")
+        + "."
+    )
 
 
 def _footnoted(verdict: str, causes: list[str]) -> str:
@@ -176,7 +221,9 @@ def _footnoted(verdict: str, causes: list[str]) -> str:
 def main(argv=None) -> int:
     parser = _Parser(prog="descent", description="One gradient-descent loop, six frameworks, one trajectory.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    commands.add_parser("list", help="the implementations, installed or not").add_argument("--json", action="store_true")
+    commands.add_parser("list", help="the implementations, installed or not").add_argument(
+        "--json", action="store_true"
+    )
     run = commands.add_parser("run", help="run one implementation and print the lesson's lines")
     run.add_argument("--impl", required=True, help=f"one of: {', '.join(IMPLEMENTATIONS)}")
     _problem_options(run)

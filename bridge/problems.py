@@ -55,12 +55,12 @@ def _samples(name: str, values, dtype: str) -> np.ndarray:
         raise InvalidProblem(f"{name} must not be empty")
     if not np.isfinite(array).all():
         bad = int(np.flatnonzero(~np.isfinite(array))[0])
-        raise InvalidProblem(f"{name}[{bad}] must be finite, got {array[bad]!r}")
+        raise InvalidProblem(f"{name}[{bad}] must be finite, got {float(array[bad])!r}")
     with np.errstate(over="ignore"):
         rounded = array.astype(dtype)
     if not np.isfinite(rounded).all():
         bad = int(np.flatnonzero(~np.isfinite(rounded))[0])
-        raise InvalidProblem(f"{name}[{bad}]={array[bad]!r} overflows {dtype}")
+        raise InvalidProblem(f"{name}[{bad}]={float(array[bad])!r} overflows {dtype}")
     rounded.flags.writeable = False
     return rounded
 

@@ -74,7 +74,12 @@ _ALL = (
     Implementation("torch_manual", "torch tensors, the hand-derived gradient", "torch", ("torch",), "torch", True),
     Implementation("torch_autograd", "torch tensors, loss.backward()", "torch", ("torch",), "torch", True),
     Implementation(
-        "tf_tape", "TensorFlow eager, tf.GradientTape", "tensorflow", ("tensorflow", "tensorflow-cpu"), "tensorflow", True
+        "tf_tape",
+        "TensorFlow eager, tf.GradientTape",
+        "tensorflow",
+        ("tensorflow", "tensorflow-cpu"),
+        "tensorflow",
+        True,
     ),
     Implementation("jax_grad", "JAX, jax.value_and_grad (eager)", "jax", ("jax",), "jax", True),
 )
@@ -87,9 +92,7 @@ def get(name: str) -> Implementation:
     try:
         return REGISTRY[name]
     except (KeyError, TypeError):
-        raise UnknownName(
-            f"unknown implementation {name!r}; choose one of: {', '.join(IMPLEMENTATIONS)}"
-        ) from None
+        raise UnknownName(f"unknown implementation {name!r}; choose one of: {', '.join(IMPLEMENTATIONS)}") from None
 
 
 def train(name: str, problem, device: str = "cpu") -> Trajectory:

@@ -35,6 +35,7 @@ class Trajectory:
 
     def to_dict(self) -> dict:
         """JSON-ready: floats exact (repr round-trips); inf and NaN as "inf", "-inf", "nan"."""
+
         def encode(values):
             return [v if math.isfinite(v) else repr(v) for v in values]
 

@@ -8,6 +8,10 @@ from hypothesis import HealthCheck, settings
 import bridge
 from bridge.compare import compare, expected_departure
 
+# As bridge.registry does when it loads tf_tape; set here too for tests that import TF directly.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
 # CI replays the same examples every run; locally Hypothesis explores new ones.
 settings.register_profile("ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -30,11 +34,15 @@ def reproduce(name: str, problem, preset: str | None = None) -> str:
     if preset is not None:
         return f"descent compare --impl {name} --problem {preset} --dtype {problem.dtype}"
     if isinstance(problem, bridge.OneWeight):
-        return (f"descent compare --impl {name} --x {problem.x!r} --y {problem.y!r} --w0 {problem.w0!r} "
-                f"--lr {problem.lr!r} --steps {problem.steps} --dtype {problem.dtype}")
-    return (f"bridge.compare.compare(p, bridge.train('python', p), bridge.train({name!r}, p)) with "
-            f"p = bridge.Batched({problem.x.tolist()!r}, {problem.y.tolist()!r}, w0={problem.w0!r}, "
-            f"lr={problem.lr!r}, epochs={problem.epochs}, batch_size={problem.batch_size}, dtype={problem.dtype!r})")
+        return (
+            f"descent compare --impl {name} --x {problem.x!r} --y {problem.y!r} --w0 {problem.w0!r} "
+            f"--lr {problem.lr!r} --steps {problem.steps} --dtype {problem.dtype}"
+        )
+    return (
+        f"bridge.compare.compare(p, bridge.train('python', p), bridge.train({name!r}, p)) with "
+        f"p = bridge.Batched({problem.x.tolist()!r}, {problem.y.tolist()!r}, w0={problem.w0!r}, "
+        f"lr={problem.lr!r}, epochs={problem.epochs}, batch_size={problem.batch_size}, dtype={problem.dtype!r})"
+    )
 
 
 def check_bitwise(name: str, problem, preset: str | None = None):

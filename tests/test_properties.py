@@ -1,11 +1,11 @@
 """Random problems (Hypothesis): the one-weight loop is bitwise, the batched loop meets its claim."""
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 import bridge
-from tests.conftest import check_bitwise, check_claim, impl_params
+from tests.conftest import check_claim, impl_params
 
 # Magnitudes from subnormal to large; the problem rounds them to its dtype.
 numbers = st.floats(min_value=-1e4, max_value=1e4, allow_nan=False, allow_infinity=False)
@@ -16,8 +16,12 @@ dtypes = st.sampled_from(["float64", "float32"])
 @st.composite
 def one_weight_problems(draw):
     return bridge.OneWeight(
-        x=draw(numbers), y=draw(numbers), w0=draw(numbers), lr=draw(rates),
-        steps=draw(st.integers(0, 12)), dtype=draw(dtypes),
+        x=draw(numbers),
+        y=draw(numbers),
+        w0=draw(numbers),
+        lr=draw(rates),
+        steps=draw(st.integers(0, 12)),
+        dtype=draw(dtypes),
     )
 
 
@@ -26,8 +30,13 @@ def batched_problems(draw):
     n = draw(st.integers(1, 40))
     samples = st.lists(numbers, min_size=n, max_size=n)
     return bridge.Batched(
-        draw(samples), draw(samples), w0=draw(numbers), lr=draw(rates),
-        epochs=draw(st.integers(0, 3)), batch_size=draw(st.integers(1, 48)), dtype=draw(dtypes),
+        draw(samples),
+        draw(samples),
+        w0=draw(numbers),
+        lr=draw(rates),
+        epochs=draw(st.integers(0, 3)),
+        batch_size=draw(st.integers(1, 48)),
+        dtype=draw(dtypes),
     )
 
 

@@ -1,0 +1,84 @@
+"""Device names, and a clear refusal where the device is absent."""
+
+import pytest
+
+import bridge
+from bridge.devices import parse
+from tests.conftest import impl_params
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("cpu", ("cpu", 0)),
+        ("cuda", ("gpu", 0)),
+        ("gpu", ("gpu", 0)),
+        ("CUDA:1", ("gpu", 1)),
+        (" gpu:2 ", ("gpu", 2)),
+    ],
+)
+def test_device_names(name, expected):
+    assert parse(name) == expected
+
+
+@pytest.mark.parametrize("name", ["tpu", "cuda:x", "cpu:-1", "", "mps"])
+def test_unknown_device_is_refused(name):
+    with pytest.raises(bridge.DeviceUnavailable, match="unknown device"):
+        parse(name)
+
+
+def _gpu_count(framework: str) -> int:
+    if framework == "torch":
+        import torch
+
+        return torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if framework == "tensorflow":
+        import tensorflow as tf
+
+        return len(tf.config.list_physical_devices("GPU"))
+    import jax
+
+    try:
+        return len(jax.devices("gpu"))
+    except RuntimeError:
+        return 0
+
+
+@pytest.mark.parametrize("name", impl_params([n for n in bridge.IMPLEMENTATIONS if bridge.REGISTRY[n].gpu]))
+def test_absent_gpu_is_refused_with_a_clear_message(name):
+    framework = bridge.REGISTRY[name].framework
+    present = _gpu_count(framework)
+    with pytest.raises(bridge.DeviceUnavailable, match=f"device 'cuda:{present}' is not available to"):
+        bridge.train(name, bridge.PRESETS["lesson"], device=f"cuda:{present}")
+
+
+@pytest.mark.parametrize("name", impl_params([n for n in bridge.IMPLEMENTATIONS if bridge.REGISTRY[n].gpu]))
+def test_gpu_run_conforms_where_a_gpu_is_present(name):
+    if _gpu_count(bridge.REGISTRY[name].framework) == 0:
+        pytest.skip("no GPU on this machine")
+    for preset in ("lesson", "mini_batch"):
+        problem = bridge.preset(preset)
+        verdict = bridge.compare.compare(problem, bridge.train("python", problem), bridge.train(name, problem, "cuda"))
+        assert verdict.conforms, verdict.summary()
+
+
+@pytest.mark.parametrize("name", ["python", "numpy"])
+def test_cpu_only_implementations_refuse_a_gpu(name):
+    with pytest.raises(bridge.DeviceUnavailable, match=f"{name} runs on the CPU only"):
+        bridge.train(name, bridge.PRESETS["lesson"], device="gpu")
+
+
+def test_jax_x64_does_not_leak():
+    jax = pytest.importorskip("jax")
+    before = jax.config.jax_enable_x64
+    bridge.train("jax_grad", bridge.preset("lesson", "float64"))
+    bridge.train("jax_grad", bridge.preset("mini_batch", "float64"))
+    assert jax.config.jax_enable_x64 == before
+    if not before:
+        assert jax.numpy.zeros(1).dtype == "float32"
+
+
+def test_jax_float64_run_really_is_float64():
+    pytest.importorskip("jax")
+    trajectory = bridge.train("jax_grad", bridge.preset("lesson", "float64"))
+    assert trajectory.weights[1] == 1.395 and bridge.floats.to_float32(trajectory.weights[1]) != 1.395

@@ -18,7 +18,7 @@ def lint(session):
     """ruff over the whole tree."""
     session.install("ruff")
     session.run("ruff", "check", ".")
-    session.run("ruff", "format", "--check", ".")
+    session.run("ruff", "format", "--check", "bridge", "impl", "tests", "noxfile.py")
 
 
 @nox.session
@@ -29,7 +29,7 @@ def tests(session):
 
 
 @nox.session
-@nox.parametrize("framework", FRAMEWORKS)
+@nox.parametrize("framework", FRAMEWORKS, ids=FRAMEWORKS)
 def conformance(session, framework):
     """The conformance suite with one framework's extra only: the others must skip, not fail."""
     _install(session, "test" if framework == "numpy" else f"{framework},test")

@@ -196,6 +196,11 @@ def _print_table(args, problem, rows, skipped) -> None:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
     for number, cause in enumerate(causes, 1):
         print(f"  [{number}] {cause}")
+    for r in rows:
+        worst = r["_verdict"].worst
+        if worst is not None:
+            share = abs(worst.value - worst.reference) / worst.bound
+            print(f"  {r['implementation']}: closest to its bound: {worst.describe()}, {share:.1%} of the bound")
     failed = [r for r in rows if not r["_verdict"].conforms]
     for r in failed:
         print(
@@ -228,7 +233,7 @@ def main(argv=None) -> int:
     run.add_argument("--impl", required=True, help=f"one of: {', '.join(IMPLEMENTATIONS)}")
     _problem_options(run)
     comp = commands.add_parser("compare", help="run implementations and check them against the reference")
-    comp.add_argument("--impl", action="append", help="repeat to pick several (default: all)")
+    comp.add_argument("--impl", action="extend", nargs="+", help="one or more names (default: all)")
     _problem_options(comp)
     args = parser.parse_args(argv)
     try:

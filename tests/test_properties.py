@@ -1,7 +1,7 @@
-"""Random problems (Hypothesis): the one-weight loop is bitwise, the batched loop meets its claim."""
+"""Random problems (Hypothesis): every implementation meets its claim, in both loops and both dtypes."""
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import bridge
@@ -40,13 +40,90 @@ def batched_problems(draw):
     )
 
 
+# Cases Hypothesis found while this suite was written, kept so that every run checks them.
+F32, F64 = "float32", "float64"
+ONE_WEIGHT_FOUND = [
+    bridge.OneWeight(0.00390625, 0.0, 2.5742382673285073e-34, 0.0, 1, F32),  # gradient subnormal: flushed
+    bridge.OneWeight(298.0, 0.0, 5.605193857299268e-45, 2.0, 12, F32),  # flushed w0, then only one overflows
+    bridge.OneWeight(35.0, 43.0, 0.0, 2.225073858507e-311, 1, F64),  # subnormal lr read as 0 (DAZ)
+]
+BATCHED_FOUND = [
+    bridge.Batched([0.0], [1.0], 0.0, 0.0, 1, 1, F64),  # gradient -0.0 vs +0.0
+    bridge.Batched(
+        [0.0] * 17
+        + [6754.0, 1e4, 1e4, 1e4, 0.0, 0.0, 0.0, 3.0, 0.0, 0.0, 0.0, 2830.0, 0.0, 0.0, 0.0, 10.0]
+        + [0.0] * 4,
+        [0.0, 0.0, 0.0, 7779.0, 0.0, 0.0, 0.0, 2221.0, 0.0, 0.0, 4326.0, 1529.0] + [0.0] * 24 + [1185.0],
+        6.0,
+        2.0,
+        3,
+        19,
+        F32,
+    ),  # one summation order overflows, the other does not
+    bridge.Batched(
+        [1525.0]
+        + [0.0] * 10
+        + [
+            220.0,
+            3191.0,
+            3440.0,
+            5324.0,
+            6306.0,
+            6621.0,
+            8879.0,
+            9863.0,
+            1021.0,
+            3446.0,
+            5173.0,
+            7003.0,
+            7993.0,
+            8292.0,
+            8596.0,
+            8640.0,
+            9172.0,
+            9748.0,
+            0.0,
+            2.225073858507203e-309,
+        ],
+        [1.0, 3.0, 1072.0] + [0.0] * 28,
+        0.0,
+        1.0,
+        2,
+        1,
+        F64,
+    ),  # huge w times a subnormal x
+    bridge.Batched(
+        [0.0, 0.0, 0.0, 1238.0, 1e4, 1e4, 1e4, 1.401298464324817e-45, 6.0, 22.0, 298.0, 0.0, 0.0, 0.0],
+        [54.0, 0.0, 0.0, 0.0, 0.0, 3.0, 0.0, 0.0, 61.0, 6.0, 0.0, 0.0, 0.0, 0.0],
+        1.0,
+        1.0,
+        3,
+        4,
+        F32,
+    ),
+]  # the last: inf * flushed subnormal gives NaN where IEEE gives inf
+
+
+def found(cases):
+    """@example for each found case."""
+
+    def decorate(test):
+        for case in cases:
+            test = example(problem=case)(test)
+        return test
+
+    return decorate
+
+
 @pytest.mark.parametrize("name", impl_params())
+@found(ONE_WEIGHT_FOUND)
 @given(problem=one_weight_problems())
 def test_random_one_weight_problem_meets_its_claim(name, problem):
     check_claim(name, problem)  # bitwise, but where TensorFlow and XLA flush subnormals
 
 
 @pytest.mark.parametrize("name", impl_params())
+@found(BATCHED_FOUND)
 @given(problem=batched_problems())
 def test_random_batched_problem_meets_its_claim(name, problem):
     check_claim(name, problem)

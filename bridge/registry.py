@@ -59,6 +59,8 @@ class Implementation:
             os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
             os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
         try:
+            if self.framework:
+                importlib.import_module(self.framework)  # first, so a missing one is named as such
             return importlib.import_module(self.module)
         except ImportError as error:
             if self.framework and error.name and error.name.split(".")[0] == self.framework:

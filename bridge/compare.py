@@ -53,6 +53,9 @@ DEPARTURES = {
         "np.mean sums pairwise, 8 partial sums at a time; the reference left to right", True
     ),
     ("torch_manual", "batched"): Departure("torch's mean" + _ORDER, True),
+    ("python_autograd", "batched"): Departure(
+        "the mean's backward scales each term by 1/n before summing, and backward() adds them last sample first", True
+    ),
     ("torch_autograd", "batched"): Departure("torch's mean" + _ORDER + _AUTOGRAD, True),
     ("tf_tape", "one_weight"): _flushes("TensorFlow"),
     ("tf_tape", "batched"): _flushes("TensorFlow", "tf.reduce_mean" + _ORDER + _AUTOGRAD),

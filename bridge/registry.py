@@ -74,6 +74,7 @@ _ALL = (
     Implementation("python", "the lesson's loop in plain floats; float32 emulated by rounding"),
     Implementation("numpy", "NumPy scalars and arrays", "numpy", ("numpy",)),  # a core dependency
     Implementation("torch_manual", "torch tensors, the hand-derived gradient", "torch", ("torch",), "torch", True),
+    Implementation("python_autograd", "plain Python, a tiny reverse-mode autograd (micrograd's idea)"),
     Implementation("torch_autograd", "torch tensors, loss.backward()", "torch", ("torch",), "torch", True),
     Implementation(
         "tf_tape",

@@ -117,7 +117,8 @@ def test_unknown_implementation_names_the_choices():
     with pytest.raises(bridge.UnknownName) as error:
         bridge.train("keras", bridge.PRESETS["lesson"])
     assert str(error.value) == (
-        "unknown implementation 'keras'; choose one of: python, numpy, torch_manual, torch_autograd, tf_tape, jax_grad"
+        "unknown implementation 'keras'; choose one of: python, numpy, torch_manual, python_autograd, torch_autograd, "
+        "tf_tape, jax_grad"
     )
 
 

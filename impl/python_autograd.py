@@ -1,0 +1,99 @@
+"""Autograd without magic: a tiny reverse-mode automatic differentiation in plain Python.
+
+In the spirit of micrograd: a Value is a number that remembers which Values
+made it and how it depends on each (the local derivative). backward() visits
+the graph from the loss back to the weight and applies the chain rule:
+d loss / d parent += d self / d parent * d loss / d self.
+"""
+
+from bridge import Trajectory
+from bridge.devices import require_cpu
+from bridge.floats import rounder
+
+
+class Value:
+    """A scalar that remembers how it was made."""
+
+    def __init__(self, data, r, parents=(), local_grads=()):
+        self.data = data  # the number itself
+        self.grad = -0.0  # d loss / d self; -0.0 is IEEE's true zero for sums: -0.0 + g is g, signed zeros included
+        self.r = r  # rounds every result to the dtype (identity for float64)
+        self.parents, self.local_grads = parents, local_grads
+
+    def lift(self, other):
+        return other if isinstance(other, Value) else Value(other, self.r)
+
+    def __add__(self, other):
+        other = self.lift(other)
+        return Value(self.r(self.data + other.data), self.r, (self, other), (1.0, 1.0))
+
+    def __sub__(self, other):
+        other = self.lift(other)
+        return Value(self.r(self.data - other.data), self.r, (self, other), (1.0, -1.0))
+
+    def __mul__(self, other):
+        other = self.lift(other)  # d(a*b)/da = b, d(a*b)/db = a
+        return Value(self.r(self.data * other.data), self.r, (self, other), (other.data, self.data))
+
+    def __pow__(self, n):
+        if n != 2:
+            raise ValueError("this Value knows squares only: the lesson needs no other power")
+        # a * a, not a ** 2: the product is rounded once, exactly as the hand formula's
+        return Value(self.r(self.data * self.data), self.r, (self,), (self.r(2 * self.data),))  # d(a^2)/da = 2a
+
+    def __truediv__(self, n):
+        return Value(self.r(self.data / n), self.r, (self,), (self.r(1 / n),))  # d(a/n)/da = 1/n
+
+    def backward(self):
+        """Fill .grad of every Value this one was made from: the chain rule, last operation first."""
+        order, seen = [], set()
+
+        def visit(node):  # depth first: a node comes after everything it was made from
+            if id(node) not in seen:
+                seen.add(id(node))
+                for parent in node.parents:
+                    visit(parent)
+                order.append(node)
+
+        visit(self)
+        self.grad = 1.0
+        for node in reversed(order):
+            for parent, local in zip(node.parents, node.local_grads):
+                parent.grad = self.r(parent.grad + self.r(local * node.grad))
+
+
+def one_weight(problem, device="cpu"):
+    """Train one weight; Value.backward() finds the slope."""
+    require_cpu("python_autograd", device)
+    r = rounder(problem.dtype)
+    x, y_true, weight, lr = problem.x, problem.y, Value(problem.w0, r), problem.lr
+    trajectory = Trajectory()
+    for step in range(problem.steps):
+        pred = weight * x  # 1-2: predict
+        loss = (pred - y_true) ** 2  # 3: squared-error loss
+        loss.backward()  # 4: slope of loss w.r.t. weight, into weight.grad
+        new_weight = Value(r(weight.data - r(lr * weight.grad)), r)  # 4: step downhill (a fresh leaf)
+        trajectory.record(loss.data, weight.grad, new_weight.data)
+        weight = new_weight
+    return trajectory
+
+
+def batched(problem, device="cpu"):
+    """Mini-batch gradient descent; the mean is a sum of Values divided by n."""
+    require_cpu("python_autograd", device)
+    r = rounder(problem.dtype)
+    x, y_true = problem.x.tolist(), problem.y.tolist()
+    weight, lr = Value(problem.w0, r), problem.lr
+    trajectory = Trajectory()
+    for epoch in range(problem.epochs):
+        for batch in problem.batches:
+            squares = [(weight * xi - yi) ** 2 for xi, yi in zip(x[batch], y_true[batch])]  # 1-3: predict, square
+            total = squares[0]
+            for square in squares[1:]:  # left to right, as impl/python.py sums
+                total = total + square
+            loss = total / len(squares)  # 3: mean squared error
+            loss.backward()  # 4: slope
+            new_weight = Value(r(weight.data - r(lr * weight.grad)), r)  # 4: step downhill
+            trajectory.record(loss.data, weight.grad, new_weight.data)
+            weight = new_weight
+    return trajectory

@@ -6,11 +6,12 @@ import argparse
 import json
 import sys
 
-from bridge.compare import compare
+from bridge.compare import compare, expected_departure
 from bridge.errors import BridgeError, InvalidProblem
 from bridge.floats import DTYPES
 from bridge.problems import PRESETS, Batched, OneWeight, preset, with_changes
 from bridge.registry import IMPLEMENTATIONS, REGISTRY, get, train
+from bridge.teaching import AUTOGRAD, divergence_note, first_divergence, gradient_parity, practice, show
 
 REFERENCE = "python"
 ONE_WEIGHT_ONLY = ("x", "y", "steps")
@@ -116,10 +117,14 @@ def cmd_run(args) -> int:
     problem = _problem(args)
     trajectory = train(args.impl, problem, args.device)
     if args.json:
-        print(json.dumps({"problem": describe(problem) | {"name": args.problem}, **trajectory.to_dict()}, indent=2))
+        out = {"problem": describe(problem) | {"name": args.problem}, **trajectory.to_dict()}
+        print(json.dumps(out | {"diverged": first_divergence(trajectory)}, indent=2))
         return 0
     for step, (weight, loss) in enumerate(zip(trajectory.weights, trajectory.losses)):
         print(f"step {step:2d}  weight={weight:.3f}  loss={loss:.3f}")
+    note = divergence_note(problem, trajectory)
+    if note:
+        print(note)
     return 0
 
 
@@ -151,6 +156,7 @@ def cmd_compare(args) -> int:
                 "final_loss": _finite_or_text(trajectory.losses[-1]) if len(trajectory) else None,
                 "detail": verdict.to_dict(),
                 "_verdict": verdict,
+                "_trajectory": trajectory,
             }
         )
     conforms = all(row["_verdict"].conforms for row in rows)
@@ -159,7 +165,7 @@ def cmd_compare(args) -> int:
             "problem": describe(problem) | {"name": args.problem},
             "reference": REFERENCE,
             "conforms": conforms,
-            "rows": [{k: v for k, v in r.items() if k != "_verdict"} for r in rows],
+            "rows": [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows],
             "not_installed": skipped,
         }
         print(json.dumps(out, indent=2))
@@ -183,8 +189,8 @@ def _print_table(args, problem, rows, skipped) -> None:
             r["framework"],
             r["dtype"],
             r["device"],
-            repr(r["final_weight"]),
-            repr(r["final_loss"]) if r["final_loss"] is not None else "-",
+            _number_text(r["final_weight"]),
+            _number_text(r["final_loss"]),
             r["verdict"],
         )
         for r in rows
@@ -214,6 +220,77 @@ def _print_table(args, problem, rows, skipped) -> None:
         + (f"; {len(skipped)} not installed" if skipped else "")
         + "."
     )
+    note = divergence_note(problem, rows[0]["_trajectory"]) if rows else None
+    if note:
+        print(note)
+
+
+def cmd_grads(args) -> int:
+    problem = _problem(args)
+    parity = gradient_parity(problem, args.impl or AUTOGRAD, args.device)
+    if args.json:
+        print(json.dumps({"problem": describe(problem) | {"name": args.problem}, **parity}, indent=2, default=repr))
+        return 0
+    names = parity["implementations"]
+    print(
+        f"gradient parity on {args.problem} ({problem.dtype}): the hand-derived 2 * (pred - y) * x "
+        "against the gradient each autograd finds"
+    )
+    width = max(12, *(len(n) for n in names))
+    print(f"{'step':>4}  {'hand-derived':<24}" + "".join(f"{n:<{width + 2}}" for n in names))
+    for row in parity["rows"]:
+        cells = []
+        for name in names:
+            cell = row["autograd"][name]
+            cells.append("exact" if cell["exact"] else f"{cell['ulps']:g} ULP" if cell["ulps"] else "exact (±0)")
+        print(f"{row['step']:>4}  {row['hand']!r:<24}" + "".join(f"{c:<{width + 2}}" for c in cells))
+    exact = {n: sum(row["autograd"][n]["exact"] for row in parity["rows"]) for n in names}
+    steps = len(parity["rows"])
+    print("; ".join(f"{n}: {exact[n]} of {steps} exact" for n in names) + ".")
+    for name in names:
+        departure = expected_departure(name, problem)
+        if exact[name] < steps and departure:
+            print(f"  {name}: {departure.cause}")
+    for name in parity["not_installed"]:
+        print(f"{name}: not installed ({REGISTRY[name].install_hint()})")
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from bridge.plotting import plot
+
+    names = args.impl or [n for n in IMPLEMENTATIONS if REGISTRY[n].installed()]
+    for name in names:
+        get(name)
+    problem = _problem(args)
+    width, height = plot(problem, names, args.output, args.problem + (" (modified)" if args.modified else ""))
+    print(f"wrote {args.output} ({width} x {height} pixels)")
+    return 0
+
+
+def cmd_show(args) -> int:
+    names = args.impl or list(IMPLEMENTATIONS)
+    for name in names:
+        get(name)
+    print(show(names, args.loop, args.side_by_side, args.width))
+    return 0
+
+
+def cmd_practice(args) -> int:
+    get(args.impl)
+    answers = practice(args.impl)
+    if args.json:
+        print(json.dumps(answers, indent=2))
+    else:
+        for number, item in enumerate(answers, 1):
+            mark = "ok" if item["got"] == item["answer"] else "WRONG"
+            print(f"{number}. {item['question']}\n   {item['computed']}\n   expected {item['answer']!r}: {mark}")
+    return 0 if all(item["got"] == item["answer"] for item in answers) else 1
+
+
+def _number_text(value) -> str:
+    """Full precision for numbers, as written for inf and NaN, a dash for nothing."""
+    return "-" if value is None else value if isinstance(value, str) else repr(value)
 
 
 def _footnoted(verdict: str, causes: list[str]) -> str:
@@ -235,9 +312,33 @@ def main(argv=None) -> int:
     comp = commands.add_parser("compare", help="run implementations and check them against the reference")
     comp.add_argument("--impl", action="extend", nargs="+", help="one or more names (default: all)")
     _problem_options(comp)
+    grads = commands.add_parser("grads", help="the hand-derived gradient beside autograd's, step by step")
+    grads.add_argument("--impl", action="extend", nargs="+", help=f"default: {' '.join(AUTOGRAD)}")
+    _problem_options(grads)
+    plot = commands.add_parser("plot", help="loss curves, the valley and three learning rates, as a PNG")
+    plot.add_argument("--impl", action="extend", nargs="+", help="default: every installed one")
+    plot.add_argument("--output", required=True, help="the .png file to write")
+    _problem_options(plot)
+    show_cmd = commands.add_parser("show", help="the loop of each implementation, from its source file")
+    show_cmd.add_argument("--impl", action="extend", nargs="+", help="default: all")
+    show_cmd.add_argument("--loop", choices=("one_weight", "batched"), default="one_weight")
+    show_cmd.add_argument("--side-by-side", action="store_true", help="columns, with the lesson's steps aligned")
+    show_cmd.add_argument("--width", type=int, default=72, help="column width for --side-by-side")
+    drill = commands.add_parser("practice", help="the lesson's practice set, worked by the code")
+    drill.add_argument("--impl", default="python", help="which implementation computes (default: python)")
+    drill.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    handlers = {
+        "list": cmd_list,
+        "run": cmd_run,
+        "compare": cmd_compare,
+        "grads": cmd_grads,
+        "plot": cmd_plot,
+        "show": cmd_show,
+        "practice": cmd_practice,
+    }
     try:
-        return {"list": cmd_list, "run": cmd_run, "compare": cmd_compare}[args.command](args)
+        return handlers[args.command](args)
     except BridgeError as error:
         print(f"descent: error: {error}", file=sys.stderr)
         return 2

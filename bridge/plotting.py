@@ -1,0 +1,163 @@
+"""The lesson's pictures: one loss curve from every implementation, the valley, three learning rates.
+
+Uses matplotlib's object API with the Agg canvas, never pyplot, so drawing a
+file changes no global backend (a notebook's display keeps working).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from bridge.errors import FrameworkMissing, InvalidProblem
+from bridge.problems import Batched
+from bridge.registry import train
+from bridge.teaching import lr_variants
+
+SIZE_INCHES, DPI = (16, 10), 100  # 1600 x 1000 pixels: readable on a projector
+MARKERS = "osD^v<>ph*"
+
+
+def _matplotlib():
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise FrameworkMissing("descent plot needs matplotlib: pip install 'descent-bridge[plot]'") from None
+    return Figure, FigureCanvasAgg
+
+
+def valley(problem):
+    """Loss as a function of the weight, over all the problem's samples."""
+    if isinstance(problem, Batched):
+        x, y = problem.x.astype(np.float64), problem.y.astype(np.float64)
+        return lambda w: np.mean((np.multiply.outer(w, x) - y) ** 2, axis=-1)
+    return lambda w: (np.asarray(w) * problem.x - problem.y) ** 2
+
+
+def _finite(values):
+    return [v for v in values if math.isfinite(v)]
+
+
+LARGEST_SHOWN = 1e250  # above about 1e300 matplotlib's log axis overflows placing its ticks
+
+
+def _loss_panel(ax, trajectories):
+    for k, (name, t) in enumerate(trajectories.items()):
+        steps = [s for s, v in enumerate(t.losses) if 0 < v <= LARGEST_SHOWN]
+        # hollow markers of shrinking size: every implementation stays visible where they coincide
+        ax.plot(
+            steps,
+            [t.losses[s] for s in steps],
+            marker=MARKERS[k % len(MARKERS)],
+            markersize=13 - 1.3 * k,
+            markevery=max(1, len(steps) // 30),
+            markerfacecolor="none",
+            linewidth=1.2,
+            label=name,
+        )
+    first = next(iter(trajectories.values()))
+    blown = first.first_non_finite()
+    if blown is not None:
+        ax.text(
+            0.02,
+            0.95,
+            f"the loss is inf from step {blown}: the learning rate is too large",
+            transform=ax.transAxes,
+            fontsize=13,
+            color="tab:red",
+            va="top",
+        )
+    ax.set_yscale("log")
+    shown = [v for t in trajectories.values() for v in t.losses if 0 < v <= LARGEST_SHOWN]
+    if shown:  # set by hand: autoscaling pads in log space and overflows near 1e308
+        ax.set_ylim(min(shown) / 3, max(shown) * 3)
+    ax.set_title(f"Loss per step: {len(trajectories)} implementations, one curve", fontsize=15)
+    ax.set_xlabel("step", fontsize=13)
+    ax.set_ylabel("loss (before the step, log scale)", fontsize=13)
+    ax.legend(fontsize=11)
+    ax.grid(alpha=0.3)
+
+
+def _valley_panel(ax, problem, trajectory, title, steps=None):
+    """The valley curve, the ball at each step's weight, an arrow for each step."""
+    weights = [problem.w0, *trajectory.weights][: (steps or len(trajectory)) + 1]
+    weights = weights[: next((k for k, w in enumerate(weights) if not math.isfinite(w)), len(weights))]
+    loss = valley(problem)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _draw_valley(ax, loss, weights, title)
+
+
+def _draw_valley(ax, loss, weights, title):
+    low, high = min(weights), max(weights)
+    pad = max(high - low, 1.0) * 0.15
+    grid = np.linspace(low - pad, high + pad, 400)
+    ax.plot(grid, loss(grid), color="0.4", linewidth=2, label="loss(weight)")
+    heights = loss(np.asarray(weights))
+    for (w0, h0), (w1, h1) in zip(zip(weights, heights), zip(weights[1:], heights[1:])):
+        ax.annotate("", xy=(w1, h1), xytext=(w0, h0), arrowprops=dict(arrowstyle="->", color="tab:red", lw=1.5))
+    ax.scatter(weights, heights, s=80, color="tab:red", zorder=3, label="the ball, one dot per step")
+    ax.scatter(weights[:1], heights[:1], s=160, facecolors="none", edgecolors="black", zorder=4, label="start")
+    ax.set_title(title, fontsize=14)
+    ax.set_xlabel("weight", fontsize=13)
+    ax.set_ylabel("loss", fontsize=13)
+    ax.grid(alpha=0.3)
+
+
+def error_factor(problem) -> float:
+    """What one full-batch step multiplies the distance to the bottom by: 1 - 2 lr mean(x^2)."""
+    mean_x2 = float(np.mean(problem.x.astype(np.float64) ** 2)) if isinstance(problem, Batched) else problem.x**2
+    return 1 - 2 * problem.lr * mean_x2
+
+
+def _describe_rate(problem) -> str:
+    factor = error_factor(problem)
+    if abs(factor) >= 1:
+        kind = "overshoots"
+    elif factor < 0:
+        kind = "bounces, settling"
+    else:
+        kind = "crawls" if factor > 0.9 else "rolls down"
+    about = "\u2248" if isinstance(problem, Batched) and len(problem.batches) > 1 else ""  # per full batch
+    return f"{kind}: error {about}\u00d7{factor:.3g} per step".replace("-", "\u2212")
+
+
+def _shown(problem) -> int | None:
+    """How many steps a valley shows: a diverging run only bounces a few times before the scale runs away."""
+    return 4 if abs(error_factor(problem)) >= 1 else None
+
+
+def plot(problem, names, output: str, problem_name: str = "") -> tuple[int, int]:
+    """Draw the three panels into a PNG file; return its size in pixels."""
+    if not str(output).lower().endswith(".png"):
+        raise InvalidProblem(f"--output must name a .png file, got {output!r}")
+    Figure, FigureCanvasAgg = _matplotlib()
+    trajectories = {name: train(name, problem) for name in names}
+    figure = Figure(figsize=SIZE_INCHES, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    grid = figure.add_gridspec(2, 6)
+    _loss_panel(figure.add_subplot(grid[0, :3]), trajectories)
+    reference = next(iter(trajectories.values()))
+    _valley_panel(
+        figure.add_subplot(grid[0, 3:]),
+        problem,
+        reference,
+        f"The valley at lr {problem.lr:g}: {_describe_rate(problem)}",
+        steps=_shown(problem),
+    )
+    figure.axes[-1].legend(fontsize=11)
+    for column, (rate, variant) in enumerate(lr_variants(problem).items()):
+        run = train(names[0], variant)
+        _valley_panel(
+            figure.add_subplot(grid[1, 2 * column : 2 * column + 2]),
+            variant,
+            run,
+            f"lr {rate:g}: {_describe_rate(variant)}",
+            steps=_shown(variant),
+        )
+    label = problem_name or "custom problem"
+    figure.suptitle(f"Gradient descent on '{label}' ({problem.dtype}): {', '.join(names)}", fontsize=16)
+    figure.savefig(output, format="png")
+    width, height = (round(v * DPI) for v in SIZE_INCHES)
+    return width, height

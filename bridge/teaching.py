@@ -1,0 +1,205 @@
+"""Teaching views: gradient parity, the loops' own sources, divergence, the practice set."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import math
+import re
+
+from bridge.floats import same_bits, ulp_distance
+from bridge.problems import Batched, OneWeight, preset, with_changes
+from bridge.registry import REGISTRY, get, train
+
+AUTOGRAD = ("python_autograd", "torch_autograd", "tf_tape", "jax_grad")  # gradients not typed by hand
+
+
+def one_step_problem(problem, step: int, weight: float):
+    """The problem's update number `step` alone, starting from `weight`."""
+    if isinstance(problem, OneWeight):
+        return with_changes(problem, w0=weight, steps=1)
+    b = problem.batches[step % len(problem.batches)]
+    return Batched(problem.x[b], problem.y[b], weight, problem.lr, 1, b.stop - b.start, problem.dtype)
+
+
+def gradient_parity(problem, names=AUTOGRAD, device: str = "cpu") -> dict:
+    """Per step, at the reference's weight: the hand-derived gradient beside each autograd's, and their distance."""
+    installed = [n for n in names if get(n).installed()]
+    reference = train("python", problem)
+    hand = reference.grads
+    starts = [problem.w0, *reference.weights[:-1]]
+    whole = {}  # once the weight is inf or NaN, no one-step problem can start there: use whole runs
+
+    def grad_at(name, step):
+        where = device if get(name).gpu else "cpu"
+        if math.isfinite(starts[step]):  # the same weight for all: no drift between runs
+            return train(name, one_step_problem(problem, step, starts[step]), where).grads[0]
+        if name not in whole:
+            whole[name] = train(name, problem, where).grads
+        return whole[name][step]
+
+    found = {n: [grad_at(n, step) for step in range(len(hand))] for n in installed}
+    rows = []
+    for step, g in enumerate(hand):
+        cells = {
+            n: {
+                "grad": found[n][step],
+                "ulps": ulp_distance(g, found[n][step], problem.dtype),
+                "exact": same_bits(g, found[n][step]),
+            }
+            for n in installed
+        }
+        rows.append({"step": step, "hand": g, "autograd": cells})
+    return {"implementations": installed, "not_installed": [n for n in names if n not in installed], "rows": rows}
+
+
+def first_divergence(trajectory) -> dict | None:
+    """Where the run left the finite numbers: first inf/NaN loss and first NaN weight."""
+    step = trajectory.first_non_finite()
+    if step is None:
+        return None
+    nan_weight = next((k for k, w in enumerate(trajectory.weights) if math.isnan(w)), None)
+    return {"step": step, "first_nan_weight": nan_weight}
+
+
+def divergence_note(problem, trajectory) -> str | None:
+    """The lesson's warning, said plainly, when a run blew up; else None."""
+    where = first_divergence(trajectory)
+    if where is None:
+        return None
+    what = "loss" if not math.isfinite(trajectory.losses[where["step"]]) else "update"
+    note = f"diverged: the {what} reached {trajectory.losses[where['step']]!r} at step {where['step']}"
+    if where["first_nan_weight"] is not None:
+        note += f" and the weight became nan at step {where['first_nan_weight']}"
+    if isinstance(problem, OneWeight):
+        factor = 1 - 2 * problem.lr * problem.x * problem.x
+        note += f"; each step multiplies the error by {factor:.3g}"
+    return note + f". The learning rate is the first dial to check: try a smaller --lr than {problem.lr:g}."
+
+
+# ---- the loops' own source, read from the files (never imported, so never drifting) ----
+
+STEP = re.compile(r"#\s*(\d)(?:-\d)?:")  # the lesson's step comments: "# 1-2: predict", "# 3: ...", "# 4: ..."
+
+
+def loop_source(name: str, loop: str = "one_weight") -> list[str]:
+    """The loop function of impl/<name>.py and the module-level code it uses, as source lines."""
+    spec = importlib.util.find_spec(get(name).module)
+    text = open(spec.origin, encoding="utf-8").read()
+    lines = text.splitlines()
+    tree = ast.parse(text)
+    top = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            top[node.name] = node
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    top[target.id] = node
+    wanted, todo = set(), [loop]
+    while todo:  # the loop, then whatever top-level names it (transitively) uses
+        current = todo.pop()
+        if current in top and current not in wanted:
+            wanted.add(current)
+            todo += [n.id for n in ast.walk(top[current]) if isinstance(n, ast.Name)]
+    nodes = sorted({id(top[n]): top[n] for n in wanted}.values(), key=lambda n: n.lineno)
+    out = []
+    for node in nodes:
+        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        out += lines[start - 1 : node.end_lineno] + [""]
+    return out[:-1]
+
+
+def _segments(lines: list[str]) -> dict[str, list[str]]:
+    """Split source at the first comment of each lesson step: before, 1, 3, 4."""
+    order = ["before", "1", "3", "4"]
+    segments, key = {k: [] for k in order}, "before"
+    for line in lines:
+        match = STEP.search(line)
+        if match and match.group(1) in order and order.index(match.group(1)) > order.index(key):
+            key = match.group(1)
+        segments[key].append(line)
+    return segments
+
+
+def show(names, loop: str = "one_weight", side_by_side: bool = False, width: int = 72) -> str:
+    """The loops one after the other, or side by side with the lesson's steps aligned."""
+    sources = {n: loop_source(n, loop) for n in names}
+    if not side_by_side:
+        blocks = [f"==> {n} (impl/{n}.py) <==\n" + "\n".join(src) for n, src in sources.items()]
+        return "\n\n".join(blocks)
+    parts = {n: _segments(src) for n, src in sources.items()}
+
+    def cell(text: str) -> str:
+        return text[: width - 1] + "…" if len(text) > width else text.ljust(width)
+
+    rows = [" │ ".join(cell(f"{n} (impl/{n}.py)") for n in names), "─┼─".join("─" * width for _ in names)]
+    for key in ("before", "1", "3", "4"):
+        height = max(len(parts[n][key]) for n in names)
+        if key != "before" and height:
+            rows.append(" │ ".join(cell(f"---- step {'1-2' if key == '1' else key} ----") for _ in names))
+        for i in range(height):
+            rows.append(" │ ".join(cell(parts[n][key][i] if i < len(parts[n][key]) else "") for n in names))
+    return "\n".join(row.rstrip() for row in rows)
+
+
+# ---- the lesson's practice set, worked by the code ----
+
+
+def practice(name: str = "python") -> list[dict]:
+    """Each practice question with the answer the code computes and the lesson's answer."""
+    lesson = train(name, preset("lesson"))
+    guess = train(name, OneWeight(x=1.0, y=8.0, w0=5.0, lr=0.1, steps=1))
+    step = train(name, preset("practice"))
+    explode = train(name, preset("explode"))
+    overshoot = train(name, preset("overshoot"))
+    errors = [w - 2.0 for w in [0.0, *overshoot.weights[:4]]]  # the lesson's weight 2 is the bottom
+    factor = errors[1] / errors[0]
+    direction = "increase the weight" if step.grads[0] < 0 else "decrease the weight"
+    where = first_divergence(explode)
+    return [
+        {
+            "question": "Read the loss: what does step 0's loss=9.000 say?",
+            "computed": f"(pred - y)^2 = (0 - 3)^2 = {lesson.losses[0]:g}: the prediction is 3 below the truth",
+            "answer": 9.0,
+            "got": lesson.losses[0],
+        },
+        {
+            "question": "Compute a loss: prediction 5, truth 8",
+            "computed": f"(5 - 8)^2 = {guess.losses[0]:g}",
+            "answer": 9.0,
+            "got": guess.losses[0],
+        },
+        {
+            "question": "Pick the direction: weight 1, input 2, truth 6; which way to step?",
+            "computed": f"gradient {step.grads[0]:g} < 0, so the loss falls as the weight grows: {direction}",
+            "answer": "increase the weight",
+            "got": direction,
+        },
+        {
+            "question": "Diagnose the exploding run: lr 0.9 on the lesson's problem",
+            "computed": f"each step multiplies the error by {factor:.4g}; |{factor:.4g}| > 1, so it grows until the "
+            f"loss is inf at step {where['step']}: lower the learning rate",
+            "answer": round(1 - 2 * 0.9 * 1.5**2, 10),
+            "got": round(factor, 10),
+        },
+        {
+            "question": "Trace one step: weight 1, input 2, truth 6, lr 0.1",
+            "computed": f"pred 2, loss {step.losses[0]:g}, gradient {step.grads[0]:g}, "
+            f"new weight {step.weights[0]:.3f}",
+            "answer": (16.0, -16.0, "2.600"),
+            "got": (step.losses[0], step.grads[0], f"{step.weights[0]:.3f}"),
+        },
+    ]
+
+
+def lr_variants(problem, rates=(0.01, 0.1, 0.9)) -> dict[float, object]:
+    """The same problem at each learning rate of the lesson's activity."""
+    return {rate: with_changes(problem, lr=rate) for rate in rates}
+
+
+def is_batched(problem) -> bool:
+    return isinstance(problem, Batched)
+
+
+__all__ = ["AUTOGRAD", "REGISTRY", "divergence_note", "gradient_parity", "loop_source", "practice", "show"]

@@ -1,0 +1,130 @@
+"""The teaching views: grads, plot, show, practice, and divergence said plainly."""
+
+import json
+import struct
+import zlib
+
+import pytest
+
+import bridge
+from bridge.cli import main
+from bridge.teaching import AUTOGRAD, loop_source, show
+from tests.conftest import impl_params
+
+VIEW_PRESETS = ["lesson", "overshoot", "crawl", "mini_batch"]
+
+
+def png_size(path) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk, after checking the signature and the chunk's CRC."""
+    data = open(path, "rb").read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG file"
+    length, kind = struct.unpack(">I4s", data[8:16])
+    assert kind == b"IHDR" and length == 13
+    assert struct.unpack(">I", data[29:33])[0] == zlib.crc32(data[12:29]), "IHDR checksum"
+    return struct.unpack(">II", data[16:24])
+
+
+@pytest.mark.parametrize("preset", VIEW_PRESETS)
+def test_grads_shows_every_step_with_parity(preset, capsys):
+    assert main(["grads", "--problem", preset, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    problem = bridge.preset(preset)
+    assert len(data["rows"]) == problem.updates
+    reference = bridge.train("python", problem)
+    assert [row["hand"] for row in data["rows"]] == reference.grads
+    for row in data["rows"]:
+        for name, cell in row["autograd"].items():
+            if isinstance(problem, bridge.OneWeight):
+                assert cell["exact"], (name, row["step"])  # the chain rule multiplies as the hand formula does
+            assert cell["exact"] == (cell["grad"] == row["hand"]) or cell["ulps"] == 0
+
+
+def test_grads_table_names_each_autograd_and_says_exact(capsys):
+    assert main(["grads"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    installed = [n for n in AUTOGRAD if bridge.REGISTRY[n].installed()]
+    assert all(n in out[1] for n in installed)
+    assert out[2].split()[:2] == ["0", "-9.0"] and out[2].split()[2:] == ["exact"] * len(installed)
+    assert out[-1].startswith(f"{installed[0]}: 20 of 20 exact")
+
+
+def test_grads_compares_at_the_same_weight_on_batched_problems(capsys):
+    assert main(["grads", "--problem", "mini_batch", "--impl", "python_autograd", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    # at the reference's weight the only difference left is 1/n and the summation order: a few ULP at most
+    assert max(row["autograd"]["python_autograd"]["ulps"] for row in rows) <= 4
+
+
+@pytest.mark.parametrize("preset", VIEW_PRESETS)
+def test_plot_writes_a_real_png_of_the_expected_size(preset, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    output = tmp_path / f"{preset}.png"
+    assert main(["plot", "--problem", preset, "--impl", "python", "numpy", "--output", str(output)]) == 0
+    assert png_size(output) == (1600, 1000)
+    assert capsys.readouterr().out == f"wrote {output} (1600 x 1000 pixels)\n"
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(output)
+    assert pixels.shape[:2] == (1000, 1600)
+    assert pixels.std() > 0.05, "an image with something drawn on it, not a blank canvas"
+    assert (pixels[..., :3].max(axis=-1) - pixels[..., :3].min(axis=-1)).max() > 0.5, "coloured markers present"
+
+
+def test_plot_refuses_a_file_that_is_not_png(tmp_path, capsys):
+    assert main(["plot", "--impl", "python", "--output", str(tmp_path / "chart.jpg")]) == 2
+    assert "--output must name a .png file" in capsys.readouterr().err
+    assert not (tmp_path / "chart.jpg").exists()
+
+
+@pytest.mark.parametrize("name", bridge.IMPLEMENTATIONS)
+def test_show_takes_each_loop_from_its_source_file(name):
+    file_lines = open(f"impl/{name}.py", encoding="utf-8").read().splitlines()
+    for loop in ("one_weight", "batched"):
+        lines = loop_source(name, loop)
+        assert all(line in file_lines for line in lines), "every line shown is a line of the file, unedited"
+        source = "\n".join(lines)
+        assert f"def {loop}(" in source
+        for step in ("# 1-", "# 4: step downhill"):
+            assert step in source, (name, loop, step)
+
+
+def test_show_side_by_side_aligns_the_lessons_steps():
+    text = show(["python", "torch_manual"], side_by_side=True, width=100).splitlines()
+    markers = [i for i, line in enumerate(text) if "---- step" in line]
+    assert len(markers) == 3
+    for i in markers:
+        left, right = text[i].split(" │ ")
+        assert left.strip() == right.strip()
+    step_4 = text[markers[2] + 1]
+    assert "# 4: slope" in step_4.split(" │ ")[0] and "# 4: slope" in step_4.split(" │ ")[1]
+
+
+def test_show_command_prints_every_implementation(capsys):
+    assert main(["show"]) == 0
+    out = capsys.readouterr().out
+    for name in bridge.IMPLEMENTATIONS:
+        assert f"==> {name} (impl/{name}.py) <==" in out
+
+
+@pytest.mark.parametrize("name", impl_params())
+def test_practice_answers_match_the_lesson(name, capsys):
+    assert main(["practice", "--impl", name]) == 0
+    out = capsys.readouterr().out
+    assert out.count(": ok") == 5 and "WRONG" not in out
+
+
+def test_run_says_where_it_diverged_and_names_the_learning_rate(capsys):
+    assert main(["run", "--impl", "python", "--problem", "explode"]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith("diverged: the loss reached inf at step 318 and the weight became nan at step 636")
+    assert "multiplies the error by -3.05" in last and "learning rate is the first dial to check" in last
+
+
+def test_compare_says_where_it_diverged(capsys):
+    assert main(["compare", "--problem", "explode", "--impl", "python", "numpy"]) == 0
+    assert "diverged: the loss reached inf at step 318" in capsys.readouterr().out
+
+
+def test_converging_run_prints_only_the_lessons_lines(capsys):
+    assert main(["run", "--impl", "python", "--problem", "overshoot"]) == 0
+    assert all(line.startswith("step ") for line in capsys.readouterr().out.splitlines())

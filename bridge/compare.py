@@ -41,6 +41,7 @@ class Departure:
 
 _ORDER = " sums the batch in its own order; the reference sums left to right"
 _AUTOGRAD = "; autograd's mean scales each term by 1/n before summing"
+_FMA = "compiled XLA fuses w * x - y and w - lr * grad into fused multiply-adds (one rounding, not two)"
 _FLUSH = "{} flushes subnormal numbers to zero (FTZ/DAZ on its CPU threads)"
 
 
@@ -61,6 +62,11 @@ DEPARTURES = {
     ("tf_tape", "batched"): _flushes("TensorFlow", "tf.reduce_mean" + _ORDER + _AUTOGRAD),
     ("jax_grad", "one_weight"): _flushes("XLA"),
     ("jax_grad", "batched"): _flushes("XLA", "jnp.mean" + _ORDER + _AUTOGRAD),
+    ("tf_function", "one_weight"): _flushes("TensorFlow", _FMA),
+    ("tf_function", "batched"): _flushes("TensorFlow", _FMA + "; tf.reduce_mean" + _ORDER + _AUTOGRAD),
+    ("torch_compile", "batched"): Departure("the compiled mean" + _ORDER, True),
+    ("jax_jit", "one_weight"): _flushes("XLA", _FMA),
+    ("jax_jit", "batched"): _flushes("XLA", _FMA + "; jnp.mean" + _ORDER + _AUTOGRAD),
 }
 
 

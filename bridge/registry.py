@@ -26,6 +26,7 @@ class Implementation:
     distributions: tuple[str, ...] = ()  # where its version comes from, first installed wins
     extra: str = ""  # pip install 'descent-bridge[extra]'
     gpu: bool = False  # whether --device cuda/gpu means anything to it
+    compiled: bool = False  # a compiler sees more than one operation at a time
 
     @property
     def module(self) -> str:
@@ -85,6 +86,21 @@ _ALL = (
         True,
     ),
     Implementation("jax_grad", "JAX, jax.value_and_grad (eager)", "jax", ("jax",), "jax", True),
+    Implementation(
+        "tf_function",
+        "TensorFlow, the step compiled: tf.function(jit_compile=True)",
+        "tensorflow",
+        ("tensorflow", "tensorflow-cpu"),
+        "tensorflow",
+        True,
+        True,
+    ),
+    Implementation(
+        "torch_compile", "torch, the step compiled: torch.compile", "torch", ("torch",), "torch", True, True
+    ),
+    Implementation(
+        "jax_jit", "JAX, the whole loop compiled: jax.jit of a lax.scan", "jax", ("jax",), "jax", True, True
+    ),
 )
 REGISTRY = {impl.name: impl for impl in _ALL}
 IMPLEMENTATIONS = tuple(REGISTRY)

@@ -138,7 +138,7 @@ def test_numpy_departs_only_by_pairwise_summation(preset, dtype):
 
 # x = 1, 2, 3 and y = 2, 3, 5 at w = 0: the terms 2 (w x - y) x are exact, but 1/3 is not
 THIRDS = {d: bridge.Batched([1.0, 2.0, 3.0], [2.0, 3.0, 5.0], 0.0, 2.0**-6, 1, 3, d) for d in ("float64", "float32")}
-AUTOGRAD = ("python_autograd", "torch_autograd", "tf_tape", "jax_grad")
+AUTOGRAD = ("python_autograd", "torch_autograd", "tf_tape", "tf_function", "jax_grad", "jax_jit")
 
 
 def prescaled_gradient(problem, last_first=False) -> float:
@@ -173,3 +173,72 @@ def test_float32_emulation_rounds_like_numpy():
         ):
             assert float(exact) == emulated
     assert to_float32(3.5e38) == math.inf and to_float32(-3.5e38) == -math.inf
+
+
+def float32_nearest(q: Fraction) -> float:
+    """q rounded once to the nearest float32 (ties to even), from exact arithmetic."""
+    guess = np.float32(float(q))  # may be one float32 off: rounding to float64 first can double-round
+    candidates = [np.nextafter(guess, np.float32(-np.inf)), guess, np.nextafter(guess, np.float32(np.inf))]
+    best = min(candidates, key=lambda c: (abs(Fraction(float(c)) - q), int(c.view(np.int32)) & 1))
+    return float(best)
+
+
+def fma(a: float, b: float, c: float, dtype: str) -> float:
+    """a * b + c with a single rounding, as a fused multiply-add instruction computes it."""
+    exact = Fraction(a) * Fraction(b) + Fraction(c)
+    return float(exact) if dtype == "float64" else float32_nearest(exact)
+
+
+def fused_one_weight(problem):
+    """impl/python.py's loop with w * x - y and w - lr * grad each fused into one FMA."""
+    r = rounder(problem.dtype)
+    weight, trajectory = problem.w0, bridge.Trajectory()
+    for _ in range(problem.steps):
+        error = fma(weight, problem.x, -problem.y, problem.dtype)
+        loss, grad = r(error * error), r(r(2 * error) * problem.x)
+        weight = fma(-problem.lr, grad, weight, problem.dtype)
+        trajectory.record(loss, grad, weight)
+    return trajectory
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("preset", ["lesson", "overshoot", "crawl"])
+@pytest.mark.parametrize("name", impl_params(["tf_function", "jax_jit"]))
+def test_compiled_xla_departs_only_by_fused_multiply_adds(name, preset, dtype):
+    problem = bridge.preset(preset, dtype)
+    fused, compiled = fused_one_weight(problem), bridge.train(name, problem)
+    fused.implementation = "python"
+    assert compare(problem, fused, compiled).status == "bitwise"
+    assert compare(problem, bridge.train("python", problem), compiled).status == "bounded"
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_jax_jit_without_the_compiler_is_bitwise(dtype):
+    jax = pytest.importorskip("jax")
+    problem = bridge.preset("lesson", dtype)
+    with jax.disable_jit():  # the same code, run op by op: no fusion
+        eager = bridge.train("jax_jit", problem)
+    assert compare(problem, bridge.train("python", problem), eager).status == "bitwise"
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_tf_function_without_xla_is_bitwise(dtype, monkeypatch):
+    pytest.importorskip("tensorflow")
+    import impl.tf_function
+
+    problem = bridge.preset("lesson", dtype)
+    monkeypatch.setattr(impl.tf_function, "step", impl.tf_function.step.python_function)  # not compiled
+    eager = bridge.train("tf_function", problem)
+    assert compare(problem, bridge.train("python", problem), eager).status == "bitwise"
+
+
+def test_torch_compile_does_not_fuse(capsys):
+    pytest.importorskip("torch")
+    # TorchInductor compiles its C++ without floating-point contraction, so no FMA appears
+    for preset in ("lesson", "overshoot", "crawl"):
+        for dtype in ("float64", "float32"):
+            problem = bridge.preset(preset, dtype)
+            assert (
+                compare(problem, bridge.train("python", problem), bridge.train("torch_compile", problem)).status
+                == "bitwise"
+            )

@@ -66,7 +66,10 @@ def test_compare_conforms_on_the_lesson(capsys):
     out = capsys.readouterr().out
     for name in names:
         row = next(line for line in out.splitlines() if line.startswith(name + " "))
-        assert row.endswith("reference" if name == "python" else "bitwise"), row
+        departure = bridge.compare.expected_departure(name, bridge.PRESETS["lesson"])
+        departs = departure is not None and departure.reorders  # rounds differently at every step: fuses
+        expected = "reference" if name == "python" else "within" if departs else "bitwise"
+        assert (expected in row) if departs else row.endswith(expected), row
     assert f"{len(names)} of {len(names)} implementations conform" in out
 
 
@@ -163,7 +166,8 @@ def test_compare_skips_what_is_not_installed_and_says_so():
     assert result.returncode == 0
     result = descent("compare", prelude=BLOCK_TF)
     assert "tf_tape: not installed, not compared (pip install 'descent-bridge[tensorflow]')" in result.stdout
-    assert "1 not installed" in result.stdout
+    needing_tf = sum(bridge.REGISTRY[n].framework == "tensorflow" for n in bridge.IMPLEMENTATIONS)
+    assert f"{needing_tf} not installed" in result.stdout
     assert result.returncode == 0, "every implementation that ran conforms"
 
 

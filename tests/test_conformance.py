@@ -22,18 +22,28 @@ def test_conforms(name, preset, dtype):
 ONE_WEIGHT_PRESETS = [p for p in PRESET_NAMES if isinstance(bridge.PRESETS[p], bridge.OneWeight)]
 
 
+UNFUSED = [n for n in bridge.IMPLEMENTATIONS if n not in ("tf_function", "jax_jit")]  # XLA fuses multiply-adds
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("preset", ONE_WEIGHT_PRESETS)
-@pytest.mark.parametrize("name", impl_params())
+@pytest.mark.parametrize("name", impl_params(UNFUSED))
 def test_one_weight_presets_are_bitwise(name, preset, dtype):
     # flushing subnormals is the only departure allowed in this loop, and no preset reaches one
     check_bitwise(name, bridge.preset(preset, dtype), preset)
 
 
-@pytest.mark.parametrize("name", bridge.IMPLEMENTATIONS)
+@pytest.mark.parametrize("name", UNFUSED)
 def test_one_weight_loop_departs_only_by_flushing_subnormals(name):
     departure = expected_departure(name, bridge.PRESETS["lesson"])
     assert departure is None or (departure.flushes and not departure.reorders)
+
+
+@pytest.mark.parametrize("name", bridge.IMPLEMENTATIONS)
+def test_only_compilers_fuse(name):
+    departure = expected_departure(name, bridge.PRESETS["lesson"])
+    assert (departure is not None and "fused multiply-add" in departure.cause) == (name not in UNFUSED)
+    assert name in UNFUSED or bridge.REGISTRY[name].compiled
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

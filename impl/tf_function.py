@@ -1,0 +1,41 @@
+"""The lesson's step compiled by XLA: tf.function(jit_compile=True) around the GradientTape step."""
+
+import tensorflow as tf
+
+from bridge import Trajectory
+from bridge.devices import tf_device
+
+
+@tf.function(jit_compile=True)  # traced once per dtype and batch shape, then one XLA program per call
+def step(weight, x, y_true, lr):
+    """One update: returns the loss, the gradient and the new weight."""
+    with tf.GradientTape() as tape:
+        tape.watch(weight)  # a plain tensor, not a Variable: the step is a pure function
+        pred = weight * x  # 1-2: predict
+        loss = tf.reduce_mean(tf.square(pred - y_true))  # 3: squared-error loss (a mean of one for one sample)
+    grad = tape.gradient(loss, weight)  # 4: slope of loss w.r.t. weight
+    return loss, grad, weight - lr * grad  # 4: step downhill
+
+
+def one_weight(problem, device="cpu"):
+    """Train one weight, one compiled step per update."""
+    with tf.device(tf_device(device)):
+        x, y_true, weight, lr = (tf.constant(v, problem.dtype) for v in (problem.x, problem.y, problem.w0, problem.lr))
+        trajectory = Trajectory()
+        for _ in range(problem.steps):
+            loss, grad, weight = step(weight, x, y_true, lr)
+            trajectory.record(loss, grad, weight)
+    return trajectory
+
+
+def batched(problem, device="cpu"):
+    """Mini-batch gradient descent, one compiled step per batch."""
+    with tf.device(tf_device(device)):
+        x, y_true = tf.constant(problem.x), tf.constant(problem.y)
+        weight, lr = tf.constant(problem.w0, problem.dtype), tf.constant(problem.lr, problem.dtype)
+        trajectory = Trajectory()
+        for _ in range(problem.epochs):
+            for batch in problem.batches:
+                loss, grad, weight = step(weight, x[batch], y_true[batch], lr)
+                trajectory.record(loss, grad, weight)
+    return trajectory

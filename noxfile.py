@@ -29,6 +29,13 @@ def tests(session):
 
 
 @nox.session
+def benchmarks(session):
+    """Every implementation timed; JSON, table and chart in .benchmarks/ (pass --quick for a smoke run)."""
+    _install(session, "all,test")
+    session.run("descent", "bench", *session.posargs)
+
+
+@nox.session
 @nox.parametrize("framework", FRAMEWORKS, ids=FRAMEWORKS)
 def conformance(session, framework):
     """The conformance suite with one framework's extra only: the others must skip, not fail."""

@@ -288,6 +288,26 @@ def cmd_practice(args) -> int:
     return 0 if all(item["got"] == item["answer"] for item in answers) else 1
 
 
+def cmd_bench(args) -> int:
+    from pathlib import Path
+
+    from bridge import bench
+    from bridge.devices import parse
+
+    parse(args.device)
+    output = Path(args.output_dir)
+    results = Path(args.results) if args.results else bench.run_suite(output, args.quick, args.device)
+    if not results.exists():
+        raise InvalidProblem(f"no benchmark results at {results}")
+    summary = bench.summarise(results)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "summary.json").write_text(json.dumps(summary, indent=2))
+    bench.print_report(summary)
+    bench.chart(summary, output / "step_time.png")
+    print(f"\nwrote {results}, {output / 'summary.json'} and {output / 'step_time.png'}")
+    return 0
+
+
 def _number_text(value) -> str:
     """Full precision for numbers, as written for inf and NaN, a dash for nothing."""
     return "-" if value is None else value if isinstance(value, str) else repr(value)
@@ -327,8 +347,14 @@ def main(argv=None) -> int:
     drill = commands.add_parser("practice", help="the lesson's practice set, worked by the code")
     drill.add_argument("--impl", default="python", help="which implementation computes (default: python)")
     drill.add_argument("--json", action="store_true")
+    bench = commands.add_parser("bench", help="time every implementation (pytest-benchmark), table and chart")
+    bench.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run in seconds")
+    bench.add_argument("--device", default="cpu", help="cpu (default), cuda or gpu for torch, TensorFlow and JAX")
+    bench.add_argument("--output-dir", default=".benchmarks", help="where the JSON and the PNG go")
+    bench.add_argument("--results", help="report on an existing pytest-benchmark JSON instead of running")
     args = parser.parse_args(argv)
     handlers = {
+        "bench": cmd_bench,
         "list": cmd_list,
         "run": cmd_run,
         "compare": cmd_compare,

@@ -46,16 +46,15 @@ class Value:
 
     def backward(self):
         """Fill .grad of every Value this one was made from: the chain rule, last operation first."""
-        order, seen = [], set()
-
-        def visit(node):  # depth first: a node comes after everything it was made from
-            if id(node) not in seen:
+        order, seen, todo = [], set(), [(self, False)]
+        while todo:  # depth first, with a list for a stack: a long batch would overflow Python's
+            node, parents_done = todo.pop()
+            if parents_done:
+                order.append(node)  # after everything it was made from
+            elif id(node) not in seen:
                 seen.add(id(node))
-                for parent in node.parents:
-                    visit(parent)
-                order.append(node)
-
-        visit(self)
+                todo.append((node, True))
+                todo.extend((parent, False) for parent in reversed(node.parents))
         self.grad = 1.0
         for node in reversed(order):
             for parent, local in zip(node.parents, node.local_grads):

@@ -83,3 +83,11 @@ def test_batch_larger_than_data_is_one_batch(name):
     problem = bridge.Batched([1.0, 2.0, 3.0], [2.0, 4.0, 6.0], w0=0.0, lr=0.05, epochs=2, batch_size=100)
     assert problem.updates == 2
     check_claim(name, problem)
+
+
+@pytest.mark.parametrize("name", impl_params())
+def test_a_batch_of_three_thousand_conforms(name):
+    # deep graphs and long sums: python_autograd once overflowed Python's recursion limit here
+    x = [((7 * i) % 200 - 100) / 50 for i in range(3000)]
+    problem = bridge.Batched(x, [2 * v for v in x], w0=0.5, lr=0.1, epochs=1, batch_size=3000)
+    check_claim(name, problem)

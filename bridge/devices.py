@@ -43,6 +43,15 @@ def torch_device(device: str):
     return torch.device("cuda", index)
 
 
+def torch_tensors(problem, device: str, *values):
+    """Each value as a torch tensor of the problem's dtype on the checked device (copied: the problem's
+    arrays are read-only)."""
+    import torch
+
+    dtype, device = getattr(torch, problem.dtype), torch_device(device)
+    return [torch.tensor(value, dtype=dtype, device=device) for value in values]
+
+
 def tf_device(device: str) -> str:
     """A TensorFlow device string ('/CPU:0', '/GPU:0') for the name, checked."""
     import tensorflow as tf

@@ -3,19 +3,12 @@
 import torch
 
 from bridge import Trajectory
-from bridge.devices import torch_device
-
-
-def _tensors(problem, device, *values):
-    """Each value as a tensor of the problem's dtype on the device."""
-    dtype = getattr(torch, problem.dtype)
-    return [torch.tensor(v, dtype=dtype, device=device) for v in values]
+from bridge.devices import torch_tensors
 
 
 def one_weight(problem, device="cpu"):
     """Train one weight; loss.backward() finds the slope."""
-    device = torch_device(device)
-    x, y_true, weight = _tensors(problem, device, problem.x, problem.y, problem.w0)
+    x, y_true, weight = torch_tensors(problem, device, problem.x, problem.y, problem.w0)
     weight.requires_grad_(True)  # autograd records every operation on weight
     lr = problem.lr
     trajectory = Trajectory()
@@ -32,9 +25,7 @@ def one_weight(problem, device="cpu"):
 
 def batched(problem, device="cpu"):
     """Mini-batch gradient descent; autograd differentiates each batch's mean loss."""
-    device = torch_device(device)
-    # np.array -> tensor copies once; the problem's arrays are read-only
-    x, y_true, weight = _tensors(problem, device, problem.x, problem.y, problem.w0)
+    x, y_true, weight = torch_tensors(problem, device, problem.x, problem.y, problem.w0)
     weight.requires_grad_(True)
     lr = problem.lr
     trajectory = Trajectory()

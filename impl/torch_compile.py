@@ -3,7 +3,7 @@
 import torch
 
 from bridge import Trajectory
-from bridge.devices import torch_device
+from bridge.devices import torch_tensors
 
 
 @torch.compile(fullgraph=True)  # compiled on first use; a second batch shape makes it shape-generic
@@ -15,16 +15,9 @@ def step(weight, x, y_true, lr):
     return loss, grad, weight - lr * grad  # 4: step downhill
 
 
-def _tensors(problem, device, *values):
-    """Each value as a tensor of the problem's dtype on the device."""
-    dtype = getattr(torch, problem.dtype)
-    return [torch.tensor(v, dtype=dtype, device=device) for v in values]
-
-
 def one_weight(problem, device="cpu"):
     """Train one weight, one compiled step per update."""
-    device = torch_device(device)
-    x, y_true, weight, lr = _tensors(problem, device, [problem.x], [problem.y], problem.w0, problem.lr)
+    x, y_true, weight, lr = torch_tensors(problem, device, [problem.x], [problem.y], problem.w0, problem.lr)
     trajectory = Trajectory()
     for _ in range(problem.steps):
         loss, grad, weight = step(weight, x, y_true, lr)
@@ -34,8 +27,7 @@ def one_weight(problem, device="cpu"):
 
 def batched(problem, device="cpu"):
     """Mini-batch gradient descent, one compiled step per batch."""
-    device = torch_device(device)
-    x, y_true, weight, lr = _tensors(problem, device, problem.x, problem.y, problem.w0, problem.lr)
+    x, y_true, weight, lr = torch_tensors(problem, device, problem.x, problem.y, problem.w0, problem.lr)
     trajectory = Trajectory()
     for _ in range(problem.epochs):
         for batch in problem.batches:

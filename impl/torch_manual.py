@@ -1,21 +1,12 @@
 """The lesson's loop on torch tensors, with the gradient derived by hand (no autograd)."""
 
-import torch
-
 from bridge import Trajectory
-from bridge.devices import torch_device
-
-
-def _tensors(problem, device, *values):
-    """Each value as a tensor of the problem's dtype on the device."""
-    dtype = getattr(torch, problem.dtype)
-    return [torch.tensor(v, dtype=dtype, device=device) for v in values]
+from bridge.devices import torch_tensors
 
 
 def one_weight(problem, device="cpu"):
     """Train one weight; every quantity is a 0-d tensor."""
-    device = torch_device(device)
-    x, y_true, weight = _tensors(problem, device, problem.x, problem.y, problem.w0)
+    x, y_true, weight = torch_tensors(problem, device, problem.x, problem.y, problem.w0)
     lr = problem.lr  # a Python float: torch rounds it to the tensor's dtype, once
     trajectory = Trajectory()
     for step in range(problem.steps):
@@ -29,9 +20,7 @@ def one_weight(problem, device="cpu"):
 
 def batched(problem, device="cpu"):
     """Mini-batch gradient descent; .mean() reduces each batch."""
-    device = torch_device(device)
-    # np.array -> tensor copies once; the problem's arrays are read-only
-    x, y_true, weight = _tensors(problem, device, problem.x, problem.y, problem.w0)
+    x, y_true, weight = torch_tensors(problem, device, problem.x, problem.y, problem.w0)
     lr = problem.lr
     trajectory = Trajectory()
     for epoch in range(problem.epochs):

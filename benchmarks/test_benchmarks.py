@@ -16,6 +16,7 @@ from benchmarks import workloads as w
 from bridge.compare import compare
 
 IMPLEMENTATIONS = [n for n in bridge.IMPLEMENTATIONS if bridge.REGISTRY[n].installed()]
+TF32 = w.tf32_off()  # this process times only; the settings are recorded with every result
 SLOW = {"python", "python_autograd"}  # a Python loop over every sample: rounds kept few at N = 10^6
 
 
@@ -32,7 +33,7 @@ def _measure(benchmark, name, problem, reference, rounds):
         verdict = compare(problem, reference, trajectory)
         benchmark.extra_info["verdict"] = verdict.summary()
         assert verdict.conforms, verdict.summary()
-    benchmark.extra_info.update(implementation=name, device=_device(name), tf32=False)
+    benchmark.extra_info.update(implementation=name, device=_device(name), tf32_settings=TF32)
     benchmark.pedantic(bridge.train, args=(name, problem, _device(name)), rounds=rounds, warmup_rounds=0)
 
 

@@ -31,6 +31,38 @@ def mini_batch(n: int, epochs: int, dtype: str = "float64") -> bridge.Batched:
     return bridge.Batched(x, y, w0=0.0, lr=0.05, epochs=epochs, batch_size=EPOCH_BATCH, dtype=dtype)
 
 
+def tf32_off() -> dict:
+    """Keep float32 float32 on GPUs: TF32 would round matmul inputs to 10 bits. Returns the settings.
+
+    These loops have no matrix product, so TF32 could not touch them; it is
+    switched off anyway, so that a change to the loops cannot bring it in unseen.
+    """
+    settings = {}
+    try:
+        import torch
+
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        settings["torch_allow_tf32"] = torch.backends.cuda.matmul.allow_tf32
+    except ImportError:
+        pass
+    try:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+        settings["tf_tensor_float_32"] = tf.config.experimental.tensor_float_32_execution_enabled()
+    except ImportError:
+        pass
+    try:
+        import jax
+
+        jax.config.update("jax_default_matmul_precision", "highest")
+        settings["jax_default_matmul_precision"] = jax.config.jax_default_matmul_precision
+    except ImportError:
+        pass
+    return settings
+
+
 def floor(x: np.ndarray, y: np.ndarray) -> float:
     """The least any step can do: read x and y once (one dot product)."""
     return float(np.dot(x, y))

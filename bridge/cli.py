@@ -105,10 +105,11 @@ def cmd_list(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'implementation':16}{'framework':20}{'devices':10}status")
+    width = max(len("implementation"), *(len(row["name"]) for row in rows)) + 2
+    print(f"{'implementation':{width}}{'framework':20}{'devices':10}status")
     for row in rows:
         status = "installed" if row["installed"] else f"not installed: {row['install']}"
-        print(f"{row['name']:16}{row['framework']:20}{'/'.join(row['devices']):10}{status}  ({row['summary']})")
+        print(f"{row['name']:{width}}{row['framework']:20}{'/'.join(row['devices']):10}{status}  ({row['summary']})")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The `descent` command: list, run and compare the implementations."""
+"""The `descent` command: list, run, compare; grads, plot, show, practice; bench."""
 
 from __future__ import annotations
 
@@ -264,7 +264,8 @@ def cmd_plot(args) -> int:
     for name in names:
         get(name)
     problem = _problem(args)
-    width, height = plot(problem, names, args.output, args.problem + (" (modified)" if args.modified else ""))
+    label = args.problem + (" (modified)" if args.modified else "")
+    width, height = plot(problem, names, args.output, label, args.device)
     print(f"wrote {args.output} ({width} x {height} pixels)")
     return 0
 

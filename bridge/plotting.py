@@ -12,7 +12,7 @@ import numpy as np
 
 from bridge.errors import FrameworkMissing, InvalidProblem
 from bridge.problems import Batched
-from bridge.registry import train
+from bridge.registry import REGISTRY, train
 from bridge.teaching import lr_variants
 
 SIZE_INCHES, DPI = (16, 10), 100  # 1600 x 1000 pixels: readable on a projector
@@ -128,12 +128,16 @@ def _shown(problem) -> int | None:
     return 4 if abs(error_factor(problem)) >= 1 else None
 
 
-def plot(problem, names, output: str, problem_name: str = "") -> tuple[int, int]:
+def plot(problem, names, output: str, problem_name: str = "", device: str = "cpu") -> tuple[int, int]:
     """Draw the three panels into a PNG file; return its size in pixels."""
     if not str(output).lower().endswith(".png"):
         raise InvalidProblem(f"--output must name a .png file, got {output!r}")
     Figure, FigureCanvasAgg = _matplotlib()
-    trajectories = {name: train(name, problem) for name in names}
+
+    def run(name, problem):
+        return train(name, problem, device if REGISTRY[name].gpu else "cpu")
+
+    trajectories = {name: run(name, problem) for name in names}
     figure = Figure(figsize=SIZE_INCHES, dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     grid = figure.add_gridspec(2, 6)
@@ -148,11 +152,10 @@ def plot(problem, names, output: str, problem_name: str = "") -> tuple[int, int]
     )
     figure.axes[-1].legend(fontsize=11)
     for column, (rate, variant) in enumerate(lr_variants(problem).items()):
-        run = train(names[0], variant)
         _valley_panel(
             figure.add_subplot(grid[1, 2 * column : 2 * column + 2]),
             variant,
-            run,
+            run(names[0], variant),
             f"lr {rate:g}: {_describe_rate(variant)}",
             steps=_shown(variant),
         )

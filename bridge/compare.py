@@ -8,8 +8,13 @@ its cause, established by experiment in tests/test_causes.py:
 - reordering: a batch mean sums its terms in the framework's own order, and
   autograd's mean scales each term by 1/n before summing; IEEE addition is
   not associative, so the rounding errors differ at every step.
+- fusing: compiled XLA (tf_function, jax_jit) contracts a multiply and an add
+  into one fused multiply-add, rounding once where the reference rounds twice.
 - flushing: TensorFlow's and XLA's CPU kernels flush subnormal numbers to
   zero (FTZ/DAZ), where IEEE arithmetic keeps them.
+
+Reordering and fusing only ever remove or move roundings, so the operation
+counts in `step_bounds` cover both (`reorders=True`).
 
 Those rows must stay within `step_bounds`, derived below from Higham's error
 analysis (Accuracy and Stability of Numerical Algorithms, 2nd ed., ch. 2-4)

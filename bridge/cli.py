@@ -98,6 +98,7 @@ def cmd_list(args) -> int:
                 "summary": impl.summary,
                 "framework": impl.version() if installed else impl.framework,
                 "installed": installed,
+                "extra": impl.extra or None,  # None: needs nothing beyond the core install
                 "install": None if installed else impl.install_hint(),
                 "devices": ["cpu", "cuda"] if impl.gpu else ["cpu"],
             }
@@ -106,10 +107,12 @@ def cmd_list(args) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     width = max(len("implementation"), *(len(row["name"]) for row in rows)) + 2
-    print(f"{'implementation':{width}}{'framework':20}{'devices':10}status")
+    print(f"{'implementation':{width}}{'framework':20}{'extra':13}{'devices':10}status")
     for row in rows:
         status = "installed" if row["installed"] else f"not installed: {row['install']}"
-        print(f"{row['name']:{width}}{row['framework']:20}{'/'.join(row['devices']):10}{status}  ({row['summary']})")
+        extra = f"[{row['extra']}]" if row["extra"] else "(core)"
+        devices = "/".join(row["devices"])
+        print(f"{row['name']:{width}}{row['framework']:20}{extra:13}{devices:10}{status}  ({row['summary']})")
     return 0
 
 

@@ -44,16 +44,20 @@ def summarise(results: Path) -> dict:
     """Seconds per workload and implementation (fastest round), with ratios to the floor and the fastest."""
     raw = json.loads(results.read_text())
     times = defaultdict(dict)  # (workload, n) -> {implementation or "transfer:"+name: seconds}
+    first_calls = defaultdict(dict)  # (workload, n) -> {implementation: seconds of its first, compiling call}
     for b in raw["benchmarks"]:
         info, best = b["extra_info"], b["stats"]["min"]
         if b["group"].startswith("lesson"):
             times[("lesson: 20 steps", 1)][info["implementation"]] = best
+            first_calls[("lesson: 20 steps", 1)][info["implementation"]] = info.get("first_call_s")
         elif info["workload"] == "floor":
             times[("floor", info["n"])]["floor"] = best
         else:
             key = ("full-batch step" if info["workload"] == "full_batch_step" else "mini-batch epoch", info["n"])
             label = info["implementation"] if info["epochs"] else "transfer:" + info["implementation"]
             times[key][label] = best
+            if info["epochs"]:
+                first_calls[key][label] = info.get("first_call_s")
     table = {}
     for (workload, n), found in times.items():
         if workload == "floor":
@@ -72,6 +76,8 @@ def summarise(results: Path) -> dict:
                 "seconds": s,
                 "vs_floor": s / floor if floor else None,
                 "vs_fastest": s / fastest if fastest else None,
+                "transfer_s": found.get("transfer:" + name),  # the same run with no update: data in, setup
+                "first_call_s": first_calls[(workload, n)].get(name),  # includes any compilation
             }
             for name, s in sorted(rows.items(), key=lambda kv: kv[1])
         } | ({"floor": {"seconds": floor, "vs_floor": 1.0, "vs_fastest": None}} if floor else {})
@@ -115,20 +121,24 @@ def targets(table: dict) -> list[dict]:
 
 def print_report(summary: dict) -> None:
     print(f"times are the fastest of each benchmark's rounds; machine: {summary['machine']}")
+    print("transfer: the same run with no update; first call: the first run of that shape, with any import and compile")
     for workload, rows in summary["table"].items():
         print(f"\n{workload}")
-        print(f"  {'implementation':16}{'time':>12}{'x floor':>10}{'x fastest':>11}")
+        print(f"  {'implementation':16}{'time':>12}{'x floor':>10}{'x fastest':>11}{'transfer':>12}{'first call':>12}")
         for name, r in rows.items():
             vs_floor = f"{r['vs_floor']:.1f}" if r["vs_floor"] is not None else "-"
             vs_fast = f"{r['vs_fastest']:.1f}" if r["vs_fastest"] is not None else "-"
-            print(f"  {name:16}{_seconds(r['seconds']):>12}{vs_floor:>10}{vs_fast:>11}")
+            transfer, first = (_seconds(r.get(k)) for k in ("transfer_s", "first_call_s"))
+            print(f"  {name:16}{_seconds(r['seconds']):>12}{vs_floor:>10}{vs_fast:>11}{transfer:>12}{first:>12}")
     if summary["targets"]:
         print("\ntargets")
         for t in summary["targets"]:
             print(f"  {'met   ' if t['met'] else 'MISSED'} {t['target']}: {t['ratio']:.2f}x")
 
 
-def _seconds(s: float) -> str:
+def _seconds(s: float | None) -> str:
+    if s is None:
+        return "-"
     return f"{s * 1e6:.1f} us" if s < 1e-3 else f"{s * 1e3:.2f} ms" if s < 1 else f"{s:.2f} s"
 
 

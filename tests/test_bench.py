@@ -42,7 +42,7 @@ def test_bench_quick_runs_every_benchmark_and_reports(tmp_path):
 
 
 def _benchmark(group, name, workload, n, epochs, seconds):
-    info = {"implementation": name, "workload": workload, "n": n, "epochs": epochs}
+    info = {"implementation": name, "workload": workload, "n": n, "epochs": epochs, "first_call_s": seconds * 100}
     return {"group": group, "extra_info": info, "stats": {"min": seconds}}
 
 
@@ -62,5 +62,6 @@ def test_step_time_is_measured_by_difference_and_ratioed_to_the_floor(tmp_path):
     step = summary["table"]["full-batch step, N=1000000"]
     assert step["numpy"]["seconds"] == pytest.approx(0.005) and step["numpy"]["vs_floor"] == pytest.approx(5.0)
     assert step["jax_jit"]["seconds"] == pytest.approx(0.002) and step["jax_jit"]["vs_fastest"] == 1.0
+    assert step["jax_jit"]["transfer_s"] == 0.002 and step["jax_jit"]["first_call_s"] == pytest.approx(1.2)
     met = {t["target"].split()[0]: t["met"] for t in summary["targets"]}
     assert met == {"jax_jit": True, "numpy": False, "lesson's": False}

@@ -21,7 +21,7 @@ SLOW = {"python", "python_autograd"}  # a Python loop over every sample: rounds 
 
 
 def _device(name):
-    return w.DEVICE if bridge.REGISTRY[name].gpu else "cpu"
+    return bridge.REGISTRY[name].device_for(w.DEVICE)
 
 
 def _measure(benchmark, name, problem, reference, rounds):

@@ -146,7 +146,7 @@ def cmd_compare(args) -> int:
                 train(name, problem)  # raises FrameworkMissing with the extra to install
             skipped.append({"implementation": name, "install": impl.install_hint()})
             continue
-        device = args.device if impl.gpu else "cpu"
+        device = impl.device_for(args.device)
         trajectory = reference if name == REFERENCE else train(name, problem, device)
         verdict = compare(problem, reference, trajectory)
         rows.append(

@@ -135,7 +135,7 @@ def plot(problem, names, output: str, problem_name: str = "", device: str = "cpu
     Figure, FigureCanvasAgg = _matplotlib()
 
     def run(name, problem):
-        return train(name, problem, device if REGISTRY[name].gpu else "cpu")
+        return train(name, problem, REGISTRY[name].device_for(device))
 
     trajectories = {name: run(name, problem) for name in names}
     figure = Figure(figsize=SIZE_INCHES, dpi=DPI, layout="constrained")

@@ -49,6 +49,10 @@ class Implementation:
                 continue
         return "" if self.framework else f"Python {platform.python_version()}"
 
+    def device_for(self, device: str) -> str:
+        """The device this implementation runs on when a run asks for `device`: CPU-only ones stay on the CPU."""
+        return device if self.gpu else "cpu"
+
     def install_hint(self) -> str:
         return f"pip install 'descent-bridge[{self.extra}]'"
 

@@ -9,7 +9,7 @@ import re
 
 from bridge.floats import same_bits, ulp_distance
 from bridge.problems import Batched, OneWeight, preset, with_changes
-from bridge.registry import REGISTRY, get, train
+from bridge.registry import get, train
 
 AUTOGRAD = ("python_autograd", "torch_autograd", "tf_tape", "jax_grad")  # gradients not typed by hand
 
@@ -31,7 +31,7 @@ def gradient_parity(problem, names=AUTOGRAD, device: str = "cpu") -> dict:
     whole = {}  # once the weight is inf or NaN, no one-step problem can start there: use whole runs
 
     def grad_at(name, step):
-        where = device if get(name).gpu else "cpu"
+        where = get(name).device_for(device)
         if math.isfinite(starts[step]):  # the same weight for all: no drift between runs
             return train(name, one_step_problem(problem, step, starts[step]), where).grads[0]
         if name not in whole:
@@ -198,8 +198,4 @@ def lr_variants(problem, rates=(0.01, 0.1, 0.9)) -> dict[float, object]:
     return {rate: with_changes(problem, lr=rate) for rate in rates}
 
 
-def is_batched(problem) -> bool:
-    return isinstance(problem, Batched)
-
-
-__all__ = ["AUTOGRAD", "REGISTRY", "divergence_note", "gradient_parity", "loop_source", "practice", "show"]
+__all__ = ["AUTOGRAD", "divergence_note", "first_divergence", "gradient_parity", "loop_source", "practice", "show"]

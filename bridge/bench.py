@@ -13,7 +13,6 @@ from bridge.errors import BridgeError, InvalidProblem
 
 SUITE = Path(__file__).resolve().parent.parent / "benchmarks"
 COMPILED = ("jax_jit", "tf_function", "torch_compile")
-STEPS = 5  # benchmarks/workloads.py REPEATED_STEPS: the full-batch runs make 5 updates
 
 
 def run_suite(output: Path, quick: bool, device: str) -> Path:
@@ -45,6 +44,7 @@ def summarise(results: Path) -> dict:
     raw = json.loads(results.read_text())
     times = defaultdict(dict)  # (workload, n) -> {implementation or "transfer:"+name: seconds}
     first_calls = defaultdict(dict)  # (workload, n) -> {implementation: seconds of its first, compiling call}
+    epochs = defaultdict(dict)  # (workload, n) -> {implementation: epochs its timed run made}
     for b in raw["benchmarks"]:
         info, best = b["extra_info"], b["stats"]["min"]
         if b["group"].startswith("lesson"):
@@ -58,6 +58,7 @@ def summarise(results: Path) -> dict:
             times[key][label] = best
             if info["epochs"]:
                 first_calls[key][label] = info.get("first_call_s")
+                epochs[key][label] = info["epochs"]
     table = {}
     for (workload, n), found in times.items():
         if workload == "floor":
@@ -67,8 +68,10 @@ def summarise(results: Path) -> dict:
             if name.startswith("transfer:"):
                 continue
             transfer = found.get("transfer:" + name, 0.0)
-            per = STEPS if workload == "full-batch step" else 1
-            rows[name] = max(seconds - transfer, 0.0) / per if workload != "lesson: 20 steps" else seconds
+            if workload == "lesson: 20 steps":
+                rows[name] = seconds
+            else:  # one batch per epoch in the full-batch runs: per step there, per epoch in the mini-batch ones
+                rows[name] = max(seconds - transfer, 0.0) / epochs[(workload, n)][name]
         floor = times.get(("floor", n), {}).get("floor")
         fastest = min(rows.values()) if rows else None
         table[f"{workload}, N={n}" if n > 1 else workload] = {

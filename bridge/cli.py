@@ -65,7 +65,7 @@ def _problem(args):
             kind = "one-weight" if isinstance(base, OneWeight) else "batched"
             flag = "--" + name.replace("_", "-")
             raise InvalidProblem(f"{flag} does not apply to {args.problem!r}, a {kind} problem")
-    args.modified = bool(changes)
+    args.label = args.problem + (" (modified)" if changes else "")  # for headers and titles
     # overrides are plain floats: round them to the dtype like the preset's own numbers
     return with_changes(base, **changes) if changes else base
 
@@ -181,9 +181,8 @@ def cmd_compare(args) -> int:
 def _print_table(args, problem, rows, skipped) -> None:
     info = describe(problem)
     shape = f"{info['n']} samples, batch {info['batch_size']}" if info["kind"] == "batched" else "one weight"
-    name = f"{args.problem} (modified)" if args.modified else args.problem
     print(
-        f"problem {name}: {shape}, lr {problem.lr!r}, {problem.updates} updates, "
+        f"problem {args.label}: {shape}, lr {problem.lr!r}, {problem.updates} updates, "
         f"{problem.dtype}; reference: {REFERENCE}"
     )
     header = ("implementation", "framework", "dtype", "device", "final weight", "final loss", "verdict")
@@ -267,8 +266,7 @@ def cmd_plot(args) -> int:
     for name in names:
         get(name)
     problem = _problem(args)
-    label = args.problem + (" (modified)" if args.modified else "")
-    width, height = plot(problem, names, args.output, label, args.device)
+    width, height = plot(problem, names, args.output, args.label, args.device)
     print(f"wrote {args.output} ({width} x {height} pixels)")
     return 0
 

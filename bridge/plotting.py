@@ -13,7 +13,7 @@ import numpy as np
 from bridge.errors import FrameworkMissing, InvalidProblem
 from bridge.problems import Batched
 from bridge.registry import REGISTRY, train
-from bridge.teaching import lr_variants
+from bridge.teaching import error_factor, lr_variants
 
 SIZE_INCHES, DPI = (16, 10), 100  # 1600 x 1000 pixels: readable on a projector
 MARKERS = "osD^v<>ph*"
@@ -103,12 +103,6 @@ def _draw_valley(ax, loss, weights, title):
     ax.set_xlabel("weight", fontsize=13)
     ax.set_ylabel("loss", fontsize=13)
     ax.grid(alpha=0.3)
-
-
-def error_factor(problem) -> float:
-    """What one full-batch step multiplies the distance to the bottom by: 1 - 2 lr mean(x^2)."""
-    mean_x2 = float(np.mean(problem.x.astype(np.float64) ** 2)) if isinstance(problem, Batched) else problem.x**2
-    return 1 - 2 * problem.lr * mean_x2
 
 
 def _describe_rate(problem) -> str:

@@ -7,6 +7,8 @@ import importlib.util
 import math
 import re
 
+import numpy as np
+
 from bridge.floats import same_bits, ulp_distance
 from bridge.problems import Batched, OneWeight, preset, with_changes
 from bridge.registry import get, train
@@ -53,6 +55,12 @@ def gradient_parity(problem, names=AUTOGRAD, device: str = "cpu") -> dict:
     return {"implementations": installed, "not_installed": [n for n in names if n not in installed], "rows": rows}
 
 
+def error_factor(problem) -> float:
+    """What one full-batch step multiplies the distance to the bottom by: 1 - 2 lr mean(x^2)."""
+    mean_x2 = float(np.mean(problem.x.astype(np.float64) ** 2)) if isinstance(problem, Batched) else problem.x**2
+    return 1 - 2 * problem.lr * mean_x2
+
+
 def first_divergence(trajectory) -> dict | None:
     """Where the run left the finite numbers: first inf/NaN loss and first NaN weight."""
     step = trajectory.first_non_finite()
@@ -72,7 +80,7 @@ def divergence_note(problem, trajectory) -> str | None:
     if where["first_nan_weight"] is not None:
         note += f" and the weight became nan at step {where['first_nan_weight']}"
     if isinstance(problem, OneWeight):
-        factor = 1 - 2 * problem.lr * problem.x * problem.x
+        factor = error_factor(problem)
         note += f"; each step multiplies the error by {factor:.3g}"
     return note + f". The learning rate is the first dial to check: try a smaller --lr than {problem.lr:g}."
 

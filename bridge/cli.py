@@ -15,7 +15,7 @@ from bridge.teaching import AUTOGRAD, divergence_note, first_divergence, gradien
 
 REFERENCE = "python"
 ONE_WEIGHT_ONLY = ("x", "y", "steps")
-BATCHED_ONLY = ("epochs", "batch_size")
+BATCHED_ONLY = ("epochs", "batch_size", "b0")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -49,6 +49,7 @@ def _problem_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--steps", type=_count, help="updates of a one-weight problem")
     group.add_argument("--epochs", type=_count, help="epochs of a batched problem")
     group.add_argument("--batch-size", type=_count, help="batch size of a batched problem")
+    group.add_argument("--b0", type=_number, help="a batched problem's starting bias (adds a bias if it has none)")
     group.add_argument("--dtype", default="float64", help=f"{' or '.join(DTYPES)} (default: float64)")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda or gpu, for torch, TensorFlow and JAX")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -57,7 +58,7 @@ def _problem_options(parser: argparse.ArgumentParser) -> None:
 def _problem(args):
     """The preset named by --problem, with the command line's overrides applied."""
     base = preset(args.problem, args.dtype)
-    changes = {k: getattr(args, k) for k in ("x", "y", "w0", "lr", "steps", "epochs", "batch_size")}
+    changes = {k: getattr(args, k) for k in ("x", "y", "w0", "lr", "steps", "epochs", "batch_size", "b0")}
     changes = {k: v for k, v in changes.items() if v is not None}
     wrong = BATCHED_ONLY if isinstance(base, OneWeight) else ONE_WEIGHT_ONLY
     for name in wrong:
@@ -79,6 +80,7 @@ def describe(problem) -> dict:
             "n": int(problem.x.size),
             "epochs": problem.epochs,
             "batch_size": problem.batch_size,
+            "b0": problem.b0,
             **common,
         }
     return {"kind": "one_weight", "x": problem.x, "y": problem.y, "steps": problem.steps, **common}
@@ -125,7 +127,8 @@ def cmd_run(args) -> int:
         print(json.dumps(out | {"diverged": first_divergence(trajectory)}, indent=2))
         return 0
     for step, (weight, loss) in enumerate(zip(trajectory.weights, trajectory.losses)):
-        print(f"step {step:2d}  weight={weight:.3f}  loss={loss:.3f}")
+        bias = f"  bias={trajectory.biases[step]:.3f}" if trajectory.biases else ""
+        print(f"step {step:2d}  weight={weight:.3f}{bias}  loss={loss:.3f}")
     note = divergence_note(problem, trajectory)
     if note:
         print(note)
@@ -180,7 +183,9 @@ def cmd_compare(args) -> int:
 
 def _print_table(args, problem, rows, skipped) -> None:
     info = describe(problem)
-    shape = f"{info['n']} samples, batch {info['batch_size']}" if info["kind"] == "batched" else "one weight"
+    shape = "one weight"
+    if info["kind"] == "batched":
+        shape = f"{info['n']} samples, batch {info['batch_size']}" + ("" if info["b0"] is None else ", weight and bias")
     print(
         f"problem {args.label}: {shape}, lr {problem.lr!r}, {problem.updates} updates, "
         f"{problem.dtype}; reference: {REFERENCE}"

@@ -33,6 +33,7 @@ from bridge.problems import Batched
 from bridge.trajectory import Trajectory
 
 QUANTITIES = ("losses", "grads", "weights")
+BIAS_QUANTITIES = ("bias_grads", "biases")  # recorded only by problems with a bias
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Departure:
     cause: str
     reorders: bool = False  # its sums round differently from the reference at every step
     flushes: bool = False  # subnormal operands and results become zero
+    precision: str | None = None  # the dtype it computes in, where narrower than the problem's
 
 
 _ORDER = " sums the batch in its own order; the reference sums left to right"
@@ -90,12 +92,13 @@ class _Batch:
 
     ax: np.ndarray  # |x|
     ay: np.ndarray  # |y|
+    sx: float  # |sum x|
     sx2: float  # sum x^2
 
     @classmethod
     def of(cls, x, y) -> _Batch:
-        ax, ay = np.abs(np.asarray(x, dtype=np.float64)), np.abs(np.asarray(y, dtype=np.float64))
-        return cls(ax, ay, float(np.sum(ax * ax)))
+        x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        return cls(np.abs(x), np.abs(y), abs(float(np.sum(x))), float(np.sum(x * x)))
 
     @property
     def m(self) -> int:
@@ -108,78 +111,130 @@ def _batches(problem) -> list[_Batch]:
     return [_Batch.of([problem.x], [problem.y])]
 
 
+def quantities(problem) -> tuple[str, ...]:
+    """What a trajectory records for this problem: the bias's two lists only when it has one."""
+    return QUANTITIES + BIAS_QUANTITIES if getattr(problem, "has_bias", False) else QUANTITIES
+
+
+@dataclass(frozen=True)
+class _Start:
+    """Where the two runs start one step from: their weights and biases (0 without a bias)."""
+
+    wa: float
+    wb: float
+    ba: float = 0.0
+    bb: float = 0.0
+
+
 @np.errstate(over="ignore")  # a bound that overflows is inf: true, if useless
-def step_bounds(problem, s: _Batch, wa: float, wb: float, departure: Departure) -> dict[str, float]:
+def step_bounds(problem, s: _Batch, start: _Start, departure: Departure) -> dict[str, float]:
     """Largest |a - b| two implementations may show at one step, given their departure.
 
-    wa, wb: the two weights this step starts from. For one batch of m samples
-    with g(w) = (2/m) sum x (w x - y), any implementation computes
-      pred and error            2 roundings, relative to |w x| + |y|
+    For one batch of m samples, with the error e = w x (+ b) - y and
+    g(w) = (2/m) sum x e, any implementation computes
+      pred and error            k roundings, relative to c = |w x| + |b| + |y|
+                                (k = 2, or 3 with a bias)
       times 2 and by x          1 rounding (times 2 is exact)
       the 1/m factor            at most 2 (1/m itself, and its product)
       the sum, in any order     at most m - 1 along any path of its tree
-    so |g_hat - g(w)| <= gamma(m+4) * A(w) / m, with A(w) = 2 sum |x|(|w x| + |y|).
+    so |g_hat - g(w)| <= gamma(m+k+2) * A / m, with A = 2 sum |x| c. The bias's
+    gradient (2/m) sum e skips the x: gamma(m+k+1) * A_b / m, A_b = 2 sum c.
     The loss (squares instead of products, one more rounding) is within
-    gamma(m+6) * B(w) / m, B(w) = sum (|w x| + |y|)^2. The update
-    w - lr * g_hat adds two roundings: gamma(2)|w| and, with g_hat's own error,
-    gamma(m+7) * lr * A(w) / m. These terms count only where the two round
-    differently: when one reorders its sums, or once their weights differ.
-    Starting apart by D = |wa - wb| adds what exact arithmetic does with D:
-    the update is affine in w with slope 1 - 2 lr sum(x^2)/m, the gradient has
-    slope 2 sum(x^2)/m, and the loss moves by at most D A(wb)/m + D^2 sum(x^2)/m.
+    gamma(m+k+4) * B / m, B = sum c^2. The update w - lr * g_hat adds two
+    roundings: gamma(2)|w| and, with g_hat's own error, gamma(m+k+5) lr A / m;
+    the same for the bias with A_b. An implementation that computes in a
+    narrower dtype than the problem's (Departure.precision) also rounds its
+    inputs w, x, y and b there: 3 more roundings on every path, and gamma is
+    that dtype's. These terms count only where the two round differently:
+    when one reorders its sums, or once their parameters differ.
+    Starting apart by Dw = |wa - wb| and Db = |ba - bb| adds what exact
+    arithmetic does with them, since each error moves by Dw |x| + Db:
+      gradient       (2/m)(Dw sum x^2 + Db |sum x|)
+      bias gradient  (2/m)(Dw |sum x|) + 2 Db
+      loss           (1/m) sum (Dw |x| + Db)(ca + cb)
+      weight         |1 - 2 lr sum(x^2)/m| Dw + 2 lr |sum x|/m Db
+      bias           |1 - 2 lr| Db + 2 lr |sum x|/m Dw.
     Underflow: an operation may also be off by eta absolutely, where eta is the
     smallest subnormal under IEEE and the smallest normal when subnormals are
     flushed; a flushed operand (DAZ) costs eta times the other operand. With
-    W = max |w|, X = max |x|, Y = max |y| and q = 1 + W + X + Y + W X (which
-    bounds every operand and |pred - y|): pred and error are off by at most
-    2 eta q, each term 2 (pred - y) x by eta q (4X + 3), and the sum and 1/m
-    add (m + 3) eta; the loss's square turns 2 eta q into eta q (4q + 1); the
-    update adds lr times the gradient's share and eta (|g| + 3).
+    W, B, X, Y the largest |w|, |b|, |x|, |y| and q = 1 + W + B + X + Y + W X
+    (which bounds every operand and |e|): the error is off by at most k eta q,
+    each term 2 e x by eta q (2k X + 3) (2 e by eta q (2k + 3)), and the sum
+    and 1/m add (m + 3) eta; the loss's square turns k eta q into
+    eta q (2k q + 1); each update adds lr times its gradient's share and
+    eta (|g| + 3).
     """
-    dtype, m, lr = problem.dtype, s.m, problem.lr
-    dist = abs(wa - wb)
-    wxa, wxb = abs(wa) * s.ax, abs(wb) * s.ax  # |w x| per sample
-    bounds = dict.fromkeys(QUANTITIES, 0.0)
-    if dist > 0:  # (tested, not multiplied: 0 * inf would be NaN)
-        bounds["grads"] += 2 * np.sum(s.ax * (dist * s.ax)) / m
-        # (wa x - y)^2 - (wb x - y)^2 = (wa - wb) x ((wa + wb) x - 2y)
-        bounds["losses"] += np.sum(dist * s.ax * (wxa + wxb + 2 * s.ay)) / m
-        bounds["weights"] += abs(1 - 2 * lr * s.sx2 / m) * dist
-    a_a, a_b = (2 * np.sum(s.ax * (wx + s.ay)) for wx in (wxa, wxb))  # A(w)
-    if departure.reorders or dist > 0:
-        b_a, b_b = (np.sum((wx + s.ay) ** 2) for wx in (wxa, wxb))  # B(w)
-        bounds["grads"] += gamma(m + 4, dtype) * (a_a + a_b) / m
-        bounds["losses"] += gamma(m + 6, dtype) * (b_a + b_b) / m
-        bounds["weights"] += gamma(2, dtype) * (abs(wa) + abs(wb)) + gamma(m + 7, dtype) * lr * (a_a + a_b) / m
+    dtype = (departure and departure.precision) or problem.dtype
+    extra = 3 if dtype != problem.dtype else 0  # inputs rounded into the narrower dtype
+    k = (3 if problem_has_bias(problem) else 2) + extra
+    m, lr = s.m, problem.lr
+    dw, db = abs(start.wa - start.wb), abs(start.ba - start.bb)
+    ca, cb = (abs(w) * s.ax + abs(b) + s.ay for w, b in ((start.wa, start.ba), (start.wb, start.bb)))  # c per sample
+    bounds = dict.fromkeys(quantities(problem), 0.0)
+    if dw > 0 or db > 0:  # (tested, not multiplied: 0 * inf would be NaN)
+        bounds["grads"] += 2 * (dw * s.sx2 + db * s.sx) / m
+        bounds["losses"] += np.sum((dw * s.ax + db) * (ca + cb)) / m
+        bounds["weights"] += abs(1 - 2 * lr * s.sx2 / m) * dw + 2 * lr * s.sx / m * db
+        if "biases" in bounds:
+            bounds["bias_grads"] += 2 * dw * s.sx / m + 2 * db
+            bounds["biases"] += abs(1 - 2 * lr) * db + 2 * lr * s.sx / m * dw
+    a_a, a_b = 2 * np.sum(s.ax * ca), 2 * np.sum(s.ax * cb)  # A
+    ab_a, ab_b = 2 * np.sum(ca), 2 * np.sum(cb)  # A_b
+    if (departure and departure.reorders) or dw > 0 or db > 0:
+        b_a, b_b = np.sum(ca**2), np.sum(cb**2)  # B
+        bounds["grads"] += gamma(m + k + 2, dtype) * (a_a + a_b) / m
+        bounds["losses"] += gamma(m + k + 4, dtype) * (b_a + b_b) / m
+        bounds["weights"] += gamma(2 + extra, dtype) * (abs(start.wa) + abs(start.wb))
+        bounds["weights"] += gamma(m + k + 5, dtype) * lr * (a_a + a_b) / m
+        if "biases" in bounds:
+            bounds["bias_grads"] += gamma(m + k + 1, dtype) * (ab_a + ab_b) / m
+            bounds["biases"] += gamma(2 + extra, dtype) * (abs(start.ba) + abs(start.bb))
+            bounds["biases"] += gamma(m + k + 5, dtype) * lr * (ab_a + ab_b) / m
     normal, subnormal = (2.0**-1022, 2.0**-1074) if dtype == "float64" else (2.0**-126, 2.0**-149)
-    eta = normal if departure.flushes else subnormal
-    big_w, big_x, big_y = max(abs(wa), abs(wb)), float(s.ax.max()), float(s.ay.max())
-    q = 1 + big_w + big_x + big_y + big_w * big_x
-    grad_underflow = eta * q * (4 * big_x + 3) + eta * (m + 3)  # eta first: q * q may overflow
+    eta = normal if departure and departure.flushes else subnormal
+    big_w, big_b = max(abs(start.wa), abs(start.wb)), max(abs(start.ba), abs(start.bb))
+    big_x, big_y = float(s.ax.max()), float(s.ay.max())
+    q = 1 + big_w + big_b + big_x + big_y + big_w * big_x
+    grad_underflow = eta * q * (2 * k * big_x + 3) + eta * (m + 3)  # eta first: q * q may overflow
     bounds["grads"] += grad_underflow
-    bounds["losses"] += eta * q * (4 * q + 1) + eta * (m + 3)
-    bounds["weights"] += lr * grad_underflow + eta * (max(a_a, a_b) / m + 3)  # |g| <= A(w) / m
+    bounds["losses"] += eta * q * (2 * k * q + 1) + eta * (m + 3)
+    bounds["weights"] += lr * grad_underflow + eta * (max(a_a, a_b) / m + 3)  # |g| <= A / m
+    if "biases" in bounds:
+        bias_grad_underflow = eta * q * (2 * k + 3) + eta * (m + 3)
+        bounds["bias_grads"] += bias_grad_underflow
+        bounds["biases"] += lr * bias_grad_underflow + eta * (max(ab_a, ab_b) / m + 3)
     # Every bound is a sum of non-negative terms, evaluated in float64 with
     # NumPy's pairwise sums: relatively within (log2(m) + 30) * 2^-53 of exact.
     slack = 1 + 64 * UNIT_ROUNDOFF["float64"]
     return {name: bound * slack for name, bound in bounds.items()}
 
 
+def problem_has_bias(problem) -> bool:
+    return getattr(problem, "has_bias", False)
+
+
+def _largest(problem, departure: Departure | None) -> float:
+    """The largest finite number in the dtype the implementation computes in."""
+    return float(np.finfo((departure and departure.precision) or problem.dtype).max)
+
+
 @np.errstate(over="ignore")
-def may_overflow(problem, s: _Batch, wa: float, wb: float) -> bool:
+def may_overflow(problem, s: _Batch, start: _Start, departure: Departure | None = None) -> bool:
     """Whether some summation order may overflow at this step while another does not.
 
-    The partial sums of the gradient and the loss are bounded by the sums of
-    their terms' magnitudes, A(w) and B(w) (see step_bounds); while those stay
+    The partial sums of the gradients and the loss are bounded by the sums of
+    their terms' magnitudes, A, A_b and B (see step_bounds); while those stay
     below the largest finite number, no order overflows.
     """
-    largest = float(np.finfo(problem.dtype).max)
-    magnitudes = [2 * np.sum(s.ax * (abs(w) * s.ax + s.ay)) for w in (wa, wb)]
-    magnitudes += [np.sum((abs(w) * s.ax + s.ay) ** 2) for w in (wa, wb)]
-    return max(magnitudes) * (1 + gamma(s.m + 8, problem.dtype)) >= largest
+    magnitudes = []
+    for w, b in ((start.wa, start.ba), (start.wb, start.bb)):
+        c = abs(w) * s.ax + abs(b) + s.ay
+        magnitudes += [2 * np.sum(s.ax * c), 2 * np.sum(c), np.sum(c**2)]
+    dtype = (departure and departure.precision) or problem.dtype
+    return max(magnitudes) * (1 + gamma(s.m + 11, dtype)) >= _largest(problem, departure)
 
 
-def _non_finite_allowed(problem, s, wa, wb, departure, a: float, b: float, bound: float) -> bool:
+def _non_finite_allowed(problem, s, start, departure, a: float, b: float, bound: float) -> bool:
     """Whether a and b may differ in being inf or NaN at this step, given the departure.
 
     inf against a number: when the number is within its bound of the largest
@@ -189,11 +244,12 @@ def _non_finite_allowed(problem, s, wa, wb, departure, a: float, b: float, bound
     """
     finite = [v for v in (a, b) if math.isfinite(v)]
     if len(finite) == 1 and any(math.isinf(v) for v in (a, b)):
-        largest = float(np.finfo(problem.dtype).max)
-        return abs(finite[0]) + bound >= largest or (departure.reorders and may_overflow(problem, s, wa, wb))
+        largest = _largest(problem, departure)
+        return abs(finite[0]) + bound >= largest or (departure.reorders and may_overflow(problem, s, start, departure))
     if not finite and departure.flushes:
-        tiny = float(np.finfo(problem.dtype).tiny)
-        operands = np.concatenate([s.ax, s.ay, [abs(wa), abs(wb), abs(problem.lr)]])
+        tiny = float(np.finfo((departure.precision) or problem.dtype).tiny)
+        parameters = [abs(start.wa), abs(start.wb), abs(start.ba), abs(start.bb), abs(problem.lr)]
+        operands = np.concatenate([s.ax, s.ay, parameters])
         return bool(np.any((operands > 0) & (operands < tiny)))
     return False
 
@@ -210,8 +266,11 @@ class Deviation:
     bound: float  # allowed |value - reference|; 0.0 where bitwise is claimed
 
     def describe(self) -> str:
-        name = {"losses": "loss", "grads": "gradient", "weights": "weight"}[self.quantity]
+        name = NAMES[self.quantity]
         return f"{name} at step {self.step} is {self.value!r}, reference {self.reference!r} ({_ulps(self.ulps)})"
+
+
+NAMES = {"losses": "loss", "grads": "gradient", "weights": "weight", "bias_grads": "bias gradient", "biases": "bias"}
 
 
 def _ulps(n: float) -> str:
@@ -241,10 +300,12 @@ class Verdict:
         if self.status == "bitwise":
             return "bitwise"
         if self.status == "bounded":
-            ulps = "/".join(f"{self.max_ulps[q]:g}" for q in ("weights", "losses", "grads"))
+            shown = [q for q in ("weights", "losses", "grads", "biases", "bias_grads") if q in self.max_ulps]
+            ulps = "/".join(f"{self.max_ulps[q]:g}" for q in shown)
+            names = "/".join(NAMES[q].replace("gradient", "grad") for q in shown)
             cut = self.compared_steps
             overflow = "" if cut is None else f"; compared up to step {cut}, where inf/NaN part as the bound allows"
-            return f"within {ulps} ULP (weight/loss/grad){overflow}: {self.cause}"
+            return f"within {ulps} ULP ({names}){overflow}: {self.cause}"
         return f"MISMATCH at step {self.failure.step}: {self.reason}"
 
     def to_dict(self) -> dict:
@@ -267,31 +328,41 @@ class Verdict:
         }
 
 
-def _weights_before(problem, t: Trajectory) -> list[float]:
-    return [problem.w0, *t.weights[:-1]]
+def _starts(problem, reference: Trajectory, candidate: Trajectory) -> list[_Start]:
+    """The parameters each step starts from, in both runs."""
+    wa, wb = [problem.w0, *reference.weights[:-1]], [problem.w0, *candidate.weights[:-1]]
+    if not problem_has_bias(problem):
+        return [_Start(a, b) for a, b in zip(wa, wb)]
+    ba, bb = [problem.b0, *reference.biases[:-1]], [problem.b0, *candidate.biases[:-1]]
+    return [_Start(*values) for values in zip(wa, wb, ba, bb)]
 
 
 def compare(problem, reference: Trajectory, candidate: Trajectory) -> Verdict:
     """Check candidate against reference: bitwise unless DEPARTURES says why not."""
     departure = expected_departure(candidate.implementation, problem)
+    recorded = quantities(problem)
     verdict = Verdict(candidate.implementation, problem.dtype, "bitwise", departure and departure.cause)
+    verdict.max_ulps = dict.fromkeys(recorded, 0)
 
     def fail(deviation: Deviation, reason: str) -> Verdict:
         verdict.status, verdict.failure, verdict.reason = "mismatch", deviation, reason
         return verdict
 
-    if len(candidate) != len(reference) or any(len(getattr(candidate, q)) != len(candidate) for q in QUANTITIES):
+    if len(candidate) != len(reference) or any(len(getattr(candidate, q)) != len(candidate) for q in recorded):
         step = min(len(candidate), len(reference))
         return fail(
             Deviation(step, "weights", math.nan, math.nan, math.inf, 0.0),
             f"recorded {len(candidate)} updates, the reference {len(reference)}",
         )
+    if not problem_has_bias(problem) and (candidate.biases or candidate.bias_grads):
+        no_bias = Deviation(0, "biases", math.nan, math.nan, math.inf, 0.0)
+        return fail(no_bias, "recorded a bias the model does not have")
     batches = _batches(problem) if departure else []
-    before_a, before_b = _weights_before(problem, reference), _weights_before(problem, candidate)
+    starts = _starts(problem, reference, candidate) if departure else []
     worst_ratio = -1.0
     for step in range(len(reference)):
         bounds = None
-        for q in QUANTITIES:
+        for q in recorded:
             a, b = getattr(reference, q)[step], getattr(candidate, q)[step]
             if same_bits(a, b):
                 continue
@@ -301,9 +372,9 @@ def compare(problem, reference: Trajectory, candidate: Trajectory) -> Verdict:
                 return fail(deviation, f"{deviation.describe()}; bitwise claimed")
             s = batches[step % len(batches)]
             if bounds is None:
-                bounds = step_bounds(problem, s, before_a[step], before_b[step], departure)
+                bounds = step_bounds(problem, s, starts[step], departure)
             if not (math.isfinite(a) and math.isfinite(b)):
-                if _non_finite_allowed(problem, s, before_a[step], before_b[step], departure, a, b, bounds[q]):
+                if _non_finite_allowed(problem, s, starts[step], departure, a, b, bounds[q]):
                     verdict.status, verdict.compared_steps = "bounded", step
                     return verdict
                 return fail(deviation, f"{deviation.describe()}; inf and NaN must agree exactly")

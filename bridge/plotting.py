@@ -29,11 +29,23 @@ def _matplotlib():
 
 
 def valley(problem):
-    """Loss as a function of the weight, over all the problem's samples."""
+    """Loss as a function of the weight (and the bias, if any), over all the problem's samples.
+
+    With a bias, bias=None means the best bias for that weight, mean(y - w x):
+    the floor of the two-dimensional valley, seen along the weight.
+    """
     if isinstance(problem, Batched):
         x, y = problem.x.astype(np.float64), problem.y.astype(np.float64)
-        return lambda w: np.mean((np.multiply.outer(w, x) - y) ** 2, axis=-1)
-    return lambda w: (np.asarray(w) * problem.x - problem.y) ** 2
+
+        def loss(w, b=0.0):
+            errors = np.multiply.outer(w, x) - y
+            if problem.has_bias:
+                b = -np.mean(errors, axis=-1) if b is None else np.asarray(b, dtype=np.float64)
+                errors = errors + np.expand_dims(b, -1)
+            return np.mean(errors**2, axis=-1)
+
+        return loss
+    return lambda w, b=0.0: (np.asarray(w) * problem.x - problem.y) ** 2
 
 
 def _finite(values):
@@ -84,17 +96,19 @@ def _valley_panel(ax, problem, trajectory, title, steps=None):
     """The valley curve, the ball at each step's weight, an arrow for each step."""
     weights = [problem.w0, *trajectory.weights][: (steps or len(trajectory)) + 1]
     weights = weights[: next((k for k, w in enumerate(weights) if not math.isfinite(w)), len(weights))]
+    biases = [problem.b0, *trajectory.biases][: len(weights)] if trajectory.biases else [0.0] * len(weights)
     loss = valley(problem)
     with np.errstate(over="ignore", invalid="ignore"):
-        return _draw_valley(ax, loss, weights, title)
+        return _draw_valley(ax, loss, weights, biases, title, getattr(problem, "has_bias", False))
 
 
-def _draw_valley(ax, loss, weights, title):
+def _draw_valley(ax, loss, weights, biases, title, has_bias):
     low, high = min(weights), max(weights)
     pad = max(high - low, 1.0) * 0.15
     grid = np.linspace(low - pad, high + pad, 400)
-    ax.plot(grid, loss(grid), color="0.4", linewidth=2, label="loss(weight)")
-    heights = loss(np.asarray(weights))
+    floor = "the floor: loss(weight, best bias)" if has_bias else "loss(weight)"
+    ax.plot(grid, loss(grid, None if has_bias else 0.0), color="0.4", linewidth=2, label=floor)
+    heights = loss(np.asarray(weights), np.asarray(biases))  # the ball is where weight and bias are
     for (w0, h0), (w1, h1) in zip(zip(weights, heights), zip(weights[1:], heights[1:])):
         ax.annotate("", xy=(w1, h1), xytext=(w0, h0), arrowprops=dict(arrowstyle="->", color="tab:red", lw=1.5))
     ax.scatter(weights, heights, s=80, color="tab:red", zorder=3, label="the ball, one dot per step")

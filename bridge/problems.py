@@ -94,10 +94,12 @@ class OneWeight:
 
 @dataclass(frozen=True, eq=False)
 class Batched:
-    """Mini-batch gradient descent on y = w * x with mean squared error.
+    """Mini-batch gradient descent on y = w * x (+ b) with mean squared error.
 
     Batches are consecutive slices of `batch_size` in data order; the last may
     be shorter, and a batch_size larger than the data means one batch (as Keras).
+    b0=None (the default) means no bias, the lesson's model; a number adds a
+    bias starting there, Keras's Dense(1).
     """
 
     x: np.ndarray
@@ -107,6 +109,7 @@ class Batched:
     epochs: int
     batch_size: int
     dtype: str = "float64"
+    b0: float | None = None
     batches: tuple[slice, ...] = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -118,6 +121,8 @@ class Batched:
         object.__setattr__(self, "y", y)
         for name in ("w0", "lr"):
             object.__setattr__(self, name, _number(name, getattr(self, name), dtype))
+        if self.b0 is not None:
+            object.__setattr__(self, "b0", _number("b0", self.b0, dtype))
         object.__setattr__(self, "epochs", _count("epochs", self.epochs, 0))
         size = _count("batch_size", self.batch_size, 1)
         object.__setattr__(self, "batch_size", size)
@@ -129,24 +134,31 @@ class Batched:
         """How many weight updates a run makes: one per batch per epoch."""
         return self.epochs * len(self.batches)
 
+    @property
+    def has_bias(self) -> bool:
+        return self.b0 is not None
+
     def __repr__(self) -> str:
         return (
             f"Batched(n={self.x.size}, w0={self.w0!r}, lr={self.lr!r}, epochs={self.epochs}, "
-            f"batch_size={self.batch_size}, dtype={self.dtype!r})"
+            f"batch_size={self.batch_size}, dtype={self.dtype!r}"
+            + ("" if self.b0 is None else f", b0={self.b0!r}")
+            + ")"
         )
 
 
-def _line_data(n: int, seed: int) -> tuple[list[float], list[float]]:
-    """n noisy samples of y = 2x, from Python's own generator (stable across versions)."""
+def _line_data(n: int, seed: int, intercept: float = 0.0) -> tuple[list[float], list[float]]:
+    """n noisy samples of y = 2x + intercept, from Python's own generator (stable across versions)."""
     rng = random.Random(seed)
     x = [rng.uniform(-2.0, 2.0) for _ in range(n)]
-    return x, [2.0 * xi + rng.uniform(-0.5, 0.5) for xi in x]
+    return x, [2.0 * xi + intercept + rng.uniform(-0.5, 0.5) for xi in x]
 
 
 def _presets() -> dict:
     lesson = dict(x=1.5, y=3.0, w0=0.0)
     full_x, full_y = _line_data(50, seed=2026)
     mini_x, mini_y = _line_data(90, seed=7)
+    bias_x, bias_y = _line_data(90, seed=11, intercept=1.0)
     return {
         "lesson": OneWeight(**lesson, lr=0.1, steps=20),
         "overshoot": OneWeight(**lesson, lr=0.9, steps=20),
@@ -158,6 +170,8 @@ def _presets() -> dict:
         "full_batch": Batched(full_x, full_y, w0=0.0, lr=0.1, epochs=30, batch_size=50),
         # 90 samples in batches of 25: 25, 25, 25 and a partial 15
         "mini_batch": Batched(mini_x, mini_y, w0=0.0, lr=0.05, epochs=4, batch_size=25),
+        # Keras's Dense(1): a weight and a bias, fitted to y = 2x + 1 in batches of 32, 32 and 26
+        "bias": Batched(bias_x, bias_y, w0=0.0, b0=0.0, lr=0.05, epochs=5, batch_size=32),
     }
 
 

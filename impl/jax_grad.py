@@ -11,13 +11,14 @@ from bridge import Trajectory
 from bridge.devices import jax_device
 
 
-def squared_error(weight, x, y_true):
+def squared_error(weight, x, y_true, bias=None):
     """1-3: predict, then the mean squared error (a plain square for one sample)."""
-    pred = weight * x  # 1-2: predict
+    pred = weight * x if bias is None else weight * x + bias  # 1-2: predict (Keras's Dense(1) adds a bias)
     return jnp.mean((pred - y_true) ** 2)  # 3: squared-error loss (`** 2` is x * x in JAX)
 
 
 slope = jax.value_and_grad(squared_error)  # 4: loss and d loss / d weight, in one pass
+slopes = jax.value_and_grad(squared_error, argnums=(0, 3))  # the same, and d loss / d bias
 
 
 def one_weight(problem, device="cpu"):
@@ -40,12 +41,18 @@ def batched(problem, device="cpu"):
     with jax.enable_x64(problem.dtype == "float64"), jax.default_device(jax_device(device)):
         x = jnp.asarray(problem.x)  # the problem's arrays already hold its dtype
         y_true = jnp.asarray(problem.y)
+        bias = None if problem.b0 is None else jnp.asarray(problem.b0, problem.dtype)
         weight = jnp.asarray(problem.w0, problem.dtype)
         lr = problem.lr
         trajectory = Trajectory()
         for epoch in range(problem.epochs):
             for batch in problem.batches:
-                loss, grad = slope(weight, x[batch], y_true[batch])  # 1-4
-                weight = weight - lr * grad  # 4: step downhill
-                trajectory.record(loss, grad, weight)
+                if problem.b0 is None:
+                    loss, grad = slope(weight, x[batch], y_true[batch])  # 1-4
+                    weight = weight - lr * grad  # 4: step downhill
+                    trajectory.record(loss, grad, weight)
+                else:
+                    loss, (grad, bias_grad) = slopes(weight, x[batch], y_true[batch], bias)
+                    weight, bias = weight - lr * grad, bias - lr * bias_grad
+                    trajectory.record(loss, grad, weight, bias_grad, bias)
     return trajectory

@@ -13,48 +13,55 @@ from bridge import Trajectory
 from bridge.devices import jax_device
 
 
-def squared_error(weight, x, y_true):
+def squared_error(weight, x, y_true, bias=None):
     """1-3: predict, then the mean squared error (a plain square for one sample)."""
-    pred = weight * x  # 1-2: predict
+    pred = weight * x if bias is None else weight * x + bias  # 1-2: predict (Keras's Dense(1) adds a bias)
     return jnp.mean((pred - y_true) ** 2)  # 3: squared-error loss
 
 
 slope = jax.value_and_grad(squared_error)  # 4: loss and d loss / d weight
+slopes = jax.value_and_grad(squared_error, argnums=(0, 3))  # the same, and d loss / d bias
 
 
-def step(weight, x, y_true, lr):
-    """One update; returns the new weight and what the trajectory records."""
-    loss, grad = slope(weight, x, y_true)  # 1-4: predict, loss, slope
+def step(parameters, x, y_true, lr):
+    """One update of (weight, bias); returns them and what the trajectory records. No bias: bias is None."""
+    weight, bias = parameters
+    if bias is None:
+        (loss, grad), bias_grad = slope(weight, x, y_true), None  # 1-4: predict, loss, slope
+    else:
+        loss, (grad, bias_grad) = slopes(weight, x, y_true, bias)
+        bias = bias - lr * bias_grad
     weight = weight - lr * grad  # 4: step downhill
-    return weight, (loss, grad, weight)
+    return (weight, bias), (loss, grad, weight, bias_grad, bias)
 
 
 @partial(jax.jit, static_argnames="steps")
 def descend(weight, x, y_true, lr, steps):
     """All the steps as one compiled scan."""
-    return jax.lax.scan(lambda w, _: step(w, x, y_true, lr), weight, length=steps)[1]
+    return jax.lax.scan(lambda p, _: step(p, x, y_true, lr), (weight, None), length=steps)[1]
 
 
 @partial(jax.jit, static_argnames=("epochs", "batch_size"))
-def descend_batched(weight, x, y_true, lr, epochs, batch_size):
+def descend_batched(parameters, x, y_true, lr, epochs, batch_size):
     """Every epoch: a scan over the full batches, then the short last one, if any."""
     full = x.shape[0] // batch_size * batch_size
     x_full, y_full = x[:full].reshape(-1, batch_size), y_true[:full].reshape(-1, batch_size)
 
-    def epoch(w, _):
-        w, records = jax.lax.scan(lambda w, batch: step(w, *batch, lr), w, (x_full, y_full))
+    def epoch(p, _):
+        p, records = jax.lax.scan(lambda p, batch: step(p, *batch, lr), p, (x_full, y_full))
         if full < x.shape[0]:  # known when tracing: the data's size is static
-            w, last = step(w, x[full:], y_true[full:], lr)
+            p, last = step(p, x[full:], y_true[full:], lr)
             records = jax.tree.map(lambda r, v: jnp.concatenate([r, v[None]]), records, last)
-        return w, records
+        return p, records
 
-    records = jax.lax.scan(epoch, weight, length=epochs)[1]
+    records = jax.lax.scan(epoch, parameters, length=epochs)[1]
     return jax.tree.map(jnp.ravel, records)  # (epochs, batches) -> one row per update
 
 
 def _trajectory(records) -> Trajectory:
-    losses, grads, weights = (jax.device_get(r).tolist() for r in records)
-    return Trajectory(weights, losses, grads)
+    """Records come back as arrays, one row per update; None where there is no bias."""
+    losses, grads, weights, bias_grads, biases = ([] if r is None else jax.device_get(r).tolist() for r in records)
+    return Trajectory(weights, losses, grads, biases, bias_grads)
 
 
 def one_weight(problem, device="cpu"):
@@ -69,4 +76,5 @@ def batched(problem, device="cpu"):
     with jax.enable_x64(problem.dtype == "float64"), jax.default_device(jax_device(device)):
         x, y_true = jnp.asarray(problem.x), jnp.asarray(problem.y)
         weight, lr = jnp.asarray(problem.w0, problem.dtype), jnp.asarray(problem.lr, problem.dtype)
-        return _trajectory(descend_batched(weight, x, y_true, lr, problem.epochs, problem.batch_size))
+        bias = None if problem.b0 is None else jnp.asarray(problem.b0, problem.dtype)
+        return _trajectory(descend_batched((weight, bias), x, y_true, lr, problem.epochs, problem.batch_size))

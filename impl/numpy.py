@@ -34,13 +34,18 @@ def batched(problem, device="cpu"):
     real = np.dtype(problem.dtype).type
     x, y_true = problem.x, problem.y  # read-only arrays, already of the problem's dtype
     weight, lr = real(problem.w0), real(problem.lr)
+    bias = None if problem.b0 is None else real(problem.b0)  # Keras's Dense(1) has one
+    bias_grad = None
     trajectory = Trajectory()
     for epoch in range(problem.epochs):
         for batch in problem.batches:
             xb, yb = x[batch], y_true[batch]
-            pred = weight * xb  # 1-2: predict
+            pred = weight * xb if bias is None else weight * xb + bias  # 1-2: predict
             loss = np.mean(np.square(pred - yb))  # 3: mean squared error
             grad = np.mean(2 * (pred - yb) * xb)  # 4: slope of loss w.r.t. weight
             weight = weight - lr * grad  # 4: step downhill
-            trajectory.record(loss, grad, weight)
+            if bias is not None:
+                bias_grad = np.mean(2 * (pred - yb))  # the bias's slope: the same without x
+                bias = bias - lr * bias_grad
+            trajectory.record(loss, grad, weight, bias_grad, bias)
     return trajectory

@@ -38,18 +38,23 @@ def mean(values, r):
 
 
 def batched(problem, device="cpu"):
-    """Mini-batch gradient descent, the same steps with a mean over each batch."""
+    """Mini-batch gradient descent, the same steps with a mean over each batch (and a bias if it has one)."""
     require_cpu("python", device)
     r = rounder(problem.dtype)
     x, y_true = problem.x.tolist(), problem.y.tolist()
-    weight, lr = problem.w0, problem.lr
+    weight, bias, lr = problem.w0, problem.b0, problem.lr  # bias: None, or Keras's Dense(1) has one
+    bias_grad = None
     trajectory = Trajectory()
     for epoch in range(problem.epochs):
         for batch in problem.batches:
             xb, yb = x[batch], y_true[batch]
-            errors = [r(r(weight * xi) - yi) for xi, yi in zip(xb, yb)]  # 1-2: predict
+            preds = [r(weight * xi) if bias is None else r(r(weight * xi) + bias) for xi in xb]  # 1-2: predict
+            errors = [r(p - yi) for p, yi in zip(preds, yb)]
             loss = mean([r(e * e) for e in errors], r)  # 3: mean squared error
             grad = mean([r(r(2 * e) * xi) for e, xi in zip(errors, xb)], r)  # 4: slope
             weight = r(weight - r(lr * grad))  # 4: step downhill
-            trajectory.record(loss, grad, weight)
+            if bias is not None:
+                bias_grad = mean([r(2 * e) for e in errors], r)  # the bias's slope: the same, without x
+                bias = r(bias - r(lr * bias_grad))
+            trajectory.record(loss, grad, weight, bias_grad, bias)
     return trajectory

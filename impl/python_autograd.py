@@ -83,16 +83,23 @@ def batched(problem, device="cpu"):
     r = rounder(problem.dtype)
     x, y_true = problem.x.tolist(), problem.y.tolist()
     weight, lr = Value(problem.w0, r), problem.lr
+    bias = None if problem.b0 is None else Value(problem.b0, r)  # Keras's Dense(1) has one
     trajectory = Trajectory()
     for epoch in range(problem.epochs):
         for batch in problem.batches:
-            squares = [(weight * xi - yi) ** 2 for xi, yi in zip(x[batch], y_true[batch])]  # 1-3: predict, square
+            preds = [weight * xi if bias is None else weight * xi + bias for xi in x[batch]]  # 1-2: predict
+            squares = [(pred - yi) ** 2 for pred, yi in zip(preds, y_true[batch])]  # 3: square each error
             total = squares[0]
             for square in squares[1:]:  # left to right, as impl/python.py sums
                 total = total + square
             loss = total / len(squares)  # 3: mean squared error
-            loss.backward()  # 4: slope
-            new_weight = Value(r(weight.data - r(lr * weight.grad)), r)  # 4: step downhill
-            trajectory.record(loss.data, weight.grad, new_weight.data)
+            loss.backward()  # 4: slope, into weight.grad (and bias.grad)
+            new_weight = Value(r(weight.data - r(lr * weight.grad)), r)  # 4: step downhill (fresh leaves)
+            if bias is None:
+                trajectory.record(loss.data, weight.grad, new_weight.data)
+            else:
+                new_bias = Value(r(bias.data - r(lr * bias.grad)), r)
+                trajectory.record(loss.data, weight.grad, new_weight.data, bias.grad, new_bias.data)
+                bias = new_bias
             weight = new_weight
     return trajectory

@@ -7,14 +7,17 @@ from bridge.devices import tf_device
 
 
 @tf.function(jit_compile=True)  # traced once per dtype and batch shape, then one XLA program per call
-def step(weight, x, y_true, lr):
-    """One update: returns the loss, the gradient and the new weight."""
+def step(weight, x, y_true, lr, bias=None):
+    """One update: returns the loss, the gradient and the new weight (then the bias's, if it has one)."""
+    parameters = [weight] if bias is None else [weight, bias]
     with tf.GradientTape() as tape:
-        tape.watch(weight)  # a plain tensor, not a Variable: the step is a pure function
-        pred = weight * x  # 1-2: predict
+        tape.watch(parameters)  # plain tensors, not Variables: the step is a pure function
+        pred = weight * x if bias is None else weight * x + bias  # 1-2: predict
         loss = tf.reduce_mean(tf.square(pred - y_true))  # 3: squared-error loss (a mean of one for one sample)
-    grad = tape.gradient(loss, weight)  # 4: slope of loss w.r.t. weight
-    return loss, grad, weight - lr * grad  # 4: step downhill
+    grads = tape.gradient(loss, parameters)  # 4: slope of loss w.r.t. each parameter
+    if bias is None:
+        return loss, grads[0], weight - lr * grads[0]  # 4: step downhill
+    return loss, grads[0], weight - lr * grads[0], grads[1], bias - lr * grads[1]
 
 
 def one_weight(problem, device="cpu"):
@@ -33,9 +36,14 @@ def batched(problem, device="cpu"):
     with tf.device(tf_device(device)):
         x, y_true = tf.constant(problem.x), tf.constant(problem.y)
         weight, lr = tf.constant(problem.w0, problem.dtype), tf.constant(problem.lr, problem.dtype)
+        bias = None if problem.b0 is None else tf.constant(problem.b0, problem.dtype)
         trajectory = Trajectory()
         for _ in range(problem.epochs):
             for batch in problem.batches:
-                loss, grad, weight = step(weight, x[batch], y_true[batch], lr)
-                trajectory.record(loss, grad, weight)
+                if bias is None:
+                    loss, grad, weight = step(weight, x[batch], y_true[batch], lr)
+                    trajectory.record(loss, grad, weight)
+                else:
+                    loss, grad, weight, bias_grad, bias = step(weight, x[batch], y_true[batch], lr, bias)
+                    trajectory.record(loss, grad, weight, bias_grad, bias)
     return trajectory

@@ -32,15 +32,19 @@ def batched(problem, device="cpu"):
         x = tf.constant(problem.x)  # the problem's arrays already hold its dtype
         y_true = tf.constant(problem.y)
         weight = tf.Variable(problem.w0, dtype=problem.dtype)
+        bias = None if problem.b0 is None else tf.Variable(problem.b0, dtype=problem.dtype)  # as Keras's Dense(1)
+        parameters = [weight] if bias is None else [weight, bias]
         lr = problem.lr
         trajectory = Trajectory()
         for epoch in range(problem.epochs):
             for batch in problem.batches:
                 xb, yb = x[batch], y_true[batch]
                 with tf.GradientTape() as tape:
-                    pred = weight * xb  # 1-2: predict
+                    pred = weight * xb if bias is None else weight * xb + bias  # 1-2: predict
                     loss = tf.reduce_mean(tf.square(pred - yb))  # 3: mean squared error
-                grad = tape.gradient(loss, weight)  # 4: slope of loss w.r.t. weight
-                weight.assign_sub(lr * grad)  # 4: step downhill
-                trajectory.record(loss, grad, weight)
+                grads = tape.gradient(loss, parameters)  # 4: slope of loss w.r.t. each parameter
+                for parameter, grad in zip(parameters, grads):
+                    parameter.assign_sub(lr * grad)  # 4: step downhill
+                bias_grad = None if bias is None else grads[1]
+                trajectory.record(loss, grads[0], weight, bias_grad, bias)
     return trajectory

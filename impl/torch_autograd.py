@@ -26,17 +26,23 @@ def one_weight(problem, device="cpu"):
 def batched(problem, device="cpu"):
     """Mini-batch gradient descent; autograd differentiates each batch's mean loss."""
     x, y_true, weight = torch_tensors(problem, device, problem.x, problem.y, problem.w0)
-    weight.requires_grad_(True)
+    bias = None if problem.b0 is None else torch_tensors(problem, device, problem.b0)[0]  # Keras's Dense(1) has one
+    parameters = [weight] if bias is None else [weight, bias]
+    for parameter in parameters:
+        parameter.requires_grad_(True)
     lr = problem.lr
     trajectory = Trajectory()
     for epoch in range(problem.epochs):
         for batch in problem.batches:
             xb, yb = x[batch], y_true[batch]
-            pred = weight * xb  # 1-2: predict
+            pred = weight * xb if bias is None else weight * xb + bias  # 1-2: predict
             loss = ((pred - yb) ** 2).mean()  # 3: mean squared error
-            loss.backward()  # 4: slope of loss w.r.t. weight, into weight.grad
+            loss.backward()  # 4: slope of loss w.r.t. each parameter, into its .grad
             with torch.no_grad():
-                weight -= lr * weight.grad  # 4: step downhill
-            trajectory.record(loss.detach(), weight.grad, weight.detach())
-            weight.grad = None
+                for parameter in parameters:
+                    parameter -= lr * parameter.grad  # 4: step downhill
+            bias_grad, new_bias = (None, None) if bias is None else (bias.grad, bias.detach())
+            trajectory.record(loss.detach(), weight.grad, weight.detach(), bias_grad, new_bias)
+            for parameter in parameters:
+                parameter.grad = None
     return trajectory

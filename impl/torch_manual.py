@@ -21,14 +21,18 @@ def one_weight(problem, device="cpu"):
 def batched(problem, device="cpu"):
     """Mini-batch gradient descent; .mean() reduces each batch."""
     x, y_true, weight = torch_tensors(problem, device, problem.x, problem.y, problem.w0)
-    lr = problem.lr
+    bias = None if problem.b0 is None else torch_tensors(problem, device, problem.b0)[0]  # Keras's Dense(1) has one
+    bias_grad, lr = None, problem.lr
     trajectory = Trajectory()
     for epoch in range(problem.epochs):
         for batch in problem.batches:
             xb, yb = x[batch], y_true[batch]
-            pred = weight * xb  # 1-2: predict
+            pred = weight * xb if bias is None else weight * xb + bias  # 1-2: predict
             loss = ((pred - yb) ** 2).mean()  # 3: mean squared error
             grad = (2 * (pred - yb) * xb).mean()  # 4: slope of loss w.r.t. weight, by hand
             weight = weight - lr * grad  # 4: step downhill
-            trajectory.record(loss, grad, weight)
+            if bias is not None:
+                bias_grad = (2 * (pred - yb)).mean()  # the bias's slope: the same without x
+                bias = bias - lr * bias_grad
+            trajectory.record(loss, grad, weight, bias_grad, bias)
     return trajectory

@@ -114,6 +114,8 @@ BAD_COMMANDS = [
     (["run", "--impl", "python", "--problem", "mini_batch", "--epochs", "-2"], "epochs must be >= 0, got -2"),
     (["run", "--impl", "python", "--problem", "mini_batch", "--batch-size", "0"], "batch_size must be >= 1, got 0"),
     (["run", "--impl", "python", "--problem", "mini_batch", "--x", "1"], "--x does not apply to 'mini_batch'"),
+    (["run", "--impl", "python", "--b0", "1"], "--b0 does not apply to 'lesson', a one-weight problem"),
+    (["run", "--impl", "python", "--problem", "bias", "--b0", "nan"], "b0 must be finite, got nan"),
     (["run", "--impl", "python", "--dtype", "float16"], "dtype must be one of float64, float32, got 'float16'"),
     (["run", "--impl", "keras"], "unknown implementation 'keras'"),
     (["run", "--impl", "python", "--problem", "valley"], "unknown problem 'valley'"),
@@ -189,3 +191,18 @@ def test_python_m_bridge_is_the_cli():
         timeout=120,
     )
     assert result.returncode == 0 and result.stdout == "step  0  weight=0.900  loss=9.000\n"
+
+
+def test_run_shows_the_bias_beside_the_weight(capsys):
+    assert main(["run", "--impl", "python", "--problem", "bias", "--epochs", "1"]) == 0
+    trajectory = bridge.train("python", bridge.with_changes(bridge.PRESETS["bias"], epochs=1))
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3
+    for line, weight, bias, loss in zip(lines, trajectory.weights, trajectory.biases, trajectory.losses):
+        assert f"weight={weight:.3f}  bias={bias:.3f}  loss={loss:.3f}" in line
+
+
+def test_b0_adds_a_bias_to_a_batched_preset(capsys):
+    assert main(["run", "--impl", "numpy", "--problem", "mini_batch", "--b0", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["problem"]["b0"] == 1.0 and len(out["biases"]) == len(out["weights"]) == 16

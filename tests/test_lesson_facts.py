@@ -83,3 +83,27 @@ def test_practice_step_gives_gradient_minus_16_and_weight_2_6(name):
     assert abs(trajectory.weights[0] - exact) <= 2 * U * 2.6
     assert f"{trajectory.weights[0]:.3f}" == "2.600"
     assert trajectory.losses[0] == 16.0
+
+
+def exact_bias_run(x, y, w, b, lr, steps):
+    """Full-batch descent on w x + b, in Fractions: losses, grads, weights, bias grads, biases."""
+    x, y, n = [Fraction(v) for v in x], [Fraction(v) for v in y], len(x)
+    rows = []
+    for _ in range(steps):
+        errors = [w * xi + b - yi for xi, yi in zip(x, y)]
+        loss = sum(e * e for e in errors) / n
+        grad, bias_grad = sum(2 * e * xi for e, xi in zip(errors, x)) / n, sum(2 * e for e in errors) / n
+        w, b = w - lr * grad, b - lr * bias_grad
+        rows.append((loss, grad, w, bias_grad, b))
+    return rows
+
+
+@pytest.mark.parametrize("name", impl_params())
+def test_weight_and_bias_match_exact_arithmetic_on_exact_data(name):
+    # y = 2x + 1 on four small integers, lr 1/16: every value is a short binary fraction,
+    # so float64 holds each exactly and every implementation must give exactly these numbers.
+    x, y = [1.0, 2.0, 3.0, 4.0], [3.0, 5.0, 7.0, 9.0]
+    problem = bridge.Batched(x, y, w0=0.0, b0=0.0, lr=0.0625, epochs=4, batch_size=4)
+    trajectory = bridge.train(name, problem)
+    got = list(zip(trajectory.losses, trajectory.grads, trajectory.weights, trajectory.bias_grads, trajectory.biases))
+    assert got == exact_bias_run(x, y, Fraction(0), Fraction(0), Fraction(1, 16), 4)

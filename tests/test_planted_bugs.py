@@ -32,6 +32,15 @@ MUTANTS = {
         ("weight = weight - lr * grad", "weight, before = weight - lr * grad, weight"),
         ("trajectory.record(loss, grad, weight)", "trajectory.record(loss, grad, before)"),
     ],
+    ("numpy", "bias gradient missing factor 2"): [
+        ("bias_grad = np.mean(2 * (pred - yb))", "bias_grad = np.mean(pred - yb)"),
+    ],
+    ("jax_grad", "bias stepped with the weight's gradient"): [
+        ("bias - lr * bias_grad", "bias - lr * grad"),
+    ],
+    ("torch_autograd", "bias recorded before its update"): [
+        ("(bias.grad, bias.detach())", "(bias.grad, bias.detach() + lr * bias.grad)"),
+    ],
     ("torch_autograd", "gradient never cleared"): [
         ("weight.grad = None", "pass"),
     ],

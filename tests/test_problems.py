@@ -47,6 +47,10 @@ BAD_BATCHED = [
     (dict(batch_size=2.5), "batch_size must be a whole number, got 2.5"),
     (dict(lr="fast"), "lr must be a real number, got 'fast'"),
     (dict(y=[1.0, 2.0, 1e39], dtype="float32"), "y[2]=1e+39 overflows float32"),
+    (dict(b0=math.nan), "b0 must be finite, got nan"),
+    (dict(b0=True), "b0 must be a real number, got True"),
+    (dict(b0="zero"), "b0 must be a real number, got 'zero'"),
+    (dict(b0=1e39, dtype="float32"), "b0=1e+39 overflows float32"),
 ]
 
 
@@ -125,3 +129,20 @@ def test_unknown_implementation_names_the_choices():
 def test_train_refuses_what_is_not_a_problem():
     with pytest.raises(TypeError, match="bridge.OneWeight or bridge.Batched"):
         bridge.train("python", {"x": 1.5})
+
+
+def test_a_bias_is_optional_and_rounded_like_the_weight():
+    without = bridge.Batched(**BATCH)
+    assert without.b0 is None and not without.has_bias
+    with_bias = bridge.Batched(**(BATCH | dict(b0=0.1, dtype="float32")))
+    assert with_bias.has_bias and with_bias.b0 == bridge.floats.to_float32(0.1)
+    assert "b0=" in repr(with_bias) and "b0=" not in repr(without)
+    assert bridge.problems.with_changes(without, b0=-0.5).b0 == -0.5
+    assert bridge.problems.with_changes(with_bias, b0=None).has_bias is False
+
+
+def test_the_bias_preset_is_keras_dense_shaped():
+    problem = bridge.PRESETS["bias"]
+    assert problem.has_bias and problem.b0 == 0.0
+    assert [b.stop - b.start for b in problem.batches] == [32, 32, 26]
+    assert [p for p in bridge.PRESETS.values() if getattr(p, "has_bias", False)] == [problem]

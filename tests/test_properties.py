@@ -37,6 +37,7 @@ def batched_problems(draw):
         epochs=draw(st.integers(0, 3)),
         batch_size=draw(st.integers(1, 48)),
         dtype=draw(dtypes),
+        b0=draw(st.none() | numbers),  # the lesson's model, or Keras's Dense(1) with a bias
     )
 
 

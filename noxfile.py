@@ -4,7 +4,8 @@ import nox
 
 nox.options.sessions = ["lint", "tests"]
 TORCH = "torch==2.13.0"
-FRAMEWORKS = ("numpy", "torch", "tensorflow", "jax")  # numpy: the core install alone
+# the extras each conformance run installs; numpy: the core install alone; keras: Keras on JAX only
+FRAMEWORKS = {"numpy": "", "torch": "torch", "tensorflow": "tensorflow", "jax": "jax", "keras": "keras,jax"}
 
 
 def _install(session, extras: str) -> None:
@@ -18,7 +19,7 @@ def lint(session):
     """ruff over the whole tree."""
     session.install("ruff")
     session.run("ruff", "check", ".")
-    session.run("ruff", "format", "--check", "bridge", "impl", "tests", "noxfile.py")
+    session.run("ruff", "format", "--check", "bridge", "impl", "tests", "noxfile.py", "benchmarks")
 
 
 @nox.session
@@ -36,8 +37,8 @@ def benchmarks(session):
 
 
 @nox.session
-@nox.parametrize("framework", FRAMEWORKS, ids=FRAMEWORKS)
+@nox.parametrize("framework", list(FRAMEWORKS), ids=list(FRAMEWORKS))
 def conformance(session, framework):
     """The conformance suite with one framework's extra only: the others must skip, not fail."""
-    _install(session, "test" if framework == "numpy" else f"{framework},test")
+    _install(session, ",".join(e for e in (FRAMEWORKS[framework], "test") if e))
     session.run("pytest", "tests/test_conformance.py", *session.posargs)

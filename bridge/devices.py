@@ -79,3 +79,18 @@ def jax_device(device: str):
     if index >= len(gpus):
         raise _absent(device, f"JAX {jax.__version__}", len(gpus))
     return gpus[index]
+
+
+def keras_device(device: str) -> str:
+    """A Keras device scope ('cpu', 'gpu:0') for the name, checked by the backend Keras runs on."""
+    import keras
+
+    kind, index = parse(device)
+    if kind == "cpu":
+        # plain "cpu", not "cpu:0": Keras's torch backend creates each variable as
+        # Parameter(...).to(device), and torch copies a CPU tensor asked to move to
+        # "cpu:0", so the model would train a copy and find no gradients
+        return "cpu"
+    check = {"torch": torch_device, "tensorflow": tf_device, "jax": jax_device}[keras.backend.backend()]
+    check(device)  # raises DeviceUnavailable, naming the backend, when it sees no such GPU
+    return f"gpu:{index}"

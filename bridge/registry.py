@@ -10,6 +10,7 @@ import platform
 import sys
 from dataclasses import dataclass
 
+from bridge import keras_process
 from bridge.devices import parse
 from bridge.errors import FrameworkMissing, UnknownName
 from bridge.problems import Batched, OneWeight
@@ -27,24 +28,27 @@ class Implementation:
     extra: str = ""  # pip install 'descent-bridge[extra]'
     gpu: bool = False  # whether --device cuda/gpu means anything to it
     compiled: bool = False  # a compiler sees more than one operation at a time
+    backend: str = ""  # Keras rows: the backend, which runs in a process of its own (bridge.keras_process)
 
     @property
     def module(self) -> str:
-        return f"impl.{self.name}"
+        return "impl.keras" if self.backend else f"impl.{self.name}"
+
+    @property
+    def requires(self) -> tuple[str, ...]:
+        """The modules it imports: its framework, and a Keras row's backend."""
+        return tuple(m for m in (self.framework, self.backend) if m)
 
     def installed(self) -> bool:
-        """Whether the framework can be imported, found without importing it."""
-        if not self.framework:
-            return True
-        if self.framework in sys.modules:  # imported already, or blocked with None
-            return sys.modules[self.framework] is not None
-        return importlib.util.find_spec(self.framework) is not None
+        """Whether the framework (and backend) can be imported, found without importing them."""
+        return all(_importable(module) for module in self.requires)
 
     def version(self) -> str:
         """Framework name and version, read from package metadata (no import)."""
         for dist in self.distributions:
             try:
-                return f"{dist.removesuffix('-cpu')} {importlib.metadata.version(dist)}"
+                found = f"{dist.removesuffix('-cpu')} {importlib.metadata.version(dist)}"
+                return f"{found}/{self.backend}" if self.backend else found
             except importlib.metadata.PackageNotFoundError:
                 continue
         return "" if self.framework else f"Python {platform.python_version()}"
@@ -55,6 +59,10 @@ class Implementation:
 
     def install_hint(self) -> str:
         return f"pip install 'descent-bridge[{self.extra}]'"
+
+    def missing(self) -> FrameworkMissing:
+        needs = " and ".join(self.requires)
+        return FrameworkMissing(f"{self.name} needs {needs}, which is not installed: {self.install_hint()}")
 
     def load(self):
         """Import the implementation module, or say which extra installs its framework."""
@@ -69,9 +77,7 @@ class Implementation:
             return importlib.import_module(self.module)
         except ImportError as error:
             if self.framework and error.name and error.name.split(".")[0] == self.framework:
-                raise FrameworkMissing(
-                    f"{self.name} needs {self.framework}, which is not installed: {self.install_hint()}"
-                ) from None
+                raise self.missing() from None
             raise
 
 
@@ -106,7 +112,24 @@ _ALL = (
         "jax_jit", "JAX, the whole loop compiled: jax.jit of a lax.scan", "jax", ("jax",), "jax", True, True
     ),
 )
-REGISTRY = {impl.name: impl for impl in _ALL}
+_KERAS = tuple(
+    Implementation(
+        f"keras_{backend}",
+        f"Keras 3 on {label}: Sequential([Dense(1)]), SGD, loss='mse', fit()",
+        "keras",
+        ("keras",),
+        f"keras,{extra}",
+        True,
+        backend != "torch",  # the JAX trainer compiles its step with XLA; TensorFlow's may (tf.function)
+        backend,
+    )
+    for backend, label, extra in (
+        ("tensorflow", "TensorFlow", "tensorflow"),
+        ("jax", "JAX", "jax"),
+        ("torch", "torch", "torch"),
+    )
+)
+REGISTRY = {impl.name: impl for impl in _ALL + _KERAS}
 IMPLEMENTATIONS = tuple(REGISTRY)
 
 
@@ -124,8 +147,19 @@ def train(name: str, problem, device: str = "cpu") -> Trajectory:
     if not isinstance(problem, (OneWeight, Batched)):
         raise TypeError(f"problem must be a bridge.OneWeight or bridge.Batched, got {type(problem).__name__}")
     parse(device)  # an unknown device name fails the same way for every implementation
-    module = implementation.load()
-    loop = module.one_weight if isinstance(problem, OneWeight) else module.batched
-    trajectory = loop(problem, device)
+    if implementation.backend:
+        if not implementation.installed():
+            raise implementation.missing()
+        trajectory = keras_process.train(implementation.backend, problem, device)
+    else:
+        module = implementation.load()
+        loop = module.one_weight if isinstance(problem, OneWeight) else module.batched
+        trajectory = loop(problem, device)
     trajectory.implementation, trajectory.dtype, trajectory.device = name, problem.dtype, str(device)
     return trajectory
+
+
+def _importable(module: str) -> bool:
+    if module in sys.modules:  # imported already, or blocked with None
+        return sys.modules[module] is not None
+    return importlib.util.find_spec(module) is not None

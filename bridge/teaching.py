@@ -118,6 +118,10 @@ def loop_source(name: str, loop: str = "one_weight") -> list[str]:
     return out[:-1]
 
 
+def _path(name: str) -> str:
+    return get(name).module.replace(".", "/") + ".py"
+
+
 def _segments(lines: list[str]) -> dict[str, list[str]]:
     """Split source at the first comment of each lesson step: before, 1, 3, 4."""
     order = ["before", "1", "3", "4"]
@@ -134,7 +138,7 @@ def show(names, loop: str = "one_weight", side_by_side: bool = False, width: int
     """The loops one after the other, or side by side with the lesson's steps aligned."""
     sources = {n: loop_source(n, loop) for n in names}
     if not side_by_side:
-        blocks = [f"==> {n} (impl/{n}.py) <==\n" + "\n".join(src) for n, src in sources.items()]
+        blocks = [f"==> {n} ({_path(n)}) <==\n" + "\n".join(src) for n, src in sources.items()]
         return "\n\n".join(blocks)
     parts = {n: _segments(src) for n, src in sources.items()}
 

@@ -7,15 +7,22 @@ from bridge.devices import torch_tensors
 
 
 @torch.compile(fullgraph=True)  # compiled on first use; a second batch shape makes it shape-generic
-def step(weight, x, y_true, lr, bias=None):
-    """One update: returns the loss, the gradient and the new weight (then the bias's, if it has one)."""
-    pred = weight * x if bias is None else weight * x + bias  # 1-2: predict
+def step(weight, x, y_true, lr):
+    """One update: returns the loss, the gradient and the new weight."""
+    pred = weight * x  # 1-2: predict
     loss = ((pred - y_true) ** 2).mean()  # 3: squared-error loss (a mean of one for one sample)
     grad = (2 * (pred - y_true) * x).mean()  # 4: slope of loss w.r.t. weight, by hand
-    if bias is None:
-        return loss, grad, weight - lr * grad  # 4: step downhill
+    return loss, grad, weight - lr * grad  # 4: step downhill
+
+
+@torch.compile(fullgraph=True)  # compiled apart: one function for both would run out of recompiles
+def step_with_bias(weight, bias, x, y_true, lr):
+    """One update of Keras's Dense(1), w * x + b: the loss, then each parameter's gradient and new value."""
+    pred = weight * x + bias  # 1-2: predict
+    loss = ((pred - y_true) ** 2).mean()  # 3: squared-error loss
+    grad = (2 * (pred - y_true) * x).mean()  # 4: slope of loss w.r.t. weight, by hand
     bias_grad = (2 * (pred - y_true)).mean()  # the bias's slope: the same without x
-    return loss, grad, weight - lr * grad, bias_grad, bias - lr * bias_grad
+    return loss, grad, weight - lr * grad, bias_grad, bias - lr * bias_grad  # 4: step downhill
 
 
 def one_weight(problem, device="cpu"):
@@ -39,6 +46,6 @@ def batched(problem, device="cpu"):
                 loss, grad, weight = step(weight, x[batch], y_true[batch], lr)
                 trajectory.record(loss, grad, weight)
             else:
-                loss, grad, weight, bias_grad, bias = step(weight, x[batch], y_true[batch], lr, bias)
+                loss, grad, weight, bias_grad, bias = step_with_bias(weight, bias, x[batch], y_true[batch], lr)
                 trajectory.record(loss, grad, weight, bias_grad, bias)
     return trajectory

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 import bridge
-from bridge.compare import DEPARTURES, compare
+from bridge.compare import DEPARTURES, compare, expected_departure
 from bridge.floats import rounder, to_float32
-from tests.conftest import impl_params
+from tests.conftest import FLOAT64_EXACT, impl_params
 
 RNG = random.Random(20261124)
 SAMPLE = [RNG.uniform(-10, 10) for _ in range(20_000)]
@@ -44,6 +44,8 @@ def test_libm_pow_misrounds_some_squares():
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("name", impl_params())
 def test_every_loss_is_the_correctly_rounded_square(name, dtype):
+    if name not in FLOAT64_EXACT and dtype == "float64":
+        dtype = "float32"  # its float64 loss is a float32 square (tests/test_keras.py): check that one
     values = [v for v in SAMPLE if v**2 != exact_square(v, "float64")][:5] + SAMPLE[:5]
     for value in map(rounder(dtype), values):
         assert loss_of(name, value, dtype) == exact_square(value, dtype), (name, value)
@@ -79,11 +81,12 @@ def test_subnormals_are_kept_or_flushed_as_documented(name, dtype):
     problem = SUBNORMAL_GRADIENT[dtype]
     reference = bridge.train("python", problem)
     assert 0 < abs(reference.grads[0]) < np.finfo(dtype).tiny, "the reference keeps the subnormal"
-    departure = DEPARTURES.get((name, "one_weight"))
-    flushes = departure is not None and departure.flushes
-    assert (bridge.train(name, problem).grads[0] == 0.0) == flushes
+    departure = expected_departure(name, problem)
+    # flushed to zero, or computed in float32, where a float64 subnormal is 0 too
+    zeroed = departure is not None and (departure.flushes or departure.precision == "float32")
+    assert (bridge.train(name, problem).grads[0] == 0.0) == zeroed
     verdict = compare(problem, reference, bridge.train(name, problem))
-    assert verdict.status == ("bounded" if flushes else "bitwise")
+    assert verdict.status == ("bounded" if zeroed else "bitwise")
 
 
 def pairwise_sum(values, r):
@@ -139,6 +142,7 @@ def test_numpy_departs_only_by_pairwise_summation(preset, dtype):
 # x = 1, 2, 3 and y = 2, 3, 5 at w = 0: the terms 2 (w x - y) x are exact, but 1/3 is not
 THIRDS = {d: bridge.Batched([1.0, 2.0, 3.0], [2.0, 3.0, 5.0], 0.0, 2.0**-6, 1, 3, d) for d in ("float64", "float32")}
 AUTOGRAD = ("python_autograd", "torch_autograd", "tf_tape", "tf_function", "jax_grad", "jax_jit")
+AUTOGRAD += ("keras_tensorflow", "keras_jax", "keras_torch")  # Keras differentiates with the backend's autodiff
 
 
 def prescaled_gradient(problem, last_first=False) -> float:
@@ -154,6 +158,8 @@ def prescaled_gradient(problem, last_first=False) -> float:
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("name", impl_params())
 def test_autograd_scales_by_one_over_n_before_summing(name, dtype):
+    if name not in FLOAT64_EXACT and dtype == "float64":
+        pytest.skip("computed in float32: see tests/test_keras.py")
     problem = THIRDS[dtype]
     reference, grad = bridge.train("python", problem).grads[0], bridge.train(name, problem).grads[0]
     expected = prescaled_gradient(problem, last_first=name == "python_autograd") if name in AUTOGRAD else reference

@@ -46,15 +46,16 @@ def _gpu_count(framework: str) -> int:
 
 @pytest.mark.parametrize("name", impl_params([n for n in bridge.IMPLEMENTATIONS if bridge.REGISTRY[n].gpu]))
 def test_absent_gpu_is_refused_with_a_clear_message(name):
-    framework = bridge.REGISTRY[name].framework
-    present = _gpu_count(framework)
+    impl = bridge.REGISTRY[name]
+    present = _gpu_count(impl.backend or impl.framework)
     with pytest.raises(bridge.DeviceUnavailable, match=f"device 'cuda:{present}' is not available to"):
         bridge.train(name, bridge.PRESETS["lesson"], device=f"cuda:{present}")
 
 
 @pytest.mark.parametrize("name", impl_params([n for n in bridge.IMPLEMENTATIONS if bridge.REGISTRY[n].gpu]))
 def test_gpu_run_conforms_where_a_gpu_is_present(name):
-    if _gpu_count(bridge.REGISTRY[name].framework) == 0:
+    impl = bridge.REGISTRY[name]
+    if _gpu_count(impl.backend or impl.framework) == 0:
         pytest.skip("no GPU on this machine")
     for preset in ("lesson", "mini_batch"):
         problem = bridge.preset(preset)

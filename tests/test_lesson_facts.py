@@ -6,7 +6,7 @@ from fractions import Fraction
 import pytest
 
 import bridge
-from tests.conftest import impl_params
+from tests.conftest import FLOAT64_EXACT, impl_params
 
 U = 2.0**-53  # float64 unit roundoff
 
@@ -26,7 +26,7 @@ def closed_form(rate: float, k: int) -> float:
     return 2 - 2 * (1 - 2 * Fraction(rate) * Fraction(9, 4)) ** k
 
 
-@pytest.mark.parametrize("name", impl_params())
+@pytest.mark.parametrize("name", impl_params(FLOAT64_EXACT))
 def test_lesson_weight_follows_the_closed_form(name):
     weights = bridge.train(name, bridge.PRESETS["lesson"]).weights
     # Each step rounds 5 times (pred, error, *x, lr*grad, w - ...), each by at most
@@ -39,14 +39,14 @@ def test_lesson_weight_follows_the_closed_form(name):
         assert abs(closed_form(0.1, k) - (2 - 2 * Fraction(55, 100) ** k)) < 1e-15  # lr 0.1 vs float 0.1
 
 
-@pytest.mark.parametrize("name", impl_params())
+@pytest.mark.parametrize("name", impl_params(FLOAT64_EXACT))
 def test_crawl_reaches_about_1_2_after_20_steps(name):
     weight = bridge.train(name, bridge.PRESETS["crawl"]).weights[-1]
     assert round(weight, 1) == 1.2
     assert abs(weight - closed_form(0.01, 20)) <= 5 * 4 * U / (1 - 0.955)
 
 
-@pytest.mark.parametrize("name", impl_params())
+@pytest.mark.parametrize("name", impl_params(FLOAT64_EXACT))
 def test_overshoot_error_grows_by_minus_3_05_per_step(name):
     weights = bridge.train(name, bridge.PRESETS["overshoot"]).weights
     errors = [w - 2.0 for w in [0.0, *weights]]

@@ -101,8 +101,18 @@ BATCHED_FOUND = [
         3,
         4,
         F32,
-    ),
-]  # the last: inf * flushed subnormal gives NaN where IEEE gives inf
+    ),  # inf * flushed subnormal gives NaN where IEEE gives inf
+    bridge.Batched(
+        [0.0] * 6 + [4503.0, 3877.0, 2201.0, -4531.0, 6506.0],
+        [0.0, 24.0, -70.0] + [0.0] * 8,
+        2894.0,
+        1.875,
+        3,
+        10,
+        F32,
+        b0=0.0,
+    ),  # 2 e overflows both ways before 1/n (inf - inf: NaN); scaled by 1/n first it stays finite
+]
 
 
 def found(cases):

@@ -78,7 +78,8 @@ def test_plot_refuses_a_file_that_is_not_png(tmp_path, capsys):
 
 @pytest.mark.parametrize("name", bridge.IMPLEMENTATIONS)
 def test_show_takes_each_loop_from_its_source_file(name):
-    file_lines = open(f"impl/{name}.py", encoding="utf-8").read().splitlines()
+    path = bridge.REGISTRY[name].module.replace(".", "/") + ".py"
+    file_lines = open(path, encoding="utf-8").read().splitlines()
     for loop in ("one_weight", "batched"):
         lines = loop_source(name, loop)
         assert all(line in file_lines for line in lines), "every line shown is a line of the file, unedited"
@@ -103,7 +104,7 @@ def test_show_command_prints_every_implementation(capsys):
     assert main(["show"]) == 0
     out = capsys.readouterr().out
     for name in bridge.IMPLEMENTATIONS:
-        assert f"==> {name} (impl/{name}.py) <==" in out
+        assert f"==> {name} ({bridge.REGISTRY[name].module.replace('.', '/')}.py) <==" in out
 
 
 @pytest.mark.parametrize("name", impl_params())

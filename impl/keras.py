@@ -1,0 +1,111 @@
+"""The lesson's model in Keras 3: Sequential, Dense, compile and fit, on whichever backend this process has.
+
+Keras fixes its backend when it is imported, so bridge.keras_worker runs this
+module in a process of its own for each backend. fit() does the loop's steps
+for us; three small additions only watch it, because the logs fit hands out
+hold a running mean of the epoch's losses, not each batch's own:
+  RecordingSGD  plain SGD that also keeps the gradient each update used
+  BatchLoss     the batch's mean squared error, from the y_pred the loss saw
+  Recorder      reads the weight (and the bias) after each batch
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+from bridge import Trajectory
+from bridge.devices import keras_device
+
+
+class RecordingSGD(keras.optimizers.SGD):
+    """SGD's own update (variable - lr * gradient), which also keeps the gradient it used."""
+
+    def build(self, variables):
+        super().build(variables)
+        self.last_gradients = [self.add_variable_from_reference(v, name="last_gradient") for v in variables]
+
+    def update_step(self, gradient, variable, learning_rate):
+        self.assign(self.last_gradients[self._get_variable_index(variable)], gradient)
+        super().update_step(gradient, variable, learning_rate)  # 4: step downhill
+
+
+class BatchLoss(keras.metrics.Metric):
+    """This batch's loss before its update: "mse" on this batch alone, not averaged over the epoch."""
+
+    def __init__(self, dtype):
+        super().__init__(name="batch_loss", dtype=dtype)
+        self.mse = keras.losses.MeanSquaredError(dtype=dtype)  # what loss="mse" computes
+        self.value = self.add_variable(shape=(), initializer="zeros", name="value")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self.value.assign(self.mse(y_true, y_pred))
+
+    def result(self):
+        return ops.convert_to_tensor(self.value)
+
+
+class Recorder(keras.callbacks.Callback):
+    """After every batch, one entry of the trajectory."""
+
+    def __init__(self, trajectory):
+        super().__init__()
+        self.trajectory = trajectory
+
+    def on_train_batch_end(self, batch, logs=None):
+        if hasattr(self.model, "jax_state_sync"):  # the JAX trainer works on copies: bring them back first
+            self.model.jax_state_sync()
+        grads = [ops.convert_to_numpy(g).item() for g in self.model.optimizer.last_gradients]
+        weights = [ops.convert_to_numpy(v).item() for v in self.model.layers[-1].weights]  # kernel, then bias
+        bias_values = (grads[1], weights[1]) if len(weights) == 2 else ()
+        self.trajectory.record(ops.convert_to_numpy(logs["batch_loss"]).item(), grads[0], weights[0], *bias_values)
+
+
+def fit(problem, x, y, epochs, batch_size, device, jit_compile="auto"):
+    """Build the lesson's model, fit it, and return what it walked through."""
+    has_bias = getattr(problem, "b0", None) is not None
+    keras.config.set_floatx(problem.dtype)  # loss="mse" and SGD's learning rate are held in Keras's float type
+    # NumPy scalars of the dtype, not Python floats: on the TensorFlow backend Constant()
+    # casts with tf.cast, which reads a Python float as float32 before widening it.
+    real = np.dtype(problem.dtype).type
+    w0, b0 = real(problem.w0), real(problem.b0 if has_bias else 0.0)
+    with keras.device(keras_device(device)):
+        model = keras.Sequential(
+            [
+                keras.Input((1,), dtype=problem.dtype),
+                keras.layers.Dense(  # 1-2: predict: pred = w * x (+ b)
+                    1,
+                    use_bias=has_bias,
+                    kernel_initializer=keras.initializers.Constant(w0),
+                    bias_initializer=keras.initializers.Constant(b0),
+                    dtype=problem.dtype,
+                ),
+            ]
+        )
+        model.compile(
+            optimizer=RecordingSGD(learning_rate=problem.lr),  # 4: w = w - lr * grad
+            loss="mse",  # 3: mean squared error; its gradient (4) comes from the backend's autodiff
+            metrics=[BatchLoss(problem.dtype)],
+            jit_compile=jit_compile,  # "auto": XLA on the JAX backend; False keeps every operation apart
+        )
+        trajectory = Trajectory()
+        x, y = np.asarray(x, problem.dtype).reshape(-1, 1), np.asarray(y, problem.dtype).reshape(-1, 1)
+        model.fit(
+            x, y, batch_size=batch_size, epochs=epochs, shuffle=False, verbose=0, callbacks=[Recorder(trajectory)]
+        )
+    return trajectory
+
+
+def one_weight(problem, device="cpu", jit_compile="auto"):
+    """The lesson's one sample, once per step: one epoch of batches of one.
+
+    (epochs=steps over a dataset of one gives the same numbers, but TensorFlow's
+    fit spends about 27 ms setting up each epoch: 20 s for the explode preset.)
+    """
+    copies = max(problem.steps, 1)  # fit refuses empty data; 0 steps is 0 epochs
+    x, y = [problem.x] * copies, [problem.y] * copies
+    return fit(problem, x, y, 1 if problem.steps else 0, 1, device, jit_compile)
+
+
+def batched(problem, device="cpu", jit_compile="auto"):
+    """Mini-batch gradient descent: fit's batches are the canonical loop's consecutive slices."""
+    return fit(problem, problem.x, problem.y, problem.epochs, problem.batch_size, device, jit_compile)

@@ -108,13 +108,21 @@ def cmd_list(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    width = max(len("implementation"), *(len(row["name"]) for row in rows)) + 2
-    print(f"{'implementation':{width}}{'framework':20}{'extra':13}{'devices':10}status")
-    for row in rows:
+
+    def column(title, values):
+        return max(len(title), *map(len, values)) + 2
+
+    extras = [f"[{row['extra']}]" if row["extra"] else "(core)" for row in rows]
+    width = column("implementation", [row["name"] for row in rows])
+    framework_width, extra_width = column("framework", [row["framework"] for row in rows]), column("extra", extras)
+    print(f"{'implementation':{width}}{'framework':{framework_width}}{'extra':{extra_width}}{'devices':10}status")
+    for row, extra in zip(rows, extras):
         status = "installed" if row["installed"] else f"not installed: {row['install']}"
-        extra = f"[{row['extra']}]" if row["extra"] else "(core)"
         devices = "/".join(row["devices"])
-        print(f"{row['name']:{width}}{row['framework']:20}{extra:13}{devices:10}{status}  ({row['summary']})")
+        print(
+            f"{row['name']:{width}}{row['framework']:{framework_width}}{extra:{extra_width}}{devices:10}{status}"
+            f"  ({row['summary']})"
+        )
     return 0
 
 

@@ -54,7 +54,10 @@ _KERAS_ORDER = (
     "loss='mse' sums the batch, and the kernel's gradient is a matmul over it, in the backend's own order; "
     "the reference sums left to right" + _AUTOGRAD.replace("autograd's mean", "autodiff")
 )
-_KERAS_XLA = "Keras's JAX trainer compiles each step with XLA (jit_compile='auto'), which fuses multiply-adds into FMAs"
+_KERAS_XLA = (
+    "Keras's JAX trainer compiles each step with XLA (jit_compile='auto'), which fuses multiply-adds into FMAs "
+    "(compile(jit_compile=False) runs op by op: bitwise)"
+)
 
 
 def _flushes(who: str, reorder: str = "") -> Departure:
@@ -89,11 +92,14 @@ DEPARTURES = {
     ("keras_torch", "batched"): Departure(_KERAS_ORDER, True),
 }
 
-# Keras computes a float64 problem in float32 on these backends (tests/test_causes.py pins it).
+# Keras computes parts of a float64 problem in float32 on these backends (tests/test_keras.py pins it).
+_PROMOTION = (
+    "Keras's type promotion turns float64 into float32 on its {} backend "
+    "(keras.src.backend.common.dtypes.BIT64_TO_BIT32_DTYPE): {}; no public setting keeps float64"
+)
 NARROWED = {
-    name: "Keras's type promotion turns float64 into float32 on its JAX and torch backends "
-    "(keras.src.backend.common.dtypes.BIT64_TO_BIT32_DTYPE), so Dense's matmul and the loss run in float32"
-    for name in ("keras_jax", "keras_torch")
+    "keras_jax": _PROMOTION.format("JAX", "loss='mse' takes its mean in float32, so the loss and the 1/n are rounded"),
+    "keras_torch": _PROMOTION.format("torch", "Dense's matmul, and with it the loss and the gradient, run in float32"),
 }
 
 
@@ -105,7 +111,7 @@ def expected_departure(implementation: str, problem) -> Departure | None:
     """Why this implementation may depart from bitwise on this problem, or None: bitwise."""
     departure = DEPARTURES.get((implementation, loop_of(problem)))
     if problem.dtype == "float64" and implementation in NARROWED:
-        causes = [c for c in (departure and departure.cause, NARROWED[implementation]) if c]
+        causes = [c for c in (NARROWED[implementation], departure and departure.cause) if c]
         # every step rounds in float32 where the reference rounds in float64: it reorders, in effect
         return Departure("; ".join(causes), True, bool(departure and departure.flushes), "float32")
     return departure

@@ -168,7 +168,8 @@ def plot(problem, names, output: str, problem_name: str = "", device: str = "cpu
             steps=_shown(variant),
         )
     label = problem_name or "custom problem"
-    figure.suptitle(f"Gradient descent on '{label}' ({problem.dtype}): {', '.join(names)}", fontsize=16)
+    who = ", ".join(names) if len(names) <= 6 else f"{len(names)} implementations"  # more would run off the page
+    figure.suptitle(f"Gradient descent on '{label}' ({problem.dtype}): {who}", fontsize=16)
     figure.savefig(output, format="png")
     width, height = (round(v * DPI) for v in SIZE_INCHES)
     return width, height

@@ -1,6 +1,6 @@
 """The lesson's model in Keras 3: Sequential, Dense, compile and fit, on whichever backend this process has.
 
-Keras fixes its backend when it is imported, so bridge.keras_worker runs this
+Keras fixes its backend when it is imported, so bridge.keras_process runs this
 module in a process of its own for each backend. fit() does the loop's steps
 for us; three small additions only watch it, because the logs fit hands out
 hold a running mean of the epoch's losses, not each batch's own:

@@ -53,12 +53,30 @@ def test_three_keras_rows_in_teaching_order():
 @pytest.mark.parametrize("backend", [pytest.param(b, marks=keras_installed(b)) for b in ("tensorflow", "jax", "torch")])
 def test_keras_type_promotion_turns_float64_into_float32_except_on_tensorflow(backend):
     code = (
-        "from keras.src.backend.common import dtypes\n"
+        "import jax; jax.config.update('jax_enable_x64', True)\n"
+        * (backend == "jax")
+        + "from keras.src.backend.common import dtypes\n"
         "print(keras.backend.result_type('float64', 'float64'), dtypes.BIT64_TO_BIT32_DTYPE['float64'])"
     )
     expected = "float64" if backend == "tensorflow" else "float32"
     assert in_keras(backend, code) == f"{expected} {expected}"
     assert (f"keras_{backend}" in NARROWED) == (backend != "tensorflow")
+
+
+@pytest.mark.parametrize("backend", [pytest.param(b, marks=keras_installed(b)) for b in ("tensorflow", "jax", "torch")])
+def test_which_float64_operations_keras_rounds_to_float32(backend):
+    # float64 in, float64 exact out? ops.mean (loss='mse') and ops.matmul (Dense)
+    code = (
+        "import jax; jax.config.update('jax_enable_x64', True)\n"
+        * (backend == "jax")
+        + "x, k = np.array([[0.1]]), np.array([[0.3]])\n"
+        "mean, product = keras.ops.mean(x, axis=-1), keras.ops.matmul(x, k)\n"
+        "print(float(mean[0]) == 0.1, float(product[0, 0]) == 0.1 * 0.3)"
+    )
+    exact = {"tensorflow": "True True", "jax": "False True", "torch": "False False"}[backend]
+    assert in_keras(backend, code) == exact
+    if backend in ("jax", "torch"):
+        assert ("mean" in NARROWED[f"keras_{backend}"]) == (backend == "jax")  # on torch the matmul says it all
 
 
 @pytest.mark.parametrize("name", impl_params(sorted(NARROWED)))
@@ -79,6 +97,24 @@ def test_keeping_float64_makes_keras_agree(backend, preset):
     assert result.conforms, result.summary()
     if preset in ONE_WEIGHT:
         assert result.status == "bitwise", result.summary()
+
+
+@keras_installed("tensorflow")
+def test_without_floatx_float64_the_learning_rate_is_held_in_float32():
+    # why impl/keras.py calls keras.config.set_floatx: SGD keeps its learning rate in floatx
+    code = (
+        "for floatx in ('float32', 'float64'):\n"
+        "    keras.config.set_floatx(floatx)\n"
+        "    sgd = keras.optimizers.SGD(learning_rate=0.1)\n"
+        "    dense = keras.layers.Dense(1, use_bias=False, kernel_initializer='zeros', dtype='float64')\n"
+        "    model = keras.Sequential([keras.Input((1,), dtype='float64'), dense])\n"
+        "    model.compile(optimizer=sgd, loss='mse')\n"
+        "    model.fit(np.array([[1.5]]), np.array([[3.0]]), verbose=0)\n"
+        "    print(sgd.learning_rate.dtype, repr(float(keras.ops.convert_to_numpy(dense.kernel)[0, 0])), end=' ')\n"
+        "print()"
+    )
+    # step 0 of the lesson: 0 - lr * -9 is exactly the float nearest 0.9 only with lr the float64 nearest 0.1
+    assert in_keras("tensorflow", code) == "float32 0.9000000134110451 float64 0.9"
 
 
 # ---- JAX compiles the step: fused multiply-adds ----
@@ -151,6 +187,18 @@ def test_keras_rows_record_the_bias(name):
     trajectory = bridge.train(name, problem)
     assert len(trajectory.biases) == len(trajectory.bias_grads) == problem.updates
     assert compare(problem, bridge.train("python", problem), trajectory).conforms
+
+
+@pytest.mark.parametrize("backend", [pytest.param(b, marks=keras_installed(b)) for b in ("tensorflow", "jax", "torch")])
+def test_one_epoch_of_repeated_samples_is_epochs_over_one_sample(backend):
+    # impl/keras.py runs the lesson as one epoch of 20 batches of the one sample; the same as 20 epochs
+    code = (
+        "import bridge, impl.keras as lesson\n"
+        "p = bridge.preset('lesson', 'float32')\n"
+        "a, b = lesson.one_weight(p), lesson.fit(p, [p.x], [p.y], p.steps, 1, 'cpu')\n"
+        "print(len(a), (a.weights, a.losses, a.grads) == (b.weights, b.losses, b.grads))"
+    )
+    assert in_keras(backend, code) == "20 True"
 
 
 def test_problems_cross_to_the_worker_exactly():

@@ -61,8 +61,10 @@ class Implementation:
         return f"pip install 'descent-bridge[{self.extra}]'"
 
     def missing(self) -> FrameworkMissing:
-        needs = " and ".join(self.requires)
-        return FrameworkMissing(f"{self.name} needs {needs}, which is not installed: {self.install_hint()}")
+        """The error naming what is missing (all it requires, if each one imports on its own)."""
+        absent = [m for m in self.requires if not _importable(m)] or list(self.requires)
+        needs, verb = " and ".join(absent), "is" if len(absent) == 1 else "are"
+        return FrameworkMissing(f"{self.name} needs {needs}, which {verb} not installed: {self.install_hint()}")
 
     def load(self):
         """Import the implementation module, or say which extra installs its framework."""

@@ -218,5 +218,5 @@ def test_worker_errors_arrive_as_the_same_bridge_error():
 
 def test_missing_keras_backend_names_the_extras(monkeypatch):
     monkeypatch.setitem(sys.modules, "jax", None)  # as if JAX were not installed
-    with pytest.raises(bridge.FrameworkMissing, match=r"keras_jax needs keras and jax.*descent-bridge\[keras,jax\]"):
+    with pytest.raises(bridge.FrameworkMissing, match=r"keras_jax needs jax, which is not installed: .*\[keras,jax\]"):
         bridge.train("keras_jax", bridge.PRESETS["lesson"])

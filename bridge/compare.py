@@ -144,7 +144,7 @@ def _batches(problem) -> list[_Batch]:
 
 def quantities(problem) -> tuple[str, ...]:
     """What a trajectory records for this problem: the bias's two lists only when it has one."""
-    return QUANTITIES + BIAS_QUANTITIES if getattr(problem, "has_bias", False) else QUANTITIES
+    return QUANTITIES + BIAS_QUANTITIES if problem.has_bias else QUANTITIES
 
 
 @dataclass(frozen=True)
@@ -195,9 +195,9 @@ def step_bounds(problem, s: _Batch, start: _Start, departure: Departure) -> dict
     eta q (2k q + 1); each update adds lr times its gradient's share and
     eta (|g| + 3).
     """
-    dtype = (departure and departure.precision) or problem.dtype
+    dtype = _computed_in(problem, departure)
     extra = 3 if dtype != problem.dtype else 0  # inputs rounded into the narrower dtype
-    k = (3 if problem_has_bias(problem) else 2) + extra
+    k = (3 if problem.has_bias else 2) + extra
     m, lr = s.m, problem.lr
     dw, db = abs(start.wa - start.wb), abs(start.ba - start.bb)
     ca, cb = (abs(w) * s.ax + abs(b) + s.ay for w, b in ((start.wa, start.ba), (start.wb, start.bb)))  # c per sample
@@ -240,13 +240,14 @@ def step_bounds(problem, s: _Batch, start: _Start, departure: Departure) -> dict
     return {name: bound * slack for name, bound in bounds.items()}
 
 
-def problem_has_bias(problem) -> bool:
-    return getattr(problem, "has_bias", False)
+def _computed_in(problem, departure: Departure | None) -> str:
+    """The dtype the implementation computes in: the problem's, unless the departure narrows it."""
+    return (departure and departure.precision) or problem.dtype
 
 
 def _largest(problem, departure: Departure | None) -> float:
     """The largest finite number in the dtype the implementation computes in."""
-    return float(np.finfo((departure and departure.precision) or problem.dtype).max)
+    return float(np.finfo(_computed_in(problem, departure)).max)
 
 
 @np.errstate(over="ignore")
@@ -261,8 +262,7 @@ def may_overflow(problem, s: _Batch, start: _Start, departure: Departure | None 
     for w, b in ((start.wa, start.ba), (start.wb, start.bb)):
         c = abs(w) * s.ax + abs(b) + s.ay
         magnitudes += [2 * np.sum(s.ax * c), 2 * np.sum(c), np.sum(c**2)]
-    dtype = (departure and departure.precision) or problem.dtype
-    return max(magnitudes) * (1 + gamma(s.m + 11, dtype)) >= _largest(problem, departure)
+    return max(magnitudes) * (1 + gamma(s.m + 11, _computed_in(problem, departure))) >= _largest(problem, departure)
 
 
 def _non_finite_allowed(problem, s, start, departure, a: float, b: float, bound: float) -> bool:
@@ -282,7 +282,7 @@ def _non_finite_allowed(problem, s, start, departure, a: float, b: float, bound:
     if len(finite) == 1 and any(math.isinf(v) for v in (a, b)):
         return abs(finite[0]) + bound >= _largest(problem, departure)
     if not finite and departure.flushes:
-        tiny = float(np.finfo((departure.precision) or problem.dtype).tiny)
+        tiny = float(np.finfo(_computed_in(problem, departure)).tiny)
         parameters = [abs(start.wa), abs(start.wb), abs(start.ba), abs(start.bb), abs(problem.lr)]
         operands = np.concatenate([s.ax, s.ay, parameters])
         return bool(np.any((operands > 0) & (operands < tiny)))
@@ -366,7 +366,7 @@ class Verdict:
 def _starts(problem, reference: Trajectory, candidate: Trajectory) -> list[_Start]:
     """The parameters each step starts from, in both runs."""
     wa, wb = [problem.w0, *reference.weights[:-1]], [problem.w0, *candidate.weights[:-1]]
-    if not problem_has_bias(problem):
+    if not problem.has_bias:
         return [_Start(a, b) for a, b in zip(wa, wb)]
     ba, bb = [problem.b0, *reference.biases[:-1]], [problem.b0, *candidate.biases[:-1]]
     return [_Start(*values) for values in zip(wa, wb, ba, bb)]
@@ -389,7 +389,7 @@ def compare(problem, reference: Trajectory, candidate: Trajectory) -> Verdict:
             Deviation(step, "weights", math.nan, math.nan, math.inf, 0.0),
             f"recorded {len(candidate)} updates, the reference {len(reference)}",
         )
-    if not problem_has_bias(problem) and (candidate.biases or candidate.bias_grads):
+    if not problem.has_bias and (candidate.biases or candidate.bias_grads):
         no_bias = Deviation(0, "biases", math.nan, math.nan, math.inf, 0.0)
         return fail(no_bias, "recorded a bias the model does not have")
     batches = _batches(problem) if departure else []

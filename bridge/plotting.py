@@ -99,7 +99,7 @@ def _valley_panel(ax, problem, trajectory, title, steps=None):
     biases = [problem.b0, *trajectory.biases][: len(weights)] if trajectory.biases else [0.0] * len(weights)
     loss = valley(problem)
     with np.errstate(over="ignore", invalid="ignore"):
-        return _draw_valley(ax, loss, weights, biases, title, getattr(problem, "has_bias", False))
+        return _draw_valley(ax, loss, weights, biases, title, problem.has_bias)
 
 
 def _draw_valley(ax, loss, weights, biases, title, has_bias):

@@ -91,6 +91,11 @@ class OneWeight:
         """How many weight updates a run makes."""
         return self.steps
 
+    @property
+    def has_bias(self) -> bool:
+        """The lesson's model is one weight, no bias."""
+        return False
+
 
 @dataclass(frozen=True, eq=False)
 class Batched:

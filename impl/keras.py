@@ -62,7 +62,7 @@ class Recorder(keras.callbacks.Callback):
 
 def fit(problem, x, y, epochs, batch_size, device, jit_compile="auto"):
     """Build the lesson's model, fit it, and return what it walked through."""
-    has_bias = getattr(problem, "b0", None) is not None
+    has_bias = problem.has_bias
     keras.config.set_floatx(problem.dtype)  # loss="mse" and SGD's learning rate are held in Keras's float type
     # NumPy scalars of the dtype, not Python floats: on the TensorFlow backend Constant()
     # casts with tf.cast, which reads a Python float as float32 before widening it.

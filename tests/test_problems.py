@@ -145,4 +145,4 @@ def test_the_bias_preset_is_keras_dense_shaped():
     problem = bridge.PRESETS["bias"]
     assert problem.has_bias and problem.b0 == 0.0
     assert [b.stop - b.start for b in problem.batches] == [32, 32, 26]
-    assert [p for p in bridge.PRESETS.values() if getattr(p, "has_bias", False)] == [problem]
+    assert [p for p in bridge.PRESETS.values() if p.has_bias] == [problem]

@@ -76,9 +76,9 @@ class Worker:
         self.log = tempfile.TemporaryFile()  # the worker's stderr: framework chatter, or why it died
         source_root = str(Path(__file__).resolve().parent.parent)  # so the worker imports this very bridge
         path = os.pathsep.join(p for p in (source_root, os.environ.get("PYTHONPATH", "")) if p)
-        env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=path)
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # as bridge.registry does for TensorFlow
-        env.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+        from bridge.registry import TENSORFLOW_ENVIRONMENT  # here: bridge.registry imports this module
+
+        env = TENSORFLOW_ENVIRONMENT | dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=path)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bridge.keras_process"],
             stdin=subprocess.PIPE,

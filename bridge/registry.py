@@ -16,6 +16,10 @@ from bridge.errors import FrameworkMissing, UnknownName
 from bridge.problems import Batched, OneWeight
 from bridge.trajectory import Trajectory
 
+# Quiet TF's start-up banner. oneDNN only replaces matmul-like kernels, which no loop
+# here uses (the trajectories are the same bits with it on or off).
+TENSORFLOW_ENVIRONMENT = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0"}
+
 
 @dataclass(frozen=True)
 class Implementation:
@@ -69,10 +73,8 @@ class Implementation:
     def load(self):
         """Import the implementation module, or say which extra installs its framework."""
         if self.framework == "tensorflow":
-            # Quiet TF's start-up banner. oneDNN only replaces matmul-like kernels, which
-            # no loop here uses (the trajectories are the same bits with it on or off).
-            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-            os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+            for name, value in TENSORFLOW_ENVIRONMENT.items():
+                os.environ.setdefault(name, value)
         try:
             if self.framework:
                 importlib.import_module(self.framework)  # first, so a missing one is named as such

@@ -9,8 +9,8 @@ import bridge
 from bridge.compare import compare, expected_departure
 
 # As bridge.registry does when it loads tf_tape; set here too for tests that import TF directly.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+for _name, _value in bridge.registry.TENSORFLOW_ENVIRONMENT.items():
+    os.environ.setdefault(_name, _value)
 
 # CI replays the same examples every run; locally Hypothesis explores new ones.
 settings.register_profile("ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])

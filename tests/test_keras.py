@@ -29,9 +29,15 @@ def keras_installed(backend):
     return pytest.mark.skipif(not bridge.REGISTRY[f"keras_{backend}"].installed(), reason="Keras backend missing")
 
 
-def in_keras(backend: str, code: str) -> str:
-    """Run code in a fresh process with this Keras backend; its last line of output."""
-    env_code = f"import os; os.environ['KERAS_BACKEND'] = {backend!r}\nimport keras, numpy as np\n{code}"
+def backends(*names):
+    """One pytest param per Keras backend, skipped where it is not installed."""
+    return [pytest.param(b, marks=keras_installed(b)) for b in names or ("tensorflow", "jax", "torch")]
+
+
+def in_keras(backend: str, code: str, x64: bool = False) -> str:
+    """Run code in a fresh process with this Keras backend (x64: with JAX's float64 on); its last line."""
+    x64_on = "import jax; jax.config.update('jax_enable_x64', True)\n" if x64 and backend == "jax" else ""
+    env_code = f"import os; os.environ['KERAS_BACKEND'] = {backend!r}\n{x64_on}import keras, numpy as np\n{code}"
     result = subprocess.run([sys.executable, "-c", env_code], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout.strip().splitlines()[-1]
@@ -50,31 +56,27 @@ def test_three_keras_rows_in_teaching_order():
 # ---- float64 becomes float32 on JAX and torch ----
 
 
-@pytest.mark.parametrize("backend", [pytest.param(b, marks=keras_installed(b)) for b in ("tensorflow", "jax", "torch")])
+@pytest.mark.parametrize("backend", backends())
 def test_keras_type_promotion_turns_float64_into_float32_except_on_tensorflow(backend):
     code = (
-        "import jax; jax.config.update('jax_enable_x64', True)\n"
-        * (backend == "jax")
-        + "from keras.src.backend.common import dtypes\n"
+        "from keras.src.backend.common import dtypes\n"
         "print(keras.backend.result_type('float64', 'float64'), dtypes.BIT64_TO_BIT32_DTYPE['float64'])"
     )
     expected = "float64" if backend == "tensorflow" else "float32"
-    assert in_keras(backend, code) == f"{expected} {expected}"
+    assert in_keras(backend, code, x64=True) == f"{expected} {expected}"
     assert (f"keras_{backend}" in NARROWED) == (backend != "tensorflow")
 
 
-@pytest.mark.parametrize("backend", [pytest.param(b, marks=keras_installed(b)) for b in ("tensorflow", "jax", "torch")])
+@pytest.mark.parametrize("backend", backends())
 def test_which_float64_operations_keras_rounds_to_float32(backend):
     # float64 in, float64 exact out? ops.mean (loss='mse') and ops.matmul (Dense)
     code = (
-        "import jax; jax.config.update('jax_enable_x64', True)\n"
-        * (backend == "jax")
-        + "x, k = np.array([[0.1]]), np.array([[0.3]])\n"
+        "x, k = np.array([[0.1]]), np.array([[0.3]])\n"
         "mean, product = keras.ops.mean(x, axis=-1), keras.ops.matmul(x, k)\n"
         "print(float(mean[0]) == 0.1, float(product[0, 0]) == 0.1 * 0.3)"
     )
     exact = {"tensorflow": "True True", "jax": "False True", "torch": "False False"}[backend]
-    assert in_keras(backend, code) == exact
+    assert in_keras(backend, code, x64=True) == exact
     if backend in ("jax", "torch"):
         assert ("mean" in NARROWED[f"keras_{backend}"]) == (backend == "jax")  # on torch the matmul says it all
 
@@ -88,7 +90,7 @@ def test_narrowed_float64_prints_a_different_lesson_line(name):
 
 
 @pytest.mark.parametrize("preset", ONE_WEIGHT + ["mini_batch", "bias"])
-@pytest.mark.parametrize("backend", [pytest.param(b, marks=keras_installed(b)) for b in ("jax", "torch")])
+@pytest.mark.parametrize("backend", backends("jax", "torch"))
 def test_keeping_float64_makes_keras_agree(backend, preset):
     problem = bridge.preset(preset, "float64")
     # on JAX, the compiler's fusion is undone too, so that the float64 claim is TensorFlow's own
@@ -189,7 +191,7 @@ def test_keras_rows_record_the_bias(name):
     assert compare(problem, bridge.train("python", problem), trajectory).conforms
 
 
-@pytest.mark.parametrize("backend", [pytest.param(b, marks=keras_installed(b)) for b in ("tensorflow", "jax", "torch")])
+@pytest.mark.parametrize("backend", backends())
 def test_one_epoch_of_repeated_samples_is_epochs_over_one_sample(backend):
     # impl/keras.py runs the lesson as one epoch of 20 batches of the one sample; the same as 20 epochs
     code = (

@@ -199,6 +199,8 @@ def _print_table(args, problem, rows, skipped) -> None:
         f"{problem.dtype}; reference: {REFERENCE}"
     )
     header = ("implementation", "framework", "dtype", "device", "final weight", "final loss", "verdict")
+    # each cause and note is printed once, below the table, and marked [n] in the rows that have it
+    notes = list(dict.fromkeys(note for r in rows for note in r["_verdict"].footnotes()))
     table = [header] + [
         (
             r["implementation"],
@@ -207,17 +209,15 @@ def _print_table(args, problem, rows, skipped) -> None:
             r["device"],
             _number_text(r["final_weight"]),
             _number_text(r["final_loss"]),
-            r["verdict"],
+            _marked(r, notes),
         )
         for r in rows
     ]
-    causes = list(dict.fromkeys(r["_verdict"].cause for r in rows if r["_verdict"].status == "bounded"))
-    table = [(*row[:-1], _footnoted(row[-1], causes)) for row in table]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header) - 1)]
     for row in table:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
-    for number, cause in enumerate(causes, 1):
-        print(f"  [{number}] {cause}")
+    for number, note in enumerate(notes, 1):
+        print(f"  [{number}] {note}")
     for r in rows:
         worst = r["_verdict"].worst
         if worst is not None:
@@ -264,7 +264,7 @@ def cmd_grads(args) -> int:
     steps = len(parity["rows"])
     print("; ".join(f"{n}: {exact[n]} of {steps} exact" for n in names) + ".")
     for name in names:
-        departure = expected_departure(name, problem)
+        departure = expected_departure(name, problem, REGISTRY[name].device_for(args.device))
         if exact[name] < steps and departure:
             print(f"  {name}: {departure.cause}")
     for name in parity["not_installed"]:
@@ -308,9 +308,10 @@ def cmd_bench(args) -> int:
     from pathlib import Path
 
     from bridge import bench
-    from bridge.devices import parse
+    from bridge.registry import refusals
 
-    parse(args.device)
+    if not args.results:
+        refusals(args.device)  # raises, in one line, when nothing installed can run there
     output = Path(args.output_dir)
     results = Path(args.results) if args.results else bench.run_suite(output, args.quick, args.device)
     if not results.exists():
@@ -329,11 +330,12 @@ def _number_text(value) -> str:
     return "-" if value is None else value if isinstance(value, str) else repr(value)
 
 
-def _footnoted(verdict: str, causes: list[str]) -> str:
-    """A bounded verdict with its cause replaced by a footnote mark, to keep rows short."""
-    for number, cause in enumerate(causes, 1):
-        verdict = verdict.replace(f": {cause}", f" [{number}]")
-    return verdict
+def _marked(row: dict, notes: list[str]) -> str:
+    """A row's verdict: the reference, or the headline with a footnote mark for each cause and note."""
+    if row["verdict"] == "reference":
+        return "reference"
+    verdict = row["_verdict"]
+    return verdict.headline() + "".join(f" [{notes.index(note) + 1}]" for note in verdict.footnotes())
 
 
 def main(argv=None) -> int:

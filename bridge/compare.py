@@ -1,20 +1,26 @@
 """What "identical" means, in one place: bitwise where IEEE arithmetic allows it,
 a derived error bound where it cannot, and nothing tuned by hand.
 
-Every implementation is compared with the `python` reference, step by step.
-Bitwise is the claim for every loop except the rows of DEPARTURES, each with
-its cause, established by experiment in tests/test_causes.py:
+Every implementation is compared with the `python` reference (on the CPU),
+step by step. Bitwise is the claim for every loop on every device except the
+rows of DEPARTURES, keyed by implementation, loop and device kind (cpu, gpu),
+each with its cause, established by experiment in tests/test_causes.py:
 
 - reordering: a batch mean sums its terms in the framework's own order, and
   autograd's mean scales each term by 1/n before summing; IEEE addition is
   not associative, so the rounding errors differ at every step.
 - fusing: compiled XLA (tf_function, jax_jit) contracts a multiply and an add
-  into one fused multiply-add, rounding once where the reference rounds twice.
+  into one fused multiply-add, rounding once where the reference rounds twice;
+  so do Inductor's Triton kernels (torch_compile on a GPU).
 - flushing: TensorFlow's and XLA's CPU kernels flush subnormal numbers to
   zero (FTZ/DAZ), where IEEE arithmetic keeps them.
 
 Reordering and fusing only ever remove or move roundings, so the operation
 counts in `step_bounds` cover both (`reorders=True`).
+
+A run on a GPU is held to its GPU rows; where an implementation has none, to
+its CPU claim. Where that claim was never measured on a GPU (MEASURED), the
+verdict says so: "not measured on gpu; the CPU claim is applied".
 
 Those rows must stay within `step_bounds`, derived below from Higham's error
 analysis (Accuracy and Stability of Numerical Algorithms, 2nd ed., ch. 2-4)
@@ -28,10 +34,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bridge.devices import parse
 from bridge.floats import UNIT_ROUNDOFF, gamma, same_bits, ulp_distance
 from bridge.problems import Batched
 from bridge.trajectory import Trajectory
 
+CPU, GPU = "cpu", "gpu"  # the device kinds a claim is keyed by (bridge.devices.parse)
 QUANTITIES = ("losses", "grads", "weights")
 BIAS_QUANTITIES = ("bias_grads", "biases")  # recorded only by problems with a bias
 
@@ -54,6 +62,18 @@ _KERAS_ORDER = (
     "loss='mse' sums the batch, and the kernel's gradient is a matmul over it, in the backend's own order; "
     "the reference sums left to right" + _AUTOGRAD.replace("autograd's mean", "autodiff")
 )
+_TRITON_FMA = (
+    "Inductor's Triton kernels fuse w * x - y and w - lr * grad into fused multiply-adds (one rounding, not two): "
+    "Inductor passes enable_fp_fusion=True to Triton (emulate_precision_casts=True turns it off: bitwise)"
+)
+_SGD_FMA = (
+    "torch.optim.SGD steps with param.add_(grad, alpha=-lr), which ATen's CPU kernel computes as one fused "
+    "multiply-add (one rounding, not two)"
+)
+_TORCH_NN_ORDER = (
+    "nn.MSELoss and nn.Linear's backward (a matmul) sum the batch in their own order, the gradient scaled by 2/n "
+    "before the sum; the reference sums left to right"
+)
 _KERAS_XLA = (
     "Keras's JAX trainer compiles each step with XLA (jit_compile='auto'), which fuses multiply-adds into FMAs "
     "(compile(jit_compile=False) runs op by op: bitwise)"
@@ -65,31 +85,48 @@ def _flushes(who: str, reorder: str = "") -> Departure:
 
 
 DEPARTURES = {
-    ("numpy", "batched"): Departure(
+    ("numpy", "batched", CPU): Departure(
         "np.mean sums pairwise, 8 partial sums at a time; the reference left to right", True
     ),
-    ("torch_manual", "batched"): Departure("torch's mean" + _ORDER, True),
-    ("python_autograd", "batched"): Departure(
+    ("torch_manual", "batched", CPU): Departure("torch's mean" + _ORDER, True),
+    ("python_autograd", "batched", CPU): Departure(
         "the mean's backward scales each term by 1/n before summing, and backward() adds them last sample first", True
     ),
-    ("torch_autograd", "batched"): Departure("torch's mean" + _ORDER + _AUTOGRAD, True),
-    ("tf_tape", "one_weight"): _flushes("TensorFlow"),
-    ("tf_tape", "batched"): _flushes("TensorFlow", "tf.reduce_mean" + _ORDER + _AUTOGRAD),
-    ("jax_grad", "one_weight"): _flushes("XLA"),
-    ("jax_grad", "batched"): _flushes("XLA", "jnp.mean" + _ORDER + _AUTOGRAD),
-    ("tf_function", "one_weight"): _flushes("TensorFlow", _FMA),
-    ("tf_function", "batched"): _flushes("TensorFlow", _FMA + "; tf.reduce_mean" + _ORDER + _AUTOGRAD),
-    ("torch_compile", "batched"): Departure("the compiled mean" + _ORDER, True),
-    ("jax_jit", "one_weight"): _flushes("XLA", _FMA),
-    ("jax_jit", "batched"): _flushes("XLA", _FMA + "; jnp.mean" + _ORDER + _AUTOGRAD),
-    ("keras_tensorflow", "one_weight"): _flushes("TensorFlow"),
-    ("keras_tensorflow", "batched"): _flushes("TensorFlow", _KERAS_ORDER),
-    ("keras_jax", "one_weight"): _flushes("XLA", _KERAS_XLA),
-    ("keras_jax", "batched"): _flushes("XLA", _KERAS_XLA + "; " + _KERAS_ORDER),
-    ("keras_torch", "one_weight"): Departure(
+    ("torch_autograd", "batched", CPU): Departure("torch's mean" + _ORDER + _AUTOGRAD, True),
+    ("tf_tape", "one_weight", CPU): _flushes("TensorFlow"),
+    ("tf_tape", "batched", CPU): _flushes("TensorFlow", "tf.reduce_mean" + _ORDER + _AUTOGRAD),
+    ("jax_grad", "one_weight", CPU): _flushes("XLA"),
+    ("jax_grad", "batched", CPU): _flushes("XLA", "jnp.mean" + _ORDER + _AUTOGRAD),
+    ("tf_function", "one_weight", CPU): _flushes("TensorFlow", _FMA),
+    ("tf_function", "batched", CPU): _flushes("TensorFlow", _FMA + "; tf.reduce_mean" + _ORDER + _AUTOGRAD),
+    ("torch_compile", "batched", CPU): Departure("the compiled mean" + _ORDER, True),
+    ("jax_jit", "one_weight", CPU): _flushes("XLA", _FMA),
+    ("jax_jit", "batched", CPU): _flushes("XLA", _FMA + "; jnp.mean" + _ORDER + _AUTOGRAD),
+    ("keras_tensorflow", "one_weight", CPU): _flushes("TensorFlow"),
+    ("keras_tensorflow", "batched", CPU): _flushes("TensorFlow", _KERAS_ORDER),
+    ("keras_jax", "one_weight", CPU): _flushes("XLA", _KERAS_XLA),
+    ("keras_jax", "batched", CPU): _flushes("XLA", _KERAS_XLA + "; " + _KERAS_ORDER),
+    ("keras_torch", "one_weight", CPU): Departure(
         "the kernel's gradient is a matmul, whose sum starts from +0.0, so a -0.0 gradient comes out +0.0"
     ),  # found by Hypothesis; the bounds then allow nothing beyond underflow-sized (eta) differences
-    ("keras_torch", "batched"): Departure(_KERAS_ORDER, True),
+    ("keras_torch", "batched", CPU): Departure(_KERAS_ORDER, True),
+    # The benchmark's peers (benchmarks/peers.py): what a user would write instead; established in tests/test_peers.py
+    ("torch_sgd", "one_weight", CPU): Departure(_SGD_FMA, True),
+    ("torch_sgd", "batched", CPU): Departure(_TORCH_NN_ORDER + "; " + _SGD_FMA, True),
+    ("optax_sgd", "one_weight", CPU): _flushes("XLA", _FMA),
+    ("optax_sgd", "batched", CPU): _flushes("XLA", _FMA + "; jnp.mean" + _ORDER + _AUTOGRAD),
+    # Measured on a GPU, and departing where the CPU claim is bitwise (tests/test_causes.py: the values an H200 gave)
+    ("torch_compile", "one_weight", GPU): Departure(_TRITON_FMA, True),
+    ("torch_compile", "batched", GPU): Departure("the compiled mean" + _ORDER + "; " + _TRITON_FMA, True),
+}
+
+# Where each implementation's claims have been measured on a GPU: every preset, both dtypes (and, for the
+# eager rows, 150 random problems). A GPU run of any other implementation is held to its CPU claim, and says so.
+H200 = "NVIDIA H200, torch 2.11.0+cu130, Triton 3.6.0, jax 0.11.2 (CUDA), keras 3.15.1 (issue 9)"
+MEASURED = {
+    GPU: dict.fromkeys(
+        ("torch_manual", "torch_autograd", "jax_grad", "torch_compile", "jax_jit", "keras_jax", "keras_torch"), H200
+    ),
 }
 
 # Keras computes parts of a float64 problem in float32 on these backends (tests/test_keras.py pins it).
@@ -107,14 +144,26 @@ def loop_of(problem) -> str:
     return "batched" if isinstance(problem, Batched) else "one_weight"
 
 
-def expected_departure(implementation: str, problem) -> Departure | None:
-    """Why this implementation may depart from bitwise on this problem, or None: bitwise."""
-    departure = DEPARTURES.get((implementation, loop_of(problem)))
+def expected_departure(implementation: str, problem, device: str = "cpu") -> Departure | None:
+    """Why this implementation may depart from bitwise on this problem and device, or None: bitwise.
+
+    A GPU run is held to the GPU row where there is one, else to the CPU row.
+    """
+    kind, loop = parse(device)[0], loop_of(problem)
+    departure = DEPARTURES.get((implementation, loop, kind), DEPARTURES.get((implementation, loop, CPU)))
     if problem.dtype == "float64" and implementation in NARROWED:
         causes = [c for c in (NARROWED[implementation], departure and departure.cause) if c]
         # every step rounds in float32 where the reference rounds in float64: it reorders, in effect
         return Departure("; ".join(causes), True, bool(departure and departure.flushes), "float32")
     return departure
+
+
+def unmeasured(implementation: str, device: str = "cpu") -> str | None:
+    """What a verdict must say where this implementation's claim was never measured on the device's kind."""
+    kind = parse(device)[0]
+    if kind == CPU or implementation in MEASURED.get(kind, {}):
+        return None
+    return f"not measured on {kind}; the CPU claim is applied"
 
 
 @dataclass(frozen=True)
@@ -325,13 +374,15 @@ class Verdict:
     failure: Deviation | None = None  # first step that breaks the claim
     reason: str = ""  # why it is a mismatch
     compared_steps: int | None = None  # set where an allowed inf/NaN difference ended the comparison
+    device: str = "cpu"  # where the candidate ran
+    note: str | None = None  # "not measured on gpu; the CPU claim is applied", where that is so
 
     @property
     def conforms(self) -> bool:
         return self.status != "mismatch"
 
-    def summary(self) -> str:
-        """One line: bitwise / within N ULP (cause) / MISMATCH at step k."""
+    def headline(self) -> str:
+        """The verdict without its cause and note: bitwise / within N ULP / MISMATCH at step k."""
         if self.status == "bitwise":
             return "bitwise"
         if self.status == "bounded":
@@ -340,8 +391,17 @@ class Verdict:
             names = "/".join(NAMES[q].replace("gradient", "grad") for q in shown)
             cut = self.compared_steps
             overflow = "" if cut is None else f"; compared up to step {cut}, where inf/NaN part as the bound allows"
-            return f"within {ulps} ULP ({names}){overflow}: {self.cause}"
+            return f"within {ulps} ULP ({names}){overflow}"
         return f"MISMATCH at step {self.failure.step}: {self.reason}"
+
+    def footnotes(self) -> list[str]:
+        """What the headline needs said beside it: the cause of a bounded verdict, and the note."""
+        return [t for t in (self.cause if self.status == "bounded" else None, self.note) if t]
+
+    def summary(self) -> str:
+        """One line: bitwise / within N ULP: cause / MISMATCH at step k; and the note, where there is one."""
+        notes = self.footnotes()
+        return self.headline() + (": " + "; ".join(notes) if notes else "")
 
     def to_dict(self) -> dict:
         def dev(d: Deviation | None):
@@ -352,10 +412,12 @@ class Verdict:
         return {
             "implementation": self.implementation,
             "dtype": self.dtype,
+            "device": self.device,
             "status": self.status,
             "conforms": self.conforms,
             "summary": self.summary(),
             "cause": self.cause,
+            "note": self.note,
             "max_ulps": {k: (v if math.isfinite(v) else repr(v)) for k, v in self.max_ulps.items()},
             "compared_steps": self.compared_steps,
             "worst": dev(self.worst),
@@ -373,10 +435,12 @@ def _starts(problem, reference: Trajectory, candidate: Trajectory) -> list[_Star
 
 
 def compare(problem, reference: Trajectory, candidate: Trajectory) -> Verdict:
-    """Check candidate against reference: bitwise unless DEPARTURES says why not."""
-    departure = expected_departure(candidate.implementation, problem)
+    """Check candidate against reference: bitwise unless DEPARTURES says why not on the candidate's device."""
+    name, device = candidate.implementation, candidate.device
+    departure = expected_departure(name, problem, device)
     recorded = quantities(problem)
-    verdict = Verdict(candidate.implementation, problem.dtype, "bitwise", departure and departure.cause)
+    verdict = Verdict(name, problem.dtype, "bitwise", departure and departure.cause, device=device)
+    verdict.note = unmeasured(name, device)
     verdict.max_ulps = dict.fromkeys(recorded, 0)
 
     def fail(deviation: Deviation, reason: str) -> Verdict:

@@ -6,6 +6,11 @@ never imports TensorFlow.
 
 from __future__ import annotations
 
+import importlib.util
+import platform
+import types
+from pathlib import Path
+
 from bridge.errors import DeviceUnavailable
 
 GPU_NAMES = ("cuda", "gpu")  # torch says cuda, TensorFlow and JAX say gpu: both mean the GPU
@@ -52,6 +57,32 @@ def torch_tensors(problem, device: str, *values):
     return [torch.tensor(value, dtype=dtype, device=device) for value in values]
 
 
+_COMPILED = {}  # (function, device type, options) -> its compiled copy
+
+
+def torch_compiled(function, device, **options):
+    """torch.compile(function, fullgraph=True), with a compiled copy of its own for each device type.
+
+    device: a name (cpu, cuda, ...) or a torch.device.
+
+    Dynamo keeps what it learns about a function by its code: its graphs, and
+    which input sizes it has seen change (automatic dynamic shapes). With one
+    compiled function, sizes seen on the CPU would make the first GPU graph
+    shape-generic at once, tuned for whatever size came first there
+    (tests/test_causes.py shows it). A copy of the code under another name is
+    a function of its own to Dynamo.
+    """
+    import torch
+
+    kind = device.type if isinstance(device, torch.device) else torch_device(device).type
+    key = (function, kind, tuple(sorted(options.items())))
+    if key not in _COMPILED:
+        code = function.__code__.replace(co_name=f"{function.__name__}_on_{kind}")
+        copy = types.FunctionType(code, function.__globals__, code.co_name, function.__defaults__)
+        _COMPILED[key] = torch.compile(copy, fullgraph=True, **options)
+    return _COMPILED[key]
+
+
 def tf_device(device: str) -> str:
     """A TensorFlow device string ('/CPU:0', '/GPU:0') for the name, checked."""
     import tensorflow as tf
@@ -94,3 +125,31 @@ def keras_device(device: str) -> str:
     check = {"torch": torch_device, "tensorflow": tf_device, "jax": jax_device}[keras.backend.backend()]
     check(device)  # raises DeviceUnavailable, naming the backend, when it sees no such GPU
     return f"gpu:{index}"
+
+
+def check(framework: str, device: str) -> None:
+    """Raise DeviceUnavailable unless the framework (torch, tensorflow or jax) can run on the device."""
+    {"torch": torch_device, "tensorflow": tf_device, "jax": jax_device}[framework](device)
+
+
+def device_name(device: str) -> str:
+    """The processor's model, or the GPU's name as torch (else JAX) reports it."""
+    kind, index = parse(device)
+    if kind == "cpu":
+        cpuinfo = Path("/proc/cpuinfo")
+        lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+        models = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+        return models[0] if models else platform.processor() or platform.machine()
+    for framework in ("torch", "jax"):
+        if importlib.util.find_spec(framework) is None:
+            continue
+        try:
+            check(framework, device)
+        except DeviceUnavailable:
+            continue
+        if framework == "torch":
+            import torch
+
+            return torch.cuda.get_device_name(index)
+        return jax_device(device).device_kind
+    return f"{kind}:{index}"

@@ -11,8 +11,8 @@ import sys
 from dataclasses import dataclass
 
 from bridge import keras_process
-from bridge.devices import parse
-from bridge.errors import FrameworkMissing, UnknownName
+from bridge.devices import check, parse
+from bridge.errors import DeviceUnavailable, FrameworkMissing, UnknownName
 from bridge.problems import Batched, OneWeight
 from bridge.trajectory import Trajectory
 
@@ -70,11 +70,20 @@ class Implementation:
         needs, verb = " and ".join(absent), "is" if len(absent) == 1 else "are"
         return FrameworkMissing(f"{self.name} needs {needs}, which {verb} not installed: {self.install_hint()}")
 
-    def load(self):
-        """Import the implementation module, or say which extra installs its framework."""
-        if self.framework == "tensorflow":
+    def quiet(self) -> None:
+        """Before TensorFlow is first imported: its start-up banner off (see TENSORFLOW_ENVIRONMENT)."""
+        if "tensorflow" in self.requires:
             for name, value in TENSORFLOW_ENVIRONMENT.items():
                 os.environ.setdefault(name, value)
+
+    def check_device(self, device: str) -> None:
+        """Raise DeviceUnavailable unless its framework (a Keras row's backend) can run on the device."""
+        self.quiet()
+        check(self.backend or self.framework, device)
+
+    def load(self):
+        """Import the implementation module, or say which extra installs its framework."""
+        self.quiet()
         try:
             if self.framework:
                 importlib.import_module(self.framework)  # first, so a missing one is named as such
@@ -145,8 +154,37 @@ def get(name: str) -> Implementation:
         raise UnknownName(f"unknown implementation {name!r}; choose one of: {', '.join(IMPLEMENTATIONS)}") from None
 
 
+def refusals(device: str) -> dict[str, str]:
+    """For each installed GPU-capable implementation whose framework cannot run on the device: why not.
+
+    Raises DeviceUnavailable when none of them can: nothing would run there.
+    """
+    if parse(device)[0] == "cpu":
+        return {}
+    found = {}
+    candidates = [impl for impl in REGISTRY.values() if impl.gpu and impl.installed()]
+    for impl in candidates:
+        try:
+            impl.check_device(device)
+        except DeviceUnavailable as error:
+            found[impl.name] = str(error)
+    if len(found) == len(candidates):
+        seen = "; ".join(dict.fromkeys(found.values())) or "no implementation that runs on a GPU is installed"
+        raise DeviceUnavailable(f"nothing installed here runs on {device}: {seen}")
+    return found
+
+
 def train(name: str, problem, device: str = "cpu") -> Trajectory:
     """Run one implementation on one problem and return its trajectory."""
+    return run(name, problem, device, prepare(name, problem, device))
+
+
+def prepare(name: str, problem, device: str = "cpu"):
+    """Step 0 of a run: the problem's data on the device, as the implementation's loop reads it.
+
+    A benchmark times this apart from run(). Keras rows have nothing to prepare
+    here: the problem travels to their worker process with each run.
+    """
     implementation = get(name)
     if not isinstance(problem, (OneWeight, Batched)):
         raise TypeError(f"problem must be a bridge.OneWeight or bridge.Batched, got {type(problem).__name__}")
@@ -154,11 +192,19 @@ def train(name: str, problem, device: str = "cpu") -> Trajectory:
     if implementation.backend:
         if not implementation.installed():
             raise implementation.missing()
+        return None
+    return implementation.load().prepare(problem, device)
+
+
+def run(name: str, problem, device: str = "cpu", data=None) -> Trajectory:
+    """The training loop itself, on data from prepare(name, problem, device)."""
+    implementation = get(name)
+    if implementation.backend:
         trajectory = keras_process.train(implementation.backend, problem, device)
     else:
         module = implementation.load()
         loop = module.one_weight if isinstance(problem, OneWeight) else module.batched
-        trajectory = loop(problem, device)
+        trajectory = loop(problem, device, data)
     trajectory.implementation, trajectory.dtype, trajectory.device = name, problem.dtype, str(device)
     return trajectory
 

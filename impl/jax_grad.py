@@ -6,9 +6,10 @@ with a context manager for the run alone, so the setting never leaks out.
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from bridge import Trajectory
 from bridge.devices import jax_device
+from bridge.recording import JaxRecorder
 
 
 def squared_error(weight, x, y_true, bias=None):
@@ -21,30 +22,34 @@ slope = jax.value_and_grad(squared_error)  # 4: loss and d loss / d weight, in o
 slopes = jax.value_and_grad(squared_error, argnums=(0, 3))  # the same, and d loss / d bias
 
 
-def one_weight(problem, device="cpu"):
+def prepare(problem, device="cpu"):
+    """0: the data onto the device, once: arrays of the problem's dtype."""
+    with jax.enable_x64(problem.dtype == "float64"):
+        return tuple(jax.device_put(np.asarray(v, problem.dtype), jax_device(device)) for v in (problem.x, problem.y))
+
+
+def one_weight(problem, device="cpu", data=None):
     """Train one weight; every quantity is a 0-d jax.Array."""
+    x, y_true = prepare(problem, device) if data is None else data
     with jax.enable_x64(problem.dtype == "float64"), jax.default_device(jax_device(device)):
-        x = jnp.asarray(problem.x, problem.dtype)
-        y_true = jnp.asarray(problem.y, problem.dtype)
         weight = jnp.asarray(problem.w0, problem.dtype)
         lr = problem.lr  # a Python float: weakly typed, so it takes the weight's dtype
-        trajectory = Trajectory()
+        trajectory = JaxRecorder(problem)  # kept on the device, read back once at the end
         for step in range(problem.steps):
             loss, grad = slope(weight, x, y_true)  # 1-4: predict, loss, slope
             weight = weight - lr * grad  # 4: step downhill (arrays are immutable)
             trajectory.record(loss, grad, weight)
-    return trajectory
+        return trajectory.read()
 
 
-def batched(problem, device="cpu"):
+def batched(problem, device="cpu", data=None):
     """Mini-batch gradient descent; jnp.mean reduces each batch."""
+    x, y_true = prepare(problem, device) if data is None else data
     with jax.enable_x64(problem.dtype == "float64"), jax.default_device(jax_device(device)):
-        x = jnp.asarray(problem.x)  # the problem's arrays already hold its dtype
-        y_true = jnp.asarray(problem.y)
         bias = None if problem.b0 is None else jnp.asarray(problem.b0, problem.dtype)
         weight = jnp.asarray(problem.w0, problem.dtype)
         lr = problem.lr
-        trajectory = Trajectory()
+        trajectory = JaxRecorder(problem)
         for epoch in range(problem.epochs):
             for batch in problem.batches:
                 if problem.b0 is None:
@@ -55,4 +60,4 @@ def batched(problem, device="cpu"):
                     loss, (grad, bias_grad) = slopes(weight, x[batch], y_true[batch], bias)
                     weight, bias = weight - lr * grad, bias - lr * bias_grad
                     trajectory.record(loss, grad, weight, bias_grad, bias)
-    return trajectory
+        return trajectory.read()

@@ -8,6 +8,7 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from bridge import Trajectory
 from bridge.devices import jax_device
@@ -64,17 +65,24 @@ def _trajectory(records) -> Trajectory:
     return Trajectory(weights, losses, grads, biases, bias_grads)
 
 
-def one_weight(problem, device="cpu"):
+def prepare(problem, device="cpu"):
+    """0: the data onto the device, once: arrays of the problem's dtype."""
+    with jax.enable_x64(problem.dtype == "float64"):
+        return tuple(jax.device_put(np.asarray(v, problem.dtype), jax_device(device)) for v in (problem.x, problem.y))
+
+
+def one_weight(problem, device="cpu", data=None):
     """Train one weight: the whole loop is one XLA program."""
+    x, y_true = prepare(problem, device) if data is None else data
     with jax.enable_x64(problem.dtype == "float64"), jax.default_device(jax_device(device)):
-        x, y_true, weight, lr = (jnp.asarray(v, problem.dtype) for v in (problem.x, problem.y, problem.w0, problem.lr))
+        weight, lr = jnp.asarray(problem.w0, problem.dtype), jnp.asarray(problem.lr, problem.dtype)
         return _trajectory(descend(weight, x, y_true, lr, problem.steps))
 
 
-def batched(problem, device="cpu"):
+def batched(problem, device="cpu", data=None):
     """Mini-batch gradient descent: epochs and batches in one XLA program."""
+    x, y_true = prepare(problem, device) if data is None else data
     with jax.enable_x64(problem.dtype == "float64"), jax.default_device(jax_device(device)):
-        x, y_true = jnp.asarray(problem.x), jnp.asarray(problem.y)
         weight, lr = jnp.asarray(problem.w0, problem.dtype), jnp.asarray(problem.lr, problem.dtype)
         bias = None if problem.b0 is None else jnp.asarray(problem.b0, problem.dtype)
         return _trajectory(descend_batched((weight, bias), x, y_true, lr, problem.epochs, problem.batch_size))

@@ -60,33 +60,42 @@ class Recorder(keras.callbacks.Callback):
         self.trajectory.record(ops.convert_to_numpy(logs["batch_loss"]).item(), grads[0], weights[0], *bias_values)
 
 
-def fit(problem, x, y, epochs, batch_size, device, jit_compile="auto"):
-    """Build the lesson's model, fit it, and return what it walked through."""
-    has_bias = problem.has_bias
+def build(problem, jit_compile="auto", recording=True):
+    """The lesson's model, compiled: Dense(1) starting from w0 (and b0), SGD, mean squared error.
+
+    recording=False leaves out the two additions that watch fit (a plain SGD, no metric): what a user builds.
+    """
     keras.config.set_floatx(problem.dtype)  # loss="mse" and SGD's learning rate are held in Keras's float type
     # NumPy scalars of the dtype, not Python floats: on the TensorFlow backend Constant()
     # casts with tf.cast, which reads a Python float as float32 before widening it.
     real = np.dtype(problem.dtype).type
-    w0, b0 = real(problem.w0), real(problem.b0 if has_bias else 0.0)
+    w0, b0 = real(problem.w0), real(problem.b0 if problem.has_bias else 0.0)
+    model = keras.Sequential(
+        [
+            keras.Input((1,), dtype=problem.dtype),
+            keras.layers.Dense(  # 1-2: predict: pred = w * x (+ b)
+                1,
+                use_bias=problem.has_bias,
+                kernel_initializer=keras.initializers.Constant(w0),
+                bias_initializer=keras.initializers.Constant(b0),
+                dtype=problem.dtype,
+            ),
+        ]
+    )
+    sgd = RecordingSGD if recording else keras.optimizers.SGD
+    model.compile(
+        optimizer=sgd(learning_rate=problem.lr),  # 4: w = w - lr * grad
+        loss="mse",  # 3: mean squared error; its gradient (4) comes from the backend's autodiff
+        metrics=[BatchLoss(problem.dtype)] if recording else [],
+        jit_compile=jit_compile,  # "auto": XLA on the JAX backend; False keeps every operation apart
+    )
+    return model
+
+
+def fit(problem, x, y, epochs, batch_size, device, jit_compile="auto"):
+    """Build the lesson's model, fit it, and return what it walked through."""
     with keras.device(keras_device(device)):
-        model = keras.Sequential(
-            [
-                keras.Input((1,), dtype=problem.dtype),
-                keras.layers.Dense(  # 1-2: predict: pred = w * x (+ b)
-                    1,
-                    use_bias=has_bias,
-                    kernel_initializer=keras.initializers.Constant(w0),
-                    bias_initializer=keras.initializers.Constant(b0),
-                    dtype=problem.dtype,
-                ),
-            ]
-        )
-        model.compile(
-            optimizer=RecordingSGD(learning_rate=problem.lr),  # 4: w = w - lr * grad
-            loss="mse",  # 3: mean squared error; its gradient (4) comes from the backend's autodiff
-            metrics=[BatchLoss(problem.dtype)],
-            jit_compile=jit_compile,  # "auto": XLA on the JAX backend; False keeps every operation apart
-        )
+        model = build(problem, jit_compile)
         trajectory = Trajectory()
         x, y = np.asarray(x, problem.dtype).reshape(-1, 1), np.asarray(y, problem.dtype).reshape(-1, 1)
         model.fit(

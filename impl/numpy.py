@@ -2,19 +2,28 @@
 
 import numpy as np
 
-from bridge import Trajectory
+from bridge import OneWeight, Trajectory
 from bridge.devices import require_cpu
 
 # Divergence (lr 0.9) is part of the lesson: inf and NaN are results to record, not warnings.
 quietly = np.errstate(over="ignore", invalid="ignore")
 
 
-@quietly
-def one_weight(problem, device="cpu"):
-    """Train one weight with NumPy scalars of the problem's dtype."""
+def prepare(problem, device="cpu"):
+    """0: the data as NumPy values of the problem's dtype: scalars, or the problem's read-only arrays."""
     require_cpu("numpy", device)
-    real = np.dtype(problem.dtype).type  # np.float64 or np.float32
-    x, y_true, weight, lr = real(problem.x), real(problem.y), real(problem.w0), real(problem.lr)
+    if isinstance(problem, OneWeight):
+        real = np.dtype(problem.dtype).type  # np.float64 or np.float32
+        return real(problem.x), real(problem.y)
+    return problem.x, problem.y  # already of the problem's dtype
+
+
+@quietly
+def one_weight(problem, device="cpu", data=None):
+    """Train one weight with NumPy scalars of the problem's dtype."""
+    x, y_true = prepare(problem, device) if data is None else data
+    real = np.dtype(problem.dtype).type
+    weight, lr = real(problem.w0), real(problem.lr)
     trajectory = Trajectory()
     for step in range(problem.steps):
         pred = weight * x  # 1-2: predict
@@ -28,11 +37,10 @@ def one_weight(problem, device="cpu"):
 
 
 @quietly
-def batched(problem, device="cpu"):
+def batched(problem, device="cpu", data=None):
     """Mini-batch gradient descent; np.mean reduces each batch."""
-    require_cpu("numpy", device)
+    x, y_true = prepare(problem, device) if data is None else data
     real = np.dtype(problem.dtype).type
-    x, y_true = problem.x, problem.y  # read-only arrays, already of the problem's dtype
     weight, lr = real(problem.w0), real(problem.lr)
     bias = None if problem.b0 is None else real(problem.b0)  # Keras's Dense(1) has one
     bias_grad = None

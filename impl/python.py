@@ -6,16 +6,22 @@ once gives the correctly rounded float32 result, because float64 carries more
 than 2 * 24 + 2 bits (so the double rounding is innocuous).
 """
 
-from bridge import Trajectory
+from bridge import OneWeight, Trajectory
 from bridge.devices import require_cpu
 from bridge.floats import rounder
 
 
-def one_weight(problem, device="cpu"):
-    """Train one weight, exactly the lesson's four lines per step."""
+def prepare(problem, device="cpu"):
+    """0: the data as the loop reads it: Python floats (lists of them for a batch), on the CPU."""
     require_cpu("python", device)
+    return (problem.x, problem.y) if isinstance(problem, OneWeight) else (problem.x.tolist(), problem.y.tolist())
+
+
+def one_weight(problem, device="cpu", data=None):
+    """Train one weight, exactly the lesson's four lines per step."""
+    x, y_true = prepare(problem, device) if data is None else data
     r = rounder(problem.dtype)  # float64: identity; float32: round to nearest float32
-    x, y_true, weight, lr = problem.x, problem.y, problem.w0, problem.lr
+    weight, lr = problem.w0, problem.lr
     trajectory = Trajectory()
     for step in range(problem.steps):
         pred = r(weight * x)  # 1-2: predict
@@ -37,11 +43,10 @@ def mean(values, r):
     return r(total / len(values))
 
 
-def batched(problem, device="cpu"):
+def batched(problem, device="cpu", data=None):
     """Mini-batch gradient descent, the same steps with a mean over each batch (and a bias if it has one)."""
-    require_cpu("python", device)
+    x, y_true = prepare(problem, device) if data is None else data
     r = rounder(problem.dtype)
-    x, y_true = problem.x.tolist(), problem.y.tolist()
     weight, bias, lr = problem.w0, problem.b0, problem.lr  # bias: None, or Keras's Dense(1) has one
     bias_grad = None
     trajectory = Trajectory()

@@ -6,7 +6,7 @@ the graph from the loss back to the weight and applies the chain rule:
 d loss / d parent += d self / d parent * d loss / d self.
 """
 
-from bridge import Trajectory
+from bridge import OneWeight, Trajectory
 from bridge.devices import require_cpu
 from bridge.floats import rounder
 
@@ -61,11 +61,17 @@ class Value:
                 parent.grad = self.r(parent.grad + self.r(local * node.grad))
 
 
-def one_weight(problem, device="cpu"):
-    """Train one weight; Value.backward() finds the slope."""
+def prepare(problem, device="cpu"):
+    """0: the data as the loop reads it: Python floats (lists of them for a batch), on the CPU."""
     require_cpu("python_autograd", device)
+    return (problem.x, problem.y) if isinstance(problem, OneWeight) else (problem.x.tolist(), problem.y.tolist())
+
+
+def one_weight(problem, device="cpu", data=None):
+    """Train one weight; Value.backward() finds the slope."""
+    x, y_true = prepare(problem, device) if data is None else data
     r = rounder(problem.dtype)
-    x, y_true, weight, lr = problem.x, problem.y, Value(problem.w0, r), problem.lr
+    weight, lr = Value(problem.w0, r), problem.lr
     trajectory = Trajectory()
     for step in range(problem.steps):
         pred = weight * x  # 1-2: predict
@@ -77,11 +83,10 @@ def one_weight(problem, device="cpu"):
     return trajectory
 
 
-def batched(problem, device="cpu"):
+def batched(problem, device="cpu", data=None):
     """Mini-batch gradient descent; the mean is a sum of Values divided by n."""
-    require_cpu("python_autograd", device)
+    x, y_true = prepare(problem, device) if data is None else data
     r = rounder(problem.dtype)
-    x, y_true = problem.x.tolist(), problem.y.tolist()
     weight, lr = Value(problem.w0, r), problem.lr
     bias = None if problem.b0 is None else Value(problem.b0, r)  # Keras's Dense(1) has one
     trajectory = Trajectory()

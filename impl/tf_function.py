@@ -2,8 +2,8 @@
 
 import tensorflow as tf
 
-from bridge import Trajectory
 from bridge.devices import tf_device
+from bridge.recording import TFRecorder
 
 
 @tf.function(jit_compile=True)  # traced once per dtype and batch shape, then one XLA program per call
@@ -20,24 +20,31 @@ def step(weight, x, y_true, lr, bias=None):
     return loss, grads[0], weight - lr * grads[0], grads[1], bias - lr * grads[1]
 
 
-def one_weight(problem, device="cpu"):
-    """Train one weight, one compiled step per update."""
+def prepare(problem, device="cpu"):
+    """0: the data onto the device, once: constants of the problem's dtype."""
     with tf.device(tf_device(device)):
-        x, y_true, weight, lr = (tf.constant(v, problem.dtype) for v in (problem.x, problem.y, problem.w0, problem.lr))
-        trajectory = Trajectory()
+        return tf.constant(problem.x, dtype=problem.dtype), tf.constant(problem.y, dtype=problem.dtype)
+
+
+def one_weight(problem, device="cpu", data=None):
+    """Train one weight, one compiled step per update."""
+    x, y_true = prepare(problem, device) if data is None else data
+    with tf.device(tf_device(device)):
+        weight, lr = tf.constant(problem.w0, problem.dtype), tf.constant(problem.lr, problem.dtype)
+        trajectory = TFRecorder(problem)  # kept on the device, read back once at the end
         for _ in range(problem.steps):
             loss, grad, weight = step(weight, x, y_true, lr)
             trajectory.record(loss, grad, weight)
-    return trajectory
+        return trajectory.read()
 
 
-def batched(problem, device="cpu"):
+def batched(problem, device="cpu", data=None):
     """Mini-batch gradient descent, one compiled step per batch."""
+    x, y_true = prepare(problem, device) if data is None else data
     with tf.device(tf_device(device)):
-        x, y_true = tf.constant(problem.x), tf.constant(problem.y)
         weight, lr = tf.constant(problem.w0, problem.dtype), tf.constant(problem.lr, problem.dtype)
         bias = None if problem.b0 is None else tf.constant(problem.b0, problem.dtype)
-        trajectory = Trajectory()
+        trajectory = TFRecorder(problem)
         for _ in range(problem.epochs):
             for batch in problem.batches:
                 if bias is None:
@@ -46,4 +53,4 @@ def batched(problem, device="cpu"):
                 else:
                     loss, grad, weight, bias_grad, bias = step(weight, x[batch], y_true[batch], lr, bias)
                     trajectory.record(loss, grad, weight, bias_grad, bias)
-    return trajectory
+        return trajectory.read()

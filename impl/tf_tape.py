@@ -2,18 +2,23 @@
 
 import tensorflow as tf
 
-from bridge import Trajectory
 from bridge.devices import tf_device
+from bridge.recording import TFRecorder
 
 
-def one_weight(problem, device="cpu"):
-    """Train one weight held in a tf.Variable."""
+def prepare(problem, device="cpu"):
+    """0: the data onto the device, once: constants of the problem's dtype."""
     with tf.device(tf_device(device)):
-        x = tf.constant(problem.x, dtype=problem.dtype)
-        y_true = tf.constant(problem.y, dtype=problem.dtype)
+        return tf.constant(problem.x, dtype=problem.dtype), tf.constant(problem.y, dtype=problem.dtype)
+
+
+def one_weight(problem, device="cpu", data=None):
+    """Train one weight held in a tf.Variable."""
+    x, y_true = prepare(problem, device) if data is None else data
+    with tf.device(tf_device(device)):
         weight = tf.Variable(problem.w0, dtype=problem.dtype)
         lr = problem.lr  # a Python float: TensorFlow converts it to the weight's dtype
-        trajectory = Trajectory()
+        trajectory = TFRecorder(problem)  # copies each value: the Variable changes in place
         for step in range(problem.steps):
             with tf.GradientTape() as tape:  # records the forward pass
                 pred = weight * x  # 1-2: predict
@@ -23,19 +28,18 @@ def one_weight(problem, device="cpu"):
             grad = tape.gradient(loss, weight)  # 4: slope of loss w.r.t. weight
             weight.assign_sub(lr * grad)  # 4: step downhill
             trajectory.record(loss, grad, weight)
-    return trajectory
+        return trajectory.read()
 
 
-def batched(problem, device="cpu"):
+def batched(problem, device="cpu", data=None):
     """Mini-batch gradient descent; tf.reduce_mean reduces each batch."""
+    x, y_true = prepare(problem, device) if data is None else data
     with tf.device(tf_device(device)):
-        x = tf.constant(problem.x)  # the problem's arrays already hold its dtype
-        y_true = tf.constant(problem.y)
         weight = tf.Variable(problem.w0, dtype=problem.dtype)
         bias = None if problem.b0 is None else tf.Variable(problem.b0, dtype=problem.dtype)  # as Keras's Dense(1)
         parameters = [weight] if bias is None else [weight, bias]
         lr = problem.lr
-        trajectory = Trajectory()
+        trajectory = TFRecorder(problem)
         for epoch in range(problem.epochs):
             for batch in problem.batches:
                 xb, yb = x[batch], y_true[batch]
@@ -47,4 +51,4 @@ def batched(problem, device="cpu"):
                     parameter.assign_sub(lr * grad)  # 4: step downhill
                 bias_grad = None if bias is None else grads[1]
                 trajectory.record(loss, grads[0], weight, bias_grad, bias)
-    return trajectory
+        return trajectory.read()

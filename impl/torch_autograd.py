@@ -2,16 +2,22 @@
 
 import torch
 
-from bridge import Trajectory
 from bridge.devices import torch_tensors
+from bridge.recording import TorchRecorder
 
 
-def one_weight(problem, device="cpu"):
+def prepare(problem, device="cpu"):
+    """0: the data onto the device, once: tensors of the problem's dtype."""
+    return torch_tensors(problem, device, problem.x, problem.y)
+
+
+def one_weight(problem, device="cpu", data=None):
     """Train one weight; loss.backward() finds the slope."""
-    x, y_true, weight = torch_tensors(problem, device, problem.x, problem.y, problem.w0)
+    x, y_true = prepare(problem, device) if data is None else data
+    weight = torch_tensors(problem, device, problem.w0)[0]
     weight.requires_grad_(True)  # autograd records every operation on weight
     lr = problem.lr
-    trajectory = Trajectory()
+    trajectory = TorchRecorder(problem, device)  # copies each value: weight changes in place
     for step in range(problem.steps):
         pred = weight * x  # 1-2: predict
         loss = (pred - y_true) ** 2  # 3: squared-error loss
@@ -20,18 +26,19 @@ def one_weight(problem, device="cpu"):
             weight -= lr * weight.grad  # 4: step downhill
         trajectory.record(loss.detach(), weight.grad, weight.detach())
         weight.grad = None  # backward() adds to .grad: clear it for the next step
-    return trajectory
+    return trajectory.read()
 
 
-def batched(problem, device="cpu"):
+def batched(problem, device="cpu", data=None):
     """Mini-batch gradient descent; autograd differentiates each batch's mean loss."""
-    x, y_true, weight = torch_tensors(problem, device, problem.x, problem.y, problem.w0)
+    x, y_true = prepare(problem, device) if data is None else data
+    weight = torch_tensors(problem, device, problem.w0)[0]
     bias = None if problem.b0 is None else torch_tensors(problem, device, problem.b0)[0]  # Keras's Dense(1) has one
     parameters = [weight] if bias is None else [weight, bias]
     for parameter in parameters:
         parameter.requires_grad_(True)
     lr = problem.lr
-    trajectory = Trajectory()
+    trajectory = TorchRecorder(problem, device)
     for epoch in range(problem.epochs):
         for batch in problem.batches:
             xb, yb = x[batch], y_true[batch]
@@ -45,4 +52,4 @@ def batched(problem, device="cpu"):
             trajectory.record(loss.detach(), weight.grad, weight.detach(), bias_grad, new_bias)
             for parameter in parameters:
                 parameter.grad = None
-    return trajectory
+    return trajectory.read()

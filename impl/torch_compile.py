@@ -1,12 +1,10 @@
 """The lesson's step compiled by torch.compile (TorchInductor): the hand-derived gradient, fused."""
 
-import torch
+from bridge import OneWeight
+from bridge.devices import torch_compiled, torch_tensors
+from bridge.recording import TorchRecorder
 
-from bridge import Trajectory
-from bridge.devices import torch_tensors
 
-
-@torch.compile(fullgraph=True)  # compiled on first use; a second batch shape makes it shape-generic
 def step(weight, x, y_true, lr):
     """One update: returns the loss, the gradient and the new weight."""
     pred = weight * x  # 1-2: predict
@@ -15,7 +13,6 @@ def step(weight, x, y_true, lr):
     return loss, grad, weight - lr * grad  # 4: step downhill
 
 
-@torch.compile(fullgraph=True)  # compiled apart: one function for both would run out of recompiles
 def step_with_bias(weight, bias, x, y_true, lr):
     """One update of Keras's Dense(1), w * x + b: the loss, then each parameter's gradient and new value."""
     pred = weight * x + bias  # 1-2: predict
@@ -25,27 +22,39 @@ def step_with_bias(weight, bias, x, y_true, lr):
     return loss, grad, weight - lr * grad, bias_grad, bias - lr * bias_grad  # 4: step downhill
 
 
-def one_weight(problem, device="cpu"):
+def prepare(problem, device="cpu"):
+    """0: the data onto the device, once: tensors of the problem's dtype (one sample: a batch of one)."""
+    if isinstance(problem, OneWeight):
+        return torch_tensors(problem, device, [problem.x], [problem.y])
+    return torch_tensors(problem, device, problem.x, problem.y)
+
+
+def one_weight(problem, device="cpu", data=None):
     """Train one weight, one compiled step per update."""
-    x, y_true, weight, lr = torch_tensors(problem, device, [problem.x], [problem.y], problem.w0, problem.lr)
-    trajectory = Trajectory()
+    x, y_true = prepare(problem, device) if data is None else data
+    weight, lr = torch_tensors(problem, device, problem.w0, problem.lr)
+    compiled = torch_compiled(step, device)  # compiled on first use; each device has its own
+    trajectory = TorchRecorder(problem, device)  # kept on the device, read back once at the end
     for _ in range(problem.steps):
-        loss, grad, weight = step(weight, x, y_true, lr)
+        loss, grad, weight = compiled(weight, x, y_true, lr)
         trajectory.record(loss, grad, weight)
-    return trajectory
+    return trajectory.read()
 
 
-def batched(problem, device="cpu"):
-    """Mini-batch gradient descent, one compiled step per batch."""
-    x, y_true, weight, lr = torch_tensors(problem, device, problem.x, problem.y, problem.w0, problem.lr)
+def batched(problem, device="cpu", data=None):
+    """Mini-batch gradient descent, one compiled step per batch (a second batch shape makes it shape-generic)."""
+    x, y_true = prepare(problem, device) if data is None else data
+    weight, lr = torch_tensors(problem, device, problem.w0, problem.lr)
     bias = None if problem.b0 is None else torch_tensors(problem, device, problem.b0)[0]
-    trajectory = Trajectory()
+    # compiled apart: one function for both would run out of recompiles
+    compiled = torch_compiled(step if bias is None else step_with_bias, device)
+    trajectory = TorchRecorder(problem, device)
     for _ in range(problem.epochs):
         for batch in problem.batches:
             if bias is None:
-                loss, grad, weight = step(weight, x[batch], y_true[batch], lr)
+                loss, grad, weight = compiled(weight, x[batch], y_true[batch], lr)
                 trajectory.record(loss, grad, weight)
             else:
-                loss, grad, weight, bias_grad, bias = step_with_bias(weight, bias, x[batch], y_true[batch], lr)
+                loss, grad, weight, bias_grad, bias = compiled(weight, bias, x[batch], y_true[batch], lr)
                 trajectory.record(loss, grad, weight, bias_grad, bias)
-    return trajectory
+    return trajectory.read()

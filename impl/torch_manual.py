@@ -1,29 +1,36 @@
 """The lesson's loop on torch tensors, with the gradient derived by hand (no autograd)."""
 
-from bridge import Trajectory
 from bridge.devices import torch_tensors
+from bridge.recording import TorchRecorder
 
 
-def one_weight(problem, device="cpu"):
+def prepare(problem, device="cpu"):
+    """0: the data onto the device, once: tensors of the problem's dtype."""
+    return torch_tensors(problem, device, problem.x, problem.y)
+
+
+def one_weight(problem, device="cpu", data=None):
     """Train one weight; every quantity is a 0-d tensor."""
-    x, y_true, weight = torch_tensors(problem, device, problem.x, problem.y, problem.w0)
+    x, y_true = prepare(problem, device) if data is None else data
+    weight = torch_tensors(problem, device, problem.w0)[0]
     lr = problem.lr  # a Python float: torch rounds it to the tensor's dtype, once
-    trajectory = Trajectory()
+    trajectory = TorchRecorder(problem, device)  # kept on the device, read back once at the end
     for step in range(problem.steps):
         pred = weight * x  # 1-2: predict
         loss = (pred - y_true) ** 2  # 3: squared-error loss (torch squares as x * x)
         grad = 2 * (pred - y_true) * x  # 4: slope of loss w.r.t. weight, by hand
         weight = weight - lr * grad  # 4: step downhill
         trajectory.record(loss, grad, weight)
-    return trajectory
+    return trajectory.read()
 
 
-def batched(problem, device="cpu"):
+def batched(problem, device="cpu", data=None):
     """Mini-batch gradient descent; .mean() reduces each batch."""
-    x, y_true, weight = torch_tensors(problem, device, problem.x, problem.y, problem.w0)
+    x, y_true = prepare(problem, device) if data is None else data
+    weight = torch_tensors(problem, device, problem.w0)[0]
     bias = None if problem.b0 is None else torch_tensors(problem, device, problem.b0)[0]  # Keras's Dense(1) has one
     bias_grad, lr = None, problem.lr
-    trajectory = Trajectory()
+    trajectory = TorchRecorder(problem, device)
     for epoch in range(problem.epochs):
         for batch in problem.batches:
             xb, yb = x[batch], y_true[batch]
@@ -35,4 +42,4 @@ def batched(problem, device="cpu"):
                 bias_grad = (2 * (pred - yb)).mean()  # the bias's slope: the same without x
                 bias = bias - lr * bias_grad
             trajectory.record(loss, grad, weight, bias_grad, bias)
-    return trajectory
+    return trajectory.read()

@@ -87,8 +87,8 @@ def test_compare_exits_1_and_says_how_to_reproduce_a_mismatch(monkeypatch, capsy
 
     real = impl.numpy.one_weight
 
-    def off_by_one_ulp(problem, device="cpu"):
-        trajectory = real(problem, device)
+    def off_by_one_ulp(problem, device="cpu", data=None):
+        trajectory = real(problem, device, data)
         trajectory.weights[3] = float(__import__("numpy").nextafter(trajectory.weights[3], 10.0))
         return trajectory
 

@@ -1,4 +1,4 @@
-"""Implementations x presets x dtypes: each must meet its claim against the reference."""
+"""Implementations x presets x dtypes: each must meet its claim against the reference, on the suite's --device."""
 
 import math
 
@@ -6,7 +6,10 @@ import pytest
 
 import bridge
 from bridge.compare import expected_departure
-from tests.conftest import check_bitwise, check_claim, impl_params
+from bridge.devices import parse
+from tests.conftest import check_bitwise, check_claim, device_for, impl_params, train
+
+pytestmark = pytest.mark.device  # runs on the suite's --device
 
 PRESET_NAMES = list(bridge.PRESETS)
 DTYPES = ["float64", "float32"]
@@ -22,8 +25,11 @@ def test_conforms(name, preset, dtype):
 ONE_WEIGHT_PRESETS = [p for p in PRESET_NAMES if isinstance(bridge.PRESETS[p], bridge.OneWeight)]
 
 
-FUSED = ("tf_function", "jax_jit", "keras_jax")  # XLA-compiled steps fuse multiply-adds
-UNFUSED = [n for n in bridge.IMPLEMENTATIONS if n not in FUSED]
+# XLA-compiled steps fuse multiply-adds; on a GPU, so do Inductor's Triton kernels
+XLA = ("tf_function", "jax_jit", "keras_jax")
+FUSED_ON = {"cpu": XLA, "gpu": (*XLA, "torch_compile")}
+FUSED = {name: name in FUSED_ON[parse(device_for(name))[0]] for name in bridge.IMPLEMENTATIONS}
+UNFUSED = [n for n in bridge.IMPLEMENTATIONS if not FUSED[n]]
 NARROWED = sorted(bridge.compare.NARROWED)  # Keras runs float64 in float32 on these backends
 
 
@@ -45,23 +51,26 @@ def test_one_weight_presets_are_bitwise(name, preset, dtype):
 @pytest.mark.parametrize("name", UNFUSED)
 def test_one_weight_loop_departs_only_by_flushing_subnormals_or_a_zeros_sign(name):
     # no rounding differs in this loop: TF and XLA flush subnormals, Keras on torch turns -0.0 into +0.0
-    departure = expected_departure(name, bridge.preset("lesson", "float32"))
+    departure = expected_departure(name, bridge.preset("lesson", "float32"), device_for(name))
     assert departure is None or (not departure.reorders and (departure.flushes or "+0.0" in departure.cause))
 
 
+@pytest.mark.parametrize("kind", ["cpu", "gpu"])
 @pytest.mark.parametrize("name", bridge.IMPLEMENTATIONS)
-def test_only_compilers_fuse(name):
-    departure = expected_departure(name, bridge.preset("lesson", "float32"))
-    assert (departure is not None and "FMA" in departure.cause.replace("fused multiply-add", "FMA")) == (name in FUSED)
-    assert name in UNFUSED or bridge.REGISTRY[name].compiled
+def test_only_compilers_fuse(name, kind):
+    departure = expected_departure(name, bridge.preset("lesson", "float32"), kind)
+    fuses = departure is not None and "FMA" in departure.cause.replace("fused multiply-add", "FMA")
+    assert fuses == (name in FUSED_ON[kind])
+    assert not fuses or bridge.REGISTRY[name].compiled
 
 
+@pytest.mark.parametrize("kind", ["cpu", "gpu"])
 @pytest.mark.parametrize("name", bridge.IMPLEMENTATIONS)
-def test_only_keras_on_jax_and_torch_narrows_float64(name):
-    narrowed = expected_departure(name, bridge.preset("lesson", "float64"))
+def test_only_keras_on_jax_and_torch_narrows_float64(name, kind):
+    narrowed = expected_departure(name, bridge.preset("lesson", "float64"), kind)
     assert (narrowed is not None and narrowed.precision == "float32") == (name in NARROWED)
     for preset in ("lesson", "bias"):
-        departure = expected_departure(name, bridge.preset(preset, "float32"))
+        departure = expected_departure(name, bridge.preset(preset, "float32"), kind)
         assert departure is None or departure.precision is None, "float32 runs are never narrowed"
 
 
@@ -69,7 +78,7 @@ def test_only_keras_on_jax_and_torch_narrows_float64(name):
 @pytest.mark.parametrize("name", impl_params())
 def test_explode_diverges_at_the_same_step(name, dtype):
     problem = bridge.preset("explode", dtype)
-    reference, trajectory = bridge.train("python", problem), bridge.train(name, problem)
+    reference, trajectory = bridge.train("python", problem), train(name, problem)
     assert reference.first_non_finite() is not None, "explode must reach inf/NaN"
     if name in NARROWED and dtype == "float64":  # computing in float32, it overflows where float32 does
         reference = bridge.train("python", bridge.preset("explode", "float32"))
@@ -81,22 +90,22 @@ def test_explode_diverges_at_the_same_step(name, dtype):
 @pytest.mark.parametrize("name", impl_params())
 def test_records_one_entry_per_update(name, preset):
     problem = bridge.preset(preset)
-    trajectory = bridge.train(name, problem)
+    trajectory = train(name, problem)
     assert len(trajectory.weights) == len(trajectory.losses) == len(trajectory.grads) == problem.updates
-    assert (trajectory.implementation, trajectory.dtype, trajectory.device) == (name, "float64", "cpu")
+    assert (trajectory.implementation, trajectory.dtype, trajectory.device) == (name, "float64", device_for(name))
 
 
 @pytest.mark.parametrize("name", impl_params())
 def test_float32_run_holds_only_float32_values(name):
-    trajectory = bridge.train(name, bridge.preset("mini_batch", "float32"))
+    trajectory = train(name, bridge.preset("mini_batch", "float32"))
     for value in trajectory.weights + trajectory.losses + trajectory.grads:
         assert bridge.floats.to_float32(value) == value
 
 
 @pytest.mark.parametrize("name", impl_params())
 def test_zero_steps_and_epochs_record_nothing(name):
-    assert len(bridge.train(name, bridge.OneWeight(1.5, 3.0, 0.0, 0.1, 0))) == 0
-    assert len(bridge.train(name, bridge.Batched([1.0, 2.0], [2.0, 4.0], 0.0, 0.1, 0, 1))) == 0
+    assert len(train(name, bridge.OneWeight(1.5, 3.0, 0.0, 0.1, 0))) == 0
+    assert len(train(name, bridge.Batched([1.0, 2.0], [2.0, 4.0], 0.0, 0.1, 0, 1))) == 0
 
 
 @pytest.mark.parametrize("name", impl_params())

@@ -52,6 +52,7 @@ def test_absent_gpu_is_refused_with_a_clear_message(name):
         bridge.train(name, bridge.PRESETS["lesson"], device=f"cuda:{present}")
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("name", impl_params([n for n in bridge.IMPLEMENTATIONS if bridge.REGISTRY[n].gpu]))
 def test_gpu_run_conforms_where_a_gpu_is_present(name):
     impl = bridge.REGISTRY[name]
@@ -83,3 +84,38 @@ def test_jax_float64_run_really_is_float64():
     pytest.importorskip("jax")
     trajectory = bridge.train("jax_grad", bridge.preset("lesson", "float64"))
     assert trajectory.weights[1] == 1.395 and bridge.floats.to_float32(trajectory.weights[1]) != 1.395
+
+
+def on_a_gpu(name: str, problem) -> bridge.Trajectory:
+    """A CPU run labelled as a GPU's: what the report says of a row, whatever the numbers."""
+    trajectory = bridge.train(name, problem)
+    trajectory.device = "cuda"
+    return trajectory
+
+
+@pytest.mark.parametrize("name", impl_params(["tf_tape", "tf_function", "keras_tensorflow"]))
+def test_a_claim_never_measured_on_a_gpu_says_so(name):
+    problem = bridge.preset("lesson")
+    verdict = bridge.compare.compare(problem, bridge.train("python", problem), on_a_gpu(name, problem))
+    assert verdict.note == "not measured on gpu; the CPU claim is applied"
+    assert verdict.summary().endswith("not measured on gpu; the CPU claim is applied")
+
+
+@pytest.mark.parametrize("name", sorted(bridge.compare.MEASURED["gpu"]))
+def test_a_claim_measured_on_a_gpu_carries_no_note(name):
+    assert bridge.compare.unmeasured(name, "cuda") is None
+    assert bridge.compare.unmeasured("tf_tape", "cpu") is None, "every claim is measured on the CPU"
+
+
+def test_compare_table_footnotes_the_unmeasured_gpu_claims(monkeypatch, capsys):
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("torch")
+    from bridge import cli
+
+    monkeypatch.setattr(cli, "train", lambda name, problem, device="cpu": on_a_gpu(name, problem))
+    assert cli.main(["compare", "--impl", "python", "torch_manual", "tf_tape", "--device", "cuda"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in out.splitlines() if line.split() and line.split()[0] in bridge.REGISTRY}
+    assert rows["torch_manual"].rstrip().endswith("bitwise"), "measured on an H200: no note"
+    assert rows["tf_tape"].rstrip().endswith("bitwise [1]")
+    assert "  [1] not measured on gpu; the CPU claim is applied" in out

@@ -13,6 +13,7 @@ import pytest
 import bridge
 from bridge.compare import compare
 from tests.conftest import impl_params
+from tests.test_recording import KeepsReferences
 
 IMPL = Path(__file__).resolve().parent.parent / "impl"
 
@@ -54,6 +55,13 @@ MUTANTS = {
     ("tf_tape", "float32 leak in a float64 run"): [
         ("weight.assign_sub(lr * grad)", "weight.assign_sub(tf.cast(tf.cast(lr * grad, tf.float32), weight.dtype))"),
     ],
+    # the weight is a Parameter updated in place, or a tf.Variable: a reference read after the run is the last value
+    ("torch_autograd", "weight read after the run, not copied at each step"): [
+        ("TorchRecorder(problem, device)", "KeepsReferences(problem, device)"),
+    ],
+    ("tf_tape", "weight read after the run, not copied at each step"): [
+        ("TFRecorder(problem)", "KeepsReferences(problem)"),
+    ],
 }
 
 
@@ -65,6 +73,7 @@ def load_mutant(name: str, replacements):
         source = source.replace(old, new)
     spec = importlib.util.spec_from_loader(f"mutant_{name}", loader=None)
     module = importlib.util.module_from_spec(spec)
+    module.KeepsReferences = KeepsReferences  # the recorder a mutant may use instead of the real one
     exec(compile(source, f"<mutant of impl/{name}.py>", "exec"), module.__dict__)
     return module
 

@@ -7,6 +7,8 @@ from hypothesis import strategies as st
 import bridge
 from tests.conftest import check_claim, impl_params
 
+pytestmark = pytest.mark.device  # runs on the suite's --device
+
 # Magnitudes from subnormal to large; the problem rounds them to its dtype.
 numbers = st.floats(min_value=-1e4, max_value=1e4, allow_nan=False, allow_infinity=False)
 rates = st.floats(min_value=0.0, max_value=2.0)

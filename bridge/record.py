@@ -1,0 +1,85 @@
+"""Whole trajectories as one device computed them, every float in hex: evidence that outlives the machine.
+
+    python -m bridge.record --device cuda --output tests/recorded/h200.json [--impl NAME ...]
+
+The file names the device (its card, or the processor), the framework
+versions and the day; then, for each implementation, preset and dtype, every
+recorded float as float.hex(). tests/test_causes.py checks each file in
+tests/recorded/ against the claims for its device and against the FMA
+emulation, step by step, on any machine: the device need not be there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import sys
+from pathlib import Path
+
+from bridge.devices import device_name, parse
+from bridge.errors import BridgeError
+from bridge.problems import PRESETS, preset
+from bridge.registry import IMPLEMENTATIONS, REGISTRY, get, train
+from bridge.trajectory import Trajectory
+
+RECORDED = ("weights", "losses", "grads", "biases", "bias_grads")
+PRESETS_RECORDED = tuple(p for p in PRESETS if p != "explode")  # explode: 700 steps, checked live instead
+
+
+def record(names, device: str, presets=PRESETS_RECORDED, dtypes=("float64", "float32")) -> dict:
+    """Train each implementation on each preset and dtype on the device; the runs, floats in hex."""
+    runs = []
+    for name in names:
+        where = get(name).device_for(device)
+        for preset_name in presets:
+            for dtype in dtypes:
+                trajectory = train(name, preset(preset_name, dtype), where)
+                runs.append(
+                    {"implementation": name, "device": where, "preset": preset_name, "dtype": dtype}
+                    | {q: [float(v).hex() for v in getattr(trajectory, q)] for q in RECORDED}
+                )
+    return {
+        "device": device,
+        "device_name": device_name(device),
+        "versions": {name: REGISTRY[name].version() for name in names},
+        "python": platform.python_version(),
+        "recorded": datetime.date.today().isoformat(),
+        "runs": runs,
+    }
+
+
+def trajectory_of(run: dict) -> Trajectory:
+    """A recorded run as the Trajectory it was, exact."""
+    values = {q: [float.fromhex(v) for v in run[q]] for q in RECORDED}
+    return Trajectory(**values, implementation=run["implementation"], dtype=run["dtype"], device=run["device"])
+
+
+def dumps(data: dict) -> str:
+    """JSON with one run per line: readable, and a new recording's diff shows which runs changed."""
+    header = json.dumps({k: v for k, v in data.items() if k != "runs"}, indent=1)[:-2]
+    runs = ",\n  ".join(json.dumps(run) for run in data["runs"])
+    return f'{header},\n "runs": [\n  {runs}\n ]\n}}\n'
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bridge.record", description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or gpu[:N]")
+    parser.add_argument("--output", required=True, help="the .json file to write")
+    parser.add_argument("--impl", nargs="+", help="default: every installed one that runs on the device")
+    args = parser.parse_args(argv)
+    try:
+        on_gpu = parse(args.device)[0] == "gpu"
+        names = args.impl or [n for n in IMPLEMENTATIONS if REGISTRY[n].installed() and (REGISTRY[n].gpu or not on_gpu)]
+        data = record(names, args.device)
+        Path(args.output).write_text(dumps(data))
+    except (BridgeError, OSError) as error:
+        print(f"python -m bridge.record: error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.output}: {len(data['runs'])} runs on {data['device_name']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

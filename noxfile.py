@@ -25,14 +25,14 @@ def lint(session):
 @nox.session
 def tests(session):
     """The full suite with every framework installed (what CI runs)."""
-    _install(session, "all,test")
+    _install(session, "all,test,bench")
     session.run("pytest", *session.posargs)
 
 
 @nox.session
 def benchmarks(session):
-    """Every implementation timed; JSON, table and chart in .benchmarks/ (pass --quick for a smoke run)."""
-    _install(session, "all,test")
+    """Every implementation and peer timed; JSON, table and chart in .benchmarks/ (--quick: a smoke run)."""
+    _install(session, "all,test,bench")
     session.run("descent", "bench", *session.posargs)
 
 

@@ -1,10 +1,14 @@
-"""Every implementation x workload, timed by pytest-benchmark; correctness recorded beside time.
+"""Every row x workload on one device (DESCENT_BENCH_DEVICE), timed by pytest-benchmark; the verdict beside the time.
 
-Step time is measured by difference, so that data transfer and compilation
-stay out of it: a run with k updates minus a run with none, divided by k.
-The first call of each shape is timed apart (it includes any compilation).
-The clock stops only when the trajectory is on the host, which synchronises
-any GPU.
+The timed code is each implementation's own loop: bridge.registry.prepare()
+puts the data on the device before the clock starts (timed apart, as
+"transfer"), and the clock runs over bridge.registry.run(). A step's time is
+a difference: a run with k more updates minus a short run, both on data
+already there, divided by k; every run ends with its trajectory on the host,
+so the device has finished before the clock stops. The first call of each
+shape is timed apart: it includes any compilation. `descent bench` turns the
+rounds into the table, with "below noise" where the difference is smaller
+than the rounds' own spread.
 """
 
 import time
@@ -13,61 +17,89 @@ import pytest
 
 import bridge
 from benchmarks import workloads as w
+from benchmarks.peers import PEERS
 from bridge.compare import compare
 
-IMPLEMENTATIONS = [n for n in bridge.IMPLEMENTATIONS if bridge.REGISTRY[n].installed()]
 TF32 = w.tf32_off()  # this process times only; the settings are recorded with every result
-SLOW = {"python", "python_autograd"}  # a Python loop over every sample: rounds kept few at N = 10^6
+VERSIONS = {n: (bridge.REGISTRY[n].version() if n in bridge.REGISTRY else PEERS[n].summary) for n in w.ROWS}
+REFERENCES = {}  # the python reference of each problem checked, computed once
 
 
-def _device(name):
-    return bridge.REGISTRY[name].device_for(w.DEVICE)
+def prepare(name, problem):
+    if name in PEERS:
+        return PEERS[name].prepare(problem, w.device_of(name))
+    return bridge.registry.prepare(name, problem, w.device_of(name))
 
 
-def _measure(benchmark, name, problem, reference, rounds):
-    """Time train(name, problem); record the first call and the verdict against the reference."""
+def run(name, problem, data):
+    if name in PEERS:
+        return PEERS[name].train(problem, w.device_of(name), data)
+    return bridge.registry.run(name, problem, w.device_of(name), data)
+
+
+def verdict(problem, trajectory) -> str:
+    key = repr(problem)
+    if key not in REFERENCES:
+        REFERENCES[key] = bridge.train("python", problem)
+    found = compare(problem, REFERENCES[key], trajectory)
+    assert found.conforms, found.summary()
+    return found.summary()
+
+
+def measure(benchmark, name, workload, n, phase, problem, rounds):
+    """Time one phase of one row on one problem: transfer (prepare), or a run on data prepared beforehand."""
+    benchmark.group = f"{workload}, N={n}" if n > 1 else workload
+    info = dict(implementation=name, workload=workload, n=n, phase=phase, updates=problem.updates, peer=name in PEERS)
+    info["epochs"] = getattr(problem, "epochs", None)
+    info |= dict(device=w.device_of(name), device_name=bridge.devices.device_name(w.DEVICE), tf32_settings=TF32)
+    benchmark.extra_info.update(info, version=VERSIONS[name])
+    if phase == "transfer":
+        if name.startswith("keras_"):
+            pytest.skip("a Keras row's data travels to its worker process with every run")
+        benchmark.pedantic(lambda: w.synchronize(prepare(name, problem)), rounds=rounds, warmup_rounds=1)
+        return
+    data = prepare(name, problem)
+    w.synchronize(data)
     start = time.perf_counter()
-    trajectory = bridge.train(name, problem, _device(name))  # the first call: compiles, if anything does
+    trajectory = run(name, problem, data)  # the first call of this shape: compiles, if anything does
     benchmark.extra_info["first_call_s"] = time.perf_counter() - start
-    if reference is not None:
-        verdict = compare(problem, reference, trajectory)
-        benchmark.extra_info["verdict"] = verdict.summary()
-        assert verdict.conforms, verdict.summary()
-    benchmark.extra_info.update(implementation=name, device=_device(name), tf32_settings=TF32)
-    benchmark.pedantic(bridge.train, args=(name, problem, _device(name)), rounds=rounds, warmup_rounds=0)
+    if phase != "many":  # checked where it is cheapest; the long run is the same loop
+        benchmark.extra_info["verdict"] = verdict(problem, trajectory)
+    benchmark.pedantic(run, args=(name, problem, data), rounds=rounds, warmup_rounds=0)
 
 
-@pytest.mark.parametrize("name", IMPLEMENTATIONS)
+@pytest.mark.parametrize("name", w.ROWS)
 def test_lesson(benchmark, name):
-    benchmark.group = "lesson: 20 steps"
-    problem = bridge.PRESETS["lesson"]
-    _measure(benchmark, name, problem, bridge.train("python", problem), rounds=20)
+    measure(benchmark, name, "lesson: 20 steps", 1, "run", bridge.PRESETS["lesson"], rounds=20)
 
 
-@pytest.mark.parametrize("epochs", [0, w.REPEATED_STEPS], ids=["transfer", "steps"])
+@pytest.mark.parametrize("phase", ["transfer", "few", "many"])
 @pytest.mark.parametrize("n", w.STEP_SIZES)
-@pytest.mark.parametrize("name", IMPLEMENTATIONS)
-def test_full_batch_step(benchmark, name, n, epochs):
-    benchmark.group = f"full-batch step, N={n}"
-    problem = w.full_batch(n, epochs)
-    reference = bridge.train("python", problem) if epochs and n <= 10**4 else None  # checked where cheap
-    slow = name in SLOW and n >= 10**5
-    _measure(benchmark, name, problem, reference, rounds=1 if slow else 3 if n >= 10**5 else 10)
-    benchmark.extra_info.update(workload="full_batch_step", n=n, epochs=epochs)
+@pytest.mark.parametrize("name", w.ROWS)
+def test_full_batch_step(benchmark, name, n, phase):
+    if name == "python_autograd" and n > w.TOO_SLOW:
+        pytest.skip(f"python_autograd takes seconds a step beyond N={w.TOO_SLOW}")
+    epochs = {"transfer": 0, "few": 1, "many": 1 + w.extra_steps(name)}[phase]
+    slow = name in w.PYTHON_LOOPS and n >= 10**5
+    measure(benchmark, name, "full-batch step", n, phase, w.full_batch(n, epochs), rounds=3 if slow else 5)
 
 
-@pytest.mark.parametrize("epochs", [0, 1], ids=["transfer", "epoch"])
-@pytest.mark.parametrize("name", IMPLEMENTATIONS)
-def test_mini_batch_epoch(benchmark, name, epochs):
-    benchmark.group = f"mini-batch epoch, N={w.EPOCH_SIZE}, batch {w.EPOCH_BATCH}"
-    problem = w.mini_batch(w.EPOCH_SIZE, epochs)
-    _measure(benchmark, name, problem, None, rounds=1 if name in SLOW and not w.QUICK else 3)
-    benchmark.extra_info.update(workload="mini_batch_epoch", n=w.EPOCH_SIZE, epochs=epochs)
+@pytest.mark.parametrize("phase", ["transfer", "few", "many"])
+@pytest.mark.parametrize("name", w.ROWS)
+def test_mini_batch_epoch(benchmark, name, phase):
+    if name == "python_autograd" and w.EPOCH_SIZE > w.TOO_SLOW:
+        pytest.skip(f"python_autograd takes seconds an epoch beyond N={w.TOO_SLOW}")
+    epochs = {"transfer": 0, "few": 1, "many": 3}[phase]
+    workload = f"mini-batch epoch, batch {w.EPOCH_BATCH}"
+    measure(benchmark, name, workload, w.EPOCH_SIZE, phase, w.mini_batch(w.EPOCH_SIZE, epochs), rounds=3)
 
 
 @pytest.mark.parametrize("n", sorted({*w.STEP_SIZES, w.EPOCH_SIZE}))
 def test_floor(benchmark, n):
+    floor, times = w.Floor(n), 100
     benchmark.group = f"floor, N={n}"
-    x, y = w.data(n)
-    benchmark.extra_info.update(implementation="floor", workload="floor", n=n)
-    benchmark(w.floor, x, y)
+    benchmark.extra_info.update(implementation="floor", workload="floor", n=n, phase="run", updates=times)
+    benchmark.extra_info.update(bytes=floor.bytes, how=floor.label, device=w.DEVICE)
+    benchmark.extra_info["device_name"] = bridge.devices.device_name(w.DEVICE)
+    floor.run(1)  # warm-up: any compilation, and the caches
+    benchmark.pedantic(floor.run, args=(times,), rounds=5, warmup_rounds=0)

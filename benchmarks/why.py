@@ -51,7 +51,7 @@ def main():
 
         with jax.enable_x64(True):
             xj, yj, wj, lr = jnp.asarray(x), jnp.asarray(y), jnp.asarray(0.5), jnp.asarray(0.1)
-            step = lambda: jax.block_until_ready(jax_jit.descend_batched(wj, xj, yj, lr, 1, x.size))  # noqa: E731
+            step = lambda: jax.block_until_ready(jax_jit.descend_batched((wj, None), xj, yj, lr, 1, x.size))  # noqa: E731
             step()
             show("jax_jit step, compiled, data already on device", best(step))
             dot = jax.jit(lambda a, b: a @ b)
@@ -65,12 +65,14 @@ def main():
     try:
         import torch
 
+        from bridge.devices import torch_compiled
         from impl import torch_compile
 
         xt, yt = torch.tensor(x), torch.tensor(y)
         wt, lrt = torch.tensor(0.5, dtype=torch.float64), torch.tensor(0.1, dtype=torch.float64)
-        torch_compile.step(wt, xt, yt, lrt)
-        show("torch_compile step alone (no trajectory kept)", best(lambda: torch_compile.step(wt, xt, yt, lrt)))
+        step = torch_compiled(torch_compile.step, "cpu")
+        step(wt, xt, yt, lrt)
+        show("torch_compile step alone (no trajectory kept)", best(lambda: step(wt, xt, yt, lrt)))
     except ImportError:
         pass
     problem = bridge.PRESETS["lesson"]

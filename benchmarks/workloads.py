@@ -1,4 +1,4 @@
-"""The benchmark workloads, shared by the pytest-benchmark suite and `descent bench`."""
+"""The benchmark's rows, workloads and floor, shared by the pytest-benchmark suite and `descent bench`."""
 
 import os
 import random
@@ -6,12 +6,48 @@ import random
 import numpy as np
 
 import bridge
+from benchmarks.peers import PEERS
+from bridge.devices import check, parse
 
 QUICK = os.environ.get("DESCENT_BENCH_QUICK") == "1"  # tiny sizes: a smoke run, seconds not minutes
 DEVICE = os.environ.get("DESCENT_BENCH_DEVICE", "cpu")
-STEP_SIZES = [10**3, 10**4] if QUICK else [10**3, 10**4, 10**5, 10**6]
+ON_GPU = parse(DEVICE)[0] == "gpu"
+STEP_SIZES = [10**3, 10**4] if QUICK else [10**3, 10**4, 10**5, 10**6] + ([10**7] if ON_GPU else [])
 EPOCH_SIZE, EPOCH_BATCH = (10**4, 1024) if QUICK else (10**6, 1024)
-REPEATED_STEPS = 5  # full-batch step time = (run with 5 epochs - run with 0 epochs) / 5
+PYTHON_LOOPS = ("python", "python_autograd")  # a Python loop over every sample
+TOO_SLOW = 10**5  # python_autograd's largest N here: 1.1 s a step at 10^5 (13.6 s at 10^6, measured before)
+
+
+def runs_here(name: str) -> bool:
+    """Whether a row runs on this benchmark's device: on a GPU, only the GPU-capable rows that see it."""
+    row = bridge.REGISTRY.get(name)
+    installed = row.installed() if row else PEERS[name].installed()
+    if not installed or not ON_GPU:
+        return installed
+    if row is not None and not row.gpu:
+        return False
+    try:
+        row.check_device(DEVICE) if row else check(PEERS[name].requires[0], DEVICE)
+    except bridge.DeviceUnavailable:
+        return False
+    return True
+
+
+ROWS = [n for n in (*bridge.IMPLEMENTATIONS, *PEERS) if runs_here(n)]
+
+
+def device_of(name: str) -> str:
+    row = bridge.REGISTRY.get(name)
+    return row.device_for(DEVICE) if row else DEVICE
+
+
+def extra_steps(name: str) -> int:
+    """How many more updates the long run makes than the short one: enough to stand out of the noise."""
+    if name in PYTHON_LOOPS:
+        return 3
+    if name.startswith("keras"):
+        return 5 if not ON_GPU else 20
+    return 100 if ON_GPU else 20
 
 
 def data(n: int, seed: int = 1):
@@ -63,6 +99,53 @@ def tf32_off() -> dict:
     return settings
 
 
-def floor(x: np.ndarray, y: np.ndarray) -> float:
-    """The least any step can do: read x and y once (one dot product)."""
-    return float(np.dot(x, y))
+def synchronize(values) -> None:
+    """Wait until every tensor in values is on its device: the clock stops after a copy ends, not when it starts."""
+    for value in values or ():
+        module = type(value).__module__
+        if module.startswith("torch") and value.is_cuda:
+            import torch
+
+            torch.cuda.synchronize(value.device)
+        elif hasattr(value, "block_until_ready"):  # a jax.Array
+            value.block_until_ready()
+        elif module.startswith("tensorflow") and "GPU" in value.device.upper():
+            import tensorflow as tf
+
+            tf.test.experimental.sync_devices()
+
+
+class Floor:
+    """The least a step can do on this device: read x and y once, as one dot product there."""
+
+    def __init__(self, n: int):
+        x, y = data(n)
+        self.bytes = x.nbytes + y.nbytes
+        self.framework = "numpy" if not ON_GPU else "torch" if runs_here("torch_manual") else "jax"
+        if self.framework == "numpy":
+            self.x, self.y, self.dot = x, y, np.dot
+        elif self.framework == "torch":
+            import torch
+
+            self.x, self.y = (torch.tensor(v, device=bridge.devices.torch_device(DEVICE)) for v in (x, y))
+            self.dot = torch.dot
+        else:
+            import jax
+
+            with jax.enable_x64(True):
+                where = bridge.devices.jax_device(DEVICE)
+                self.x, self.y = (jax.device_put(v, where) for v in (x, y))
+            matmul = jax.jit(lambda a, b: a @ b)
+
+            def dot(a, b):
+                with jax.enable_x64(True):  # float64 stays float64
+                    return matmul(a, b)
+
+            self.dot = dot
+        self.label = f"{self.framework}.dot"
+
+    def run(self, times: int) -> None:
+        """times dot products, one after another, and one wait for the device at the end."""
+        for _ in range(times):
+            result = self.dot(self.x, self.y)
+        synchronize([result])

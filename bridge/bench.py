@@ -1,4 +1,11 @@
-"""descent bench: run benchmarks/ with pytest-benchmark, then one table and one chart from its JSON."""
+"""descent bench: run benchmarks/ with pytest-benchmark on one device, then one table and one chart from its JSON.
+
+A step's time is the difference between a long run and a short one on data
+already on the device, divided by the updates between them. The noise of
+that difference is the rounds' own spread: (median - fastest) of the long run
+plus that of the short one. A difference within its noise is reported as
+"below noise", never as a number.
+"""
 
 from __future__ import annotations
 
@@ -13,130 +20,158 @@ from bridge.errors import BridgeError, InvalidProblem
 
 SUITE = Path(__file__).resolve().parent.parent / "benchmarks"
 COMPILED = ("jax_jit", "tf_function", "torch_compile")
+KERAS_BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def _pytest(files: list[str], results: Path, env: dict) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "pytest", *files, "-q", "-p", "no:cacheprovider", f"--benchmark-json={results}"]
+    return subprocess.run([*command, "--benchmark-disable-gc"], env=env, cwd=SUITE.parent)
 
 
 def run_suite(output: Path, quick: bool, device: str) -> Path:
-    """Run the pytest-benchmark suite in a fresh interpreter; return the JSON it wrote."""
+    """Run the suite in fresh interpreters (Keras's peer once per backend); return the merged JSON."""
+    from bridge.registry import REGISTRY
+
     if not (SUITE / "test_benchmarks.py").exists():
         raise BridgeError(f"descent bench runs the suite in {SUITE}: use a clone of the repository")
     output.mkdir(parents=True, exist_ok=True)
-    results = output / "benchmarks.json"
     env = os.environ | {"DESCENT_BENCH_QUICK": "1" if quick else "0", "DESCENT_BENCH_DEVICE": device}
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        str(SUITE),
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        f"--benchmark-json={results}",
-        "--benchmark-disable-gc",
-    ]
-    done = subprocess.run(command, env=env, cwd=SUITE.parent)
-    if done.returncode != 0 or not results.exists():
-        raise BridgeError(f"the benchmark suite failed (exit {done.returncode}); rerun: {' '.join(command)}")
+    parts = [output / "benchmarks-main.json"]
+    done = _pytest([str(SUITE / "test_benchmarks.py")], parts[0], env)
+    if done.returncode != 0 or not parts[0].exists():
+        raise BridgeError(f"the benchmark suite failed (exit {done.returncode}); rerun: {' '.join(done.args)}")
+    for backend in KERAS_BACKENDS:
+        if not REGISTRY[f"keras_{backend}"].installed():
+            continue
+        part = output / f"benchmarks-keras-{backend}.json"
+        done = _pytest([str(SUITE / "keras_peer.py")], part, env | {"KERAS_BACKEND": backend})
+        if done.returncode not in (0, 5) or not part.exists():  # 5: every test skipped (not on this device)
+            raise BridgeError(f"Keras's peer on {backend} failed (exit {done.returncode}): {' '.join(done.args)}")
+        parts.append(part)
+    merged = json.loads(parts[0].read_text())
+    for part in parts[1:]:
+        merged["benchmarks"] += json.loads(part.read_text())["benchmarks"]
+    results = output / "benchmarks.json"
+    results.write_text(json.dumps(merged, indent=1))
     return results
 
 
+def _spread(stats: dict) -> float:
+    return stats["median"] - stats["min"]
+
+
 def summarise(results: Path) -> dict:
-    """Seconds per workload and implementation (fastest round), with ratios to the floor and the fastest."""
+    """Per workload and row: step (or epoch) time or "below noise", transfer, first call, verdict; the floor."""
     raw = json.loads(results.read_text())
-    times = defaultdict(dict)  # (workload, n) -> {implementation or "transfer:"+name: seconds}
-    first_calls = defaultdict(dict)  # (workload, n) -> {implementation: seconds of its first, compiling call}
-    epochs = defaultdict(dict)  # (workload, n) -> {implementation: epochs its timed run made}
+    phases = defaultdict(dict)  # (workload, n, name) -> {phase: benchmark}
+    floors, device, device_name = {}, "", ""
     for b in raw["benchmarks"]:
-        info, best = b["extra_info"], b["stats"]["min"]
-        if b["group"].startswith("lesson"):
-            times[("lesson: 20 steps", 1)][info["implementation"]] = best
-            first_calls[("lesson: 20 steps", 1)][info["implementation"]] = info.get("first_call_s")
-        elif info["workload"] == "floor":
-            times[("floor", info["n"])]["floor"] = best
+        if b["extra_info"].get("phase") is None:
+            raise InvalidProblem(f"{results} holds a benchmark without a phase: written by an older descent bench")
+        info = b["extra_info"]
+        if info["workload"] == "floor":  # the floor runs on the device the whole run was for
+            device, device_name = info["device"], info["device_name"]
+            seconds = b["stats"]["min"] / info["updates"]  # updates: the dot products in one round
+            floors[info["n"]] = {"seconds": seconds, "gb_per_s": info["bytes"] / seconds / 1e9, "how": info["how"]}
         else:
-            key = ("full-batch step" if info["workload"] == "full_batch_step" else "mini-batch epoch", info["n"])
-            label = info["implementation"] if info["epochs"] else "transfer:" + info["implementation"]
-            times[key][label] = best
-            if info["epochs"]:
-                first_calls[key][label] = info.get("first_call_s")
-                epochs[key][label] = info["epochs"]
-    table = {}
-    for (workload, n), found in times.items():
-        if workload == "floor":
-            continue
-        rows = {}
-        for name, seconds in found.items():
-            if name.startswith("transfer:"):
-                continue
-            transfer = found.get("transfer:" + name, 0.0)
-            if workload == "lesson: 20 steps":
-                rows[name] = seconds
-            else:  # one batch per epoch in the full-batch runs: per step there, per epoch in the mini-batch ones
-                rows[name] = max(seconds - transfer, 0.0) / epochs[(workload, n)][name]
-        floor = times.get(("floor", n), {}).get("floor")
-        fastest = min(rows.values()) if rows else None
-        table[f"{workload}, N={n}" if n > 1 else workload] = {
-            name: {
-                "seconds": s,
-                "vs_floor": s / floor if floor else None,
-                "vs_fastest": s / fastest if fastest else None,
-                "transfer_s": found.get("transfer:" + name),  # the same run with no update: data in, setup
-                "first_call_s": first_calls[(workload, n)].get(name),  # includes any compilation
-            }
-            for name, s in sorted(rows.items(), key=lambda kv: kv[1])
-        } | ({"floor": {"seconds": floor, "vs_floor": 1.0, "vs_fastest": None}} if floor else {})
+            phases[(info["workload"], info["n"], info["implementation"])][info["phase"]] = b
+    table = defaultdict(dict)
+    for (workload, n, name), found in phases.items():
+        row = _row(workload, found)
+        if row is not None:
+            table[(workload, n)][name] = row
+    out = {}
+    for (workload, n), rows in table.items():
+        floor = floors.get(n) if n > 1 else None
+        timed = [r["seconds"] for r in rows.values() if r["seconds"] is not None]
+        fastest = min(timed) if timed else None
+        for r in rows.values():
+            s = r["seconds"]
+            r["vs_floor"] = s / floor["seconds"] if s is not None and floor else None
+            r["vs_fastest"] = s / fastest if s is not None and fastest else None
+        ordered = dict(sorted(rows.items(), key=lambda kv: (kv[1]["seconds"] is None, kv[1]["seconds"] or 0)))
+        out[f"{workload}, N={n}" if n > 1 else workload] = {"floor": floor, "rows": ordered}
     return {
+        "device": device,
+        "device_name": device_name,
         "machine": raw.get("machine_info", {}).get("cpu", {}).get("brand_raw", ""),
-        "table": table,
-        "targets": targets(table),
+        "table": out,
+        "targets": targets(out),
     }
 
 
+def _row(workload: str, found: dict) -> dict | None:
+    """One row of the table from its phases' benchmarks; None if the timed runs are missing."""
+    info = next(iter(found.values()))["extra_info"]
+
+    def first(key):
+        return next((b["extra_info"][key] for b in found.values() if key in b["extra_info"]), None)
+
+    row = {
+        "peer": info.get("peer", False),
+        "version": info.get("version"),
+        "transfer_s": found["transfer"]["stats"]["min"] if "transfer" in found else None,
+        "verdict": first("verdict"),
+        "first_call_s": first("first_call_s"),  # the first call of the short run: with any compilation
+    }
+    if "run" in found:  # the lesson: the whole run
+        return row | {"seconds": found["run"]["stats"]["min"], "noise_s": _spread(found["run"]["stats"])}
+    if not ("few" in found and "many" in found):
+        return None
+    few, many = found["few"], found["many"]
+    difference = many["stats"]["min"] - few["stats"]["min"]
+    noise = _spread(many["stats"]) + _spread(few["stats"])
+    units = many["extra_info"]["epochs"] - few["extra_info"]["epochs"]  # a full-batch epoch is one step
+    seconds = difference / units if difference > noise else None
+    return row | {"seconds": seconds, "noise_s": noise / units, "below_noise": seconds is None}
+
+
 def targets(table: dict) -> list[dict]:
-    """The issue's targets, each measured against the floor or the Python loop of the same run."""
+    """The earlier issue's targets, each measured against the floor or the Python loop of the same run."""
     out = []
-    big = next((k for k in table if k.startswith("full-batch step, N=1000000")), None)
-    if big:
-        for name in (*COMPILED, "numpy"):
-            if name in table[big]:
-                limit = 4.0 if name == "numpy" else 2.0
-                ratio = table[big][name]["vs_floor"]
-                out.append(
-                    {
-                        "target": f"{name} full-batch step at N=10^6 within {limit:g}x the floor",
-                        "ratio": ratio,
-                        "met": ratio is not None and ratio <= limit,
-                    }
-                )
-    lesson = table.get("lesson: 20 steps", {})
+    big = table.get("full-batch step, N=1000000", {}).get("rows", {})
+    for name in (*COMPILED, "numpy"):
+        if name in big:
+            limit, ratio = (4.0 if name == "numpy" else 2.0), big[name]["vs_floor"]
+            target = f"{name} full-batch step at N=10^6 within {limit:g}x the floor"
+            out.append({"target": target, "ratio": ratio, "met": ratio is not None and ratio <= limit})
+    lesson = table.get("lesson: 20 steps", {}).get("rows", {})
     compiled = [n for n in COMPILED if n in lesson]
     if compiled and "python" in lesson:
         best = min(compiled, key=lambda n: lesson[n]["seconds"])
         ratio = lesson[best]["seconds"] / lesson["python"]["seconds"]
-        out.append(
-            {
-                "target": f"lesson's 20 steps, fastest compiled ({best}) within 2x the Python loop",
-                "ratio": ratio,
-                "met": ratio <= 2.0,
-            }
-        )
+        target = f"lesson's 20 steps, fastest compiled ({best}) within 2x the Python loop"
+        out.append({"target": target, "ratio": ratio, "met": ratio <= 2.0})
     return out
 
 
 def print_report(summary: dict) -> None:
-    print(f"times are the fastest of each benchmark's rounds; machine: {summary['machine']}")
-    print("transfer: the same run with no update; first call: the first run of that shape, with any import and compile")
-    for workload, rows in summary["table"].items():
+    print(f"device: {summary['device']} ({summary['device_name']}); times are each benchmark's fastest round")
+    print("step: (long run - short run) / updates between, data already on the device; 'below noise' where that")
+    print("difference is within the rounds' spread. transfer: the data onto the device. first call: with compilation")
+    for workload, part in summary["table"].items():
+        floor = part["floor"]
         print(f"\n{workload}")
-        print(f"  {'implementation':16}{'time':>12}{'x floor':>10}{'x fastest':>11}{'transfer':>12}{'first call':>12}")
-        for name, r in rows.items():
-            vs_floor = f"{r['vs_floor']:.1f}" if r["vs_floor"] is not None else "-"
-            vs_fast = f"{r['vs_fastest']:.1f}" if r["vs_fastest"] is not None else "-"
-            transfer, first = (_seconds(r.get(k)) for k in ("transfer_s", "first_call_s"))
-            print(f"  {name:16}{_seconds(r['seconds']):>12}{vs_floor:>10}{vs_fast:>11}{transfer:>12}{first:>12}")
+        if floor:
+            rate = f"{floor['gb_per_s']:.1f} GB/s"
+            print(f"  floor ({floor['how']} of x and y on {summary['device']}): {_seconds(floor['seconds'])}, {rate}")
+        unit = "run" if workload.startswith("lesson") else "epoch" if "epoch" in workload else "step"
+        print(
+            f"  {'implementation':28}{unit:>12}{'x floor':>9}{'x fastest':>11}{'transfer':>11}{'first call':>12}"
+            "  verdict"
+        )
+        for name, r in part["rows"].items():
+            time = "below noise" if r["seconds"] is None else _seconds(r["seconds"])
+            ratios = [f"{v:.1f}" if v is not None else "-" for v in (r["vs_floor"], r["vs_fastest"])]
+            transfer, first = (_seconds(r[k]) for k in ("transfer_s", "first_call_s"))
+            label = f"{name} (peer)" if r["peer"] else name
+            verdict = (r["verdict"] or "-").split(":")[0]
+            print(f"  {label:28}{time:>12}{ratios[0]:>9}{ratios[1]:>11}{transfer:>11}{first:>12}  {verdict}")
     if summary["targets"]:
         print("\ntargets")
         for t in summary["targets"]:
-            print(f"  {'met   ' if t['met'] else 'MISSED'} {t['target']}: {t['ratio']:.2f}x")
+            measured = "below noise" if t["ratio"] is None else f"{t['ratio']:.2f}x"
+            print(f"  {'met   ' if t['met'] else 'MISSED'} {t['target']}: {measured}")
 
 
 def _seconds(s: float | None) -> str:
@@ -146,16 +181,19 @@ def _seconds(s: float | None) -> str:
 
 
 def chart(summary: dict, path: Path) -> None:
-    """Full-batch step time against N, one line per implementation, log-log, with the floor."""
+    """Full-batch step time against N, one line per row, log-log, with the floor."""
     from bridge.plotting import _matplotlib
 
     Figure, FigureCanvasAgg = _matplotlib()
     series = defaultdict(list)
-    for workload, rows in summary["table"].items():
+    for workload, part in summary["table"].items():
         if workload.startswith("full-batch step"):
             n = int(workload.rsplit("=", 1)[1])
-            for name, r in rows.items():
-                series[name].append((n, r["seconds"]))
+            for name, r in part["rows"].items():
+                if r["seconds"] is not None:
+                    series[f"{name} (peer)" if r["peer"] else name].append((n, r["seconds"]))
+            if part["floor"]:
+                series["floor"].append((n, part["floor"]["seconds"]))
     if not series:
         raise InvalidProblem("no full-batch results to chart")
     figure = Figure(figsize=(12, 8), dpi=100, layout="constrained")
@@ -164,12 +202,14 @@ def chart(summary: dict, path: Path) -> None:
     for k, (name, points) in enumerate(sorted(series.items())):
         points.sort()
         style = dict(color="black", linewidth=3, linestyle="--") if name == "floor" else {}
+        style |= dict(linestyle=":") if name.endswith("(peer)") else {}
         ax.plot(*zip(*points), marker="osD^v<>ph*X"[k % 11], label=name, **style)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("N, samples in the batch", fontsize=13)
     ax.set_ylabel("seconds per full-batch step (fastest round)", fontsize=13)
-    ax.set_title("How each step's cost grows with N (the floor reads x and y once)", fontsize=15)
+    title = f"Step time against N on {summary['device']} ({summary['device_name']}); the floor reads x and y once"
+    ax.set_title(title, fontsize=13)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=11, ncol=2)
+    ax.legend(fontsize=10, ncol=2)
     figure.savefig(path, format="png")

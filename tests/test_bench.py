@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import bridge
+from benchmarks.peers import PEERS
 from bridge import bench
 from tests.test_teaching import png_size
 
@@ -27,41 +28,64 @@ def test_bench_quick_runs_every_benchmark_and_reports(tmp_path):
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
     installed = {n for n in bridge.IMPLEMENTATIONS if bridge.REGISTRY[n].installed()}
-    for workload in (
-        "lesson: 20 steps",
-        "full-batch step, N=1000",
-        "full-batch step, N=10000",
-        "mini-batch epoch, N=10000",
-    ):
-        assert set(summary["table"][workload]) - {"floor"} == installed, workload
-    raw = json.loads((tmp_path / "benchmarks.json").read_text())
-    verdicts = [b["extra_info"]["verdict"] for b in raw["benchmarks"] if "verdict" in b["extra_info"]]
-    assert verdicts and not any(v.startswith("MISMATCH") for v in verdicts), "correctness recorded beside time"
+    peers = {n for n, p in PEERS.items() if p.installed()}
+    peers |= {f"keras_fit_{n.removeprefix('keras_')}" for n in installed if n.startswith("keras_")}
+    for workload in ("lesson: 20 steps", "full-batch step, N=1000", "full-batch step, N=10000"):
+        assert set(summary["table"][workload]["rows"]) == installed | peers, workload
+    assert set(summary["table"]["mini-batch epoch, batch 1024, N=10000"]["rows"]) == installed | peers
+    for workload, part in summary["table"].items():
+        for name, row in part["rows"].items():
+            assert row["verdict"] and not row["verdict"].startswith("MISMATCH"), (workload, name)
+            assert row["seconds"] is None or row["seconds"] > 0, (workload, name, "no zero or negative time")
+        if workload != "lesson: 20 steps":
+            assert part["floor"]["gb_per_s"] > 0, workload
     assert png_size(tmp_path / "step_time.png") == (1200, 800)
-    assert "x floor" in result.stdout and "targets" in result.stdout
+    assert "x floor" in result.stdout and "GB/s" in result.stdout and "(peer)" in result.stdout
 
 
-def _benchmark(group, name, workload, n, epochs, seconds):
-    info = {"implementation": name, "workload": workload, "n": n, "epochs": epochs, "first_call_s": seconds * 100}
-    return {"group": group, "extra_info": info, "stats": {"min": seconds}}
+def _benchmark(name, workload, n, phase, epochs, fastest, median, **extra):
+    info = {"implementation": name, "workload": workload, "n": n, "phase": phase, "epochs": epochs, "updates": epochs}
+    info |= {"first_call_s": 1.0, "device": "cpu", "device_name": "test CPU", "peer": False} | extra
+    return {"group": workload, "extra_info": info, "stats": {"min": fastest, "median": median}}
 
 
-def test_step_time_is_measured_by_difference_and_ratioed_to_the_floor(tmp_path):
-    runs = [
-        _benchmark("full-batch step, N=1000000", "numpy", "full_batch_step", 10**6, 0, 0.010),
-        _benchmark("full-batch step, N=1000000", "numpy", "full_batch_step", 10**6, 5, 0.035),
-        _benchmark("full-batch step, N=1000000", "jax_jit", "full_batch_step", 10**6, 0, 0.002),
-        _benchmark("full-batch step, N=1000000", "jax_jit", "full_batch_step", 10**6, 5, 0.012),
-        _benchmark("floor, N=1000000", "floor", "floor", 10**6, 0, 0.001),
-        _benchmark("lesson: 20 steps", "python", "lesson", 1, 20, 1e-5),
-        _benchmark("lesson: 20 steps", "jax_jit", "lesson", 1, 20, 3e-5),
-    ]
+def _summary(tmp_path, runs):
     results = tmp_path / "b.json"
     results.write_text(json.dumps({"benchmarks": runs}))
-    summary = bench.summarise(results)
-    step = summary["table"]["full-batch step, N=1000000"]
-    assert step["numpy"]["seconds"] == pytest.approx(0.005) and step["numpy"]["vs_floor"] == pytest.approx(5.0)
-    assert step["jax_jit"]["seconds"] == pytest.approx(0.002) and step["jax_jit"]["vs_fastest"] == 1.0
-    assert step["jax_jit"]["transfer_s"] == 0.002 and step["jax_jit"]["first_call_s"] == pytest.approx(1.2)
-    met = {t["target"].split()[0]: t["met"] for t in summary["targets"]}
+    return bench.summarise(results)
+
+
+def test_step_time_is_a_difference_of_runs_on_data_already_there(tmp_path):
+    step = "full-batch step"
+    runs = [
+        _benchmark("numpy", step, 10**6, "transfer", 0, 0.002, 0.002),
+        _benchmark("numpy", step, 10**6, "few", 1, 0.010, 0.0101, verdict="bitwise"),
+        _benchmark("numpy", step, 10**6, "many", 21, 0.110, 0.1102),
+        _benchmark("floor", "floor", 10**6, "run", 100, 0.1, 0.1, bytes=16 * 10**6, how="numpy.dot"),
+    ]
+    part = _summary(tmp_path, runs)["table"]["full-batch step, N=1000000"]
+    numpy = part["rows"]["numpy"]
+    assert numpy["seconds"] == pytest.approx(0.005) and numpy["vs_floor"] == pytest.approx(5.0)
+    assert numpy["transfer_s"] == 0.002 and numpy["verdict"] == "bitwise" and numpy["noise_s"] == pytest.approx(1.5e-5)
+    assert part["floor"]["seconds"] == pytest.approx(0.001) and part["floor"]["gb_per_s"] == pytest.approx(16.0)
+
+
+@pytest.mark.parametrize("many", [0.0101, 0.0100, 0.0099], ids=["within the spread", "equal", "negative"])
+def test_a_difference_within_the_rounds_spread_is_below_noise(tmp_path, many):
+    runs = [
+        _benchmark("jax_jit", "full-batch step", 1000, "few", 1, 0.0100, 0.0102),
+        _benchmark("jax_jit", "full-batch step", 1000, "many", 21, many, many + 0.0002),
+    ]
+    row = _summary(tmp_path, runs)["table"]["full-batch step, N=1000"]["rows"]["jax_jit"]
+    assert row["seconds"] is None and row["below_noise"] and row["vs_floor"] is None
+
+
+def test_targets_use_the_floor_of_the_same_run(tmp_path):
+    step = "full-batch step"
+    runs = [_benchmark("floor", "floor", 10**6, "run", 100, 0.1, 0.1, bytes=16 * 10**6, how="numpy.dot")]
+    for name, many in (("jax_jit", 0.031), ("numpy", 0.111)):
+        runs.append(_benchmark(name, step, 10**6, "few", 1, 0.011, 0.011))
+        runs.append(_benchmark(name, step, 10**6, "many", 21, many, many))
+    runs += [_benchmark(n, "lesson: 20 steps", 1, "run", 20, s, s) for n, s in (("python", 1e-5), ("jax_jit", 3e-5))]
+    met = {t["target"].split()[0]: t["met"] for t in _summary(tmp_path, runs)["targets"]}
     assert met == {"jax_jit": True, "numpy": False, "lesson's": False}

@@ -1,0 +1,84 @@
+"""Keras's peer: fit() on a model built once, as a Keras user writes it, on the backend KERAS_BACKEND names.
+
+Keras picks its backend when it is imported, so `descent bench` runs this file
+in a pytest process of its own for each backend. The model is impl/keras.py's
+(Sequential, Dense(1), SGD, loss="mse"), built and compiled once per problem,
+without the recorders that watch fit; each timed round starts from w0 again.
+The verdict comes from the same model and fit with the recorders attached
+(they only read), judged by the claim of the lesson's Keras row for this
+backend: the same model, loss and optimizer.
+"""
+
+import time
+
+import keras
+import numpy as np
+import pytest
+
+import bridge
+from benchmarks import workloads as w
+from bridge.compare import compare
+from bridge.devices import keras_device
+from impl import keras as lesson
+
+BACKEND = keras.backend.backend()
+NAME, ROW = f"keras_fit_{BACKEND}", f"keras_{BACKEND}"
+pytestmark = pytest.mark.skipif(not w.runs_here(ROW), reason=f"Keras on {BACKEND} does not run on {w.DEVICE}")
+
+
+def samples(problem):
+    """fit's inputs: one column of x (the lesson's one sample repeated once per step, in one epoch)."""
+    if isinstance(problem, bridge.OneWeight):
+        return tuple(np.full((problem.steps, 1), v, problem.dtype) for v in (problem.x, problem.y))
+    return problem.x.reshape(-1, 1), problem.y.reshape(-1, 1)
+
+
+def measure(benchmark, workload, n, phase, problem, rounds):
+    benchmark.group = f"{workload}, N={n}" if n > 1 else workload
+    device = w.device_of(ROW)
+    info = dict(implementation=NAME, workload=workload, n=n, phase=phase, updates=problem.updates, peer=True)
+    info |= dict(epochs=getattr(problem, "epochs", None), device=device, version=f"keras {keras.__version__}")
+    benchmark.extra_info.update(info, device_name=bridge.devices.device_name(w.DEVICE))
+    if phase == "transfer":
+        pytest.skip("fit takes NumPy arrays and moves each batch itself")
+    x, y = samples(problem)
+    epochs, batch_size = (1, 1) if isinstance(problem, bridge.OneWeight) else (problem.epochs, problem.batch_size)
+    with keras.device(keras_device(device)):
+        model = lesson.build(problem, recording=False)
+        kernel, start = model.layers[-1].kernel, model.layers[-1].get_weights()
+
+        def fit():
+            model.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=False, verbose=0)
+            return keras.ops.convert_to_numpy(kernel.value)  # the weight on the host: the device has finished
+
+        def from_w0():
+            model.layers[-1].set_weights(start)
+
+        begin = time.perf_counter()
+        fit()  # the first call: traces and compiles the train step
+        benchmark.extra_info["first_call_s"] = time.perf_counter() - begin
+        if phase != "many":
+            recorded = lesson.fit(problem, x, y, epochs, batch_size, device)  # the same model, recorders attached
+            recorded.implementation, recorded.dtype, recorded.device = ROW, problem.dtype, device
+            found = compare(problem, bridge.train("python", problem), recorded)
+            assert found.conforms, found.summary()
+            benchmark.extra_info["verdict"] = found.summary()
+        benchmark.pedantic(fit, setup=from_w0, rounds=rounds, warmup_rounds=0)
+
+
+def test_lesson(benchmark):
+    measure(benchmark, "lesson: 20 steps", 1, "run", bridge.PRESETS["lesson"], rounds=20)
+
+
+@pytest.mark.parametrize("phase", ["few", "many"])
+@pytest.mark.parametrize("n", w.STEP_SIZES)
+def test_full_batch_step(benchmark, n, phase):
+    epochs = {"few": 1, "many": 1 + w.extra_steps(NAME)}[phase]
+    measure(benchmark, "full-batch step", n, phase, w.full_batch(n, epochs), rounds=5)
+
+
+@pytest.mark.parametrize("phase", ["few", "many"])
+def test_mini_batch_epoch(benchmark, phase):
+    epochs = {"few": 1, "many": 3}[phase]
+    workload = f"mini-batch epoch, batch {w.EPOCH_BATCH}"
+    measure(benchmark, workload, w.EPOCH_SIZE, phase, w.mini_batch(w.EPOCH_SIZE, epochs), rounds=3)

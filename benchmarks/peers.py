@@ -1,0 +1,148 @@
+"""What a user would write instead of our loops: bench-only rows, timed beside ours and judged the same way.
+
+Each peer trains the batched loop; the lesson's one weight is a batch of one
+sample, once per step (the same numbers: a mean of one is the value itself).
+Their claims are rows of bridge.compare.DEPARTURES, established in
+tests/test_peers.py. Keras's peer (fit on a model built once) lives in
+benchmarks/keras_peer.py: Keras picks its backend when it is imported.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+
+import numpy as np
+
+import bridge
+from bridge.devices import jax_device, torch_device
+from bridge.recording import JaxRecorder, TorchRecorder
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A bench-only row: its framework, what it stands for, and whether it runs on a GPU."""
+
+    name: str
+    summary: str
+    requires: tuple[str, ...]
+    extra: str
+
+    def installed(self) -> bool:
+        return all(importlib.util.find_spec(m) is not None for m in self.requires)
+
+    def train(self, problem, device="cpu", data=None) -> bridge.Trajectory:
+        """The peer's loop on problem (a bridge.OneWeight or Batched), labelled for compare()."""
+        batched = as_batched(problem)
+        trajectory = LOOPS[self.name](batched, device, data)
+        trajectory.implementation, trajectory.dtype, trajectory.device = self.name, problem.dtype, device
+        return trajectory
+
+    def prepare(self, problem, device="cpu"):
+        return PREPARE[self.name](as_batched(problem), device)
+
+
+PEERS = {
+    peer.name: peer
+    for peer in (
+        Peer("torch_sgd", "nn.Linear(1, 1) + nn.MSELoss + torch.optim.SGD", ("torch",), "torch"),
+        Peer("optax_sgd", "jax.jit of a step with optax.sgd", ("jax", "optax"), "bench"),
+    )
+}
+
+
+def as_batched(problem) -> bridge.Batched:
+    """The lesson's one sample as a batch of one, `steps` epochs; a batched problem as it is."""
+    if isinstance(problem, bridge.Batched):
+        return problem
+    return bridge.Batched([problem.x], [problem.y], problem.w0, problem.lr, problem.steps, 1, problem.dtype)
+
+
+def torch_prepare(problem, device):
+    import torch
+
+    dtype, where = getattr(torch, problem.dtype), torch_device(device)
+    x, y = (torch.tensor(v, dtype=dtype, device=where) for v in (problem.x, problem.y))
+    return x[:, None], y  # nn.Linear takes one row per sample
+
+
+def torch_sgd(problem, device="cpu", data=None):
+    """The torch tutorial's loop: zero_grad, forward, loss, backward, step."""
+    import torch
+    from torch import nn
+
+    x, y_true = torch_prepare(problem, device) if data is None else data  # x: one feature per row
+    dtype, where = getattr(torch, problem.dtype), torch_device(device)
+    model = nn.Linear(1, 1, bias=problem.has_bias, dtype=dtype, device=where)
+    with torch.no_grad():
+        model.weight.fill_(problem.w0)
+        if problem.has_bias:
+            model.bias.fill_(problem.b0)
+    optimizer, loss_fn = torch.optim.SGD(model.parameters(), lr=problem.lr), nn.MSELoss()
+    trajectory = TorchRecorder(problem, device)
+    for epoch in range(problem.epochs):
+        for batch in problem.batches:
+            optimizer.zero_grad()
+            loss = loss_fn(model(x[batch])[:, 0], y_true[batch])
+            loss.backward()
+            optimizer.step()
+            bias = (model.bias.grad, model.bias.detach()) if problem.has_bias else ()
+            trajectory.record(loss.detach(), model.weight.grad[0, 0], model.weight.detach()[0, 0], *bias)
+    return trajectory.read()
+
+
+def jax_prepare(problem, device):
+    import jax
+
+    with jax.enable_x64(problem.dtype == "float64"):
+        return tuple(jax.device_put(np.asarray(v, problem.dtype), jax_device(device)) for v in (problem.x, problem.y))
+
+
+def _optax_step():
+    """One jitted step of what an optax user writes (built once: jax.jit traces per shape and dtype)."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    def mse(params, x, y):
+        pred = params["w"] * x + params["b"] if "b" in params else params["w"] * x
+        return jnp.mean((pred - y) ** 2)
+
+    @jax.jit
+    def step(params, x, y, lr):
+        optimizer = optax.sgd(lr)  # stateless: its state is empty, so building it here costs nothing
+        loss, grads = jax.value_and_grad(mse)(params, x, y)
+        updates, _ = optimizer.update(grads, optimizer.init(params), params)
+        return optax.apply_updates(params, updates), loss, grads
+
+    return step
+
+
+_STEP = []
+
+
+def optax_sgd(problem, device="cpu", data=None):
+    """A jitted optax step per batch, as the optax tutorials write it."""
+    import jax
+    import jax.numpy as jnp
+
+    if not _STEP:
+        _STEP.append(_optax_step())
+    step = _STEP[0]
+    x, y_true = jax_prepare(problem, device) if data is None else data
+    with jax.enable_x64(problem.dtype == "float64"), jax.default_device(jax_device(device)):
+        params = {"w": jnp.asarray(problem.w0, problem.dtype)}
+        if problem.has_bias:
+            params["b"] = jnp.asarray(problem.b0, problem.dtype)
+        lr = jnp.asarray(problem.lr, problem.dtype)
+        trajectory = JaxRecorder(problem)
+        for epoch in range(problem.epochs):
+            for batch in problem.batches:
+                params, loss, grads = step(params, x[batch], y_true[batch], lr)
+                bias = (grads["b"], params["b"]) if problem.has_bias else ()
+                trajectory.record(loss, grads["w"], params["w"], *bias)
+        return trajectory.read()
+
+
+LOOPS = {"torch_sgd": torch_sgd, "optax_sgd": optax_sgd}
+PREPARE = {"torch_sgd": torch_prepare, "optax_sgd": jax_prepare}

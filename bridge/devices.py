@@ -6,6 +6,7 @@ never imports TensorFlow.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import platform
 import types
@@ -81,6 +82,25 @@ def torch_compiled(function, device, **options):
         copy = types.FunctionType(code, function.__globals__, code.co_name, function.__defaults__)
         _COMPILED[key] = torch.compile(copy, fullgraph=True, **options)
     return _COMPILED[key]
+
+
+# The graphs Dynamo may compile for one step, on one device: per dtype (2), batch size 1 or more (2), a slice's
+# storage offset 0, 1 or more (3), a weight that is NaN or not (2), and Inductor's reductions up to 4096 or beyond
+# (2): 48. Its default limit is 8, and with fullgraph=True the ninth is an error, not a slower run.
+TORCH_GRAPHS_PER_STEP = 64
+
+
+def torch_recompiles(loop):
+    """loop, run with Dynamo's recompile limit raised to TORCH_GRAPHS_PER_STEP for that run only."""
+
+    @functools.wraps(loop)
+    def run(*args, **kwargs):
+        import torch
+
+        with torch._dynamo.config.patch(recompile_limit=TORCH_GRAPHS_PER_STEP):
+            return loop(*args, **kwargs)
+
+    return run
 
 
 def tf_device(device: str) -> str:

@@ -1,7 +1,7 @@
 """The lesson's step compiled by torch.compile (TorchInductor): the hand-derived gradient, fused."""
 
 from bridge import OneWeight
-from bridge.devices import torch_compiled, torch_tensors
+from bridge.devices import torch_compiled, torch_recompiles, torch_tensors
 from bridge.recording import TorchRecorder
 
 
@@ -29,6 +29,7 @@ def prepare(problem, device="cpu"):
     return torch_tensors(problem, device, problem.x, problem.y)
 
 
+@torch_recompiles  # one graph per batch shape and dtype: more than Dynamo's default of 8
 def one_weight(problem, device="cpu", data=None):
     """Train one weight, one compiled step per update."""
     x, y_true = prepare(problem, device) if data is None else data
@@ -41,6 +42,7 @@ def one_weight(problem, device="cpu", data=None):
     return trajectory.read()
 
 
+@torch_recompiles
 def batched(problem, device="cpu", data=None):
     """Mini-batch gradient descent, one compiled step per batch (a second batch shape makes it shape-generic)."""
     x, y_true = prepare(problem, device) if data is None else data

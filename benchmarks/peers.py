@@ -9,6 +9,7 @@ benchmarks/keras_peer.py: Keras picks its backend when it is imported.
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 from dataclasses import dataclass
 
@@ -30,6 +31,10 @@ class Peer:
 
     def installed(self) -> bool:
         return all(importlib.util.find_spec(m) is not None for m in self.requires)
+
+    def version(self) -> str:
+        """Each framework it needs, with its version, from package metadata."""
+        return ", ".join(f"{m} {importlib.metadata.version(m)}" for m in self.requires)
 
     def train(self, problem, device="cpu", data=None) -> bridge.Trajectory:
         """The peer's loop on problem (a bridge.OneWeight or Batched), labelled for compare()."""
@@ -86,7 +91,7 @@ def torch_sgd(problem, device="cpu", data=None):
             loss = loss_fn(model(x[batch])[:, 0], y_true[batch])
             loss.backward()
             optimizer.step()
-            bias = (model.bias.grad, model.bias.detach()) if problem.has_bias else ()
+            bias = (model.bias.grad[0], model.bias.detach()[0]) if problem.has_bias else ()
             trajectory.record(loss.detach(), model.weight.grad[0, 0], model.weight.detach()[0, 0], *bias)
     return trajectory.read()
 

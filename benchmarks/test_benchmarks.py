@@ -21,7 +21,7 @@ from benchmarks.peers import PEERS
 from bridge.compare import compare
 
 TF32 = w.tf32_off()  # this process times only; the settings are recorded with every result
-VERSIONS = {n: (bridge.REGISTRY[n].version() if n in bridge.REGISTRY else PEERS[n].summary) for n in w.ROWS}
+VERSIONS = {n: (bridge.REGISTRY[n].version() if n in bridge.REGISTRY else PEERS[n].version()) for n in w.ROWS}
 REFERENCES = {}  # the python reference of each problem checked, computed once
 
 

@@ -45,9 +45,7 @@ def extra_steps(name: str) -> int:
     """How many more updates the long run makes than the short one: enough to stand out of the noise."""
     if name in PYTHON_LOOPS:
         return 3
-    if name.startswith("keras"):
-        return 5 if not ON_GPU else 20
-    return 100 if ON_GPU else 20
+    return 100 if ON_GPU and not name.startswith("keras") else 20
 
 
 def data(n: int, seed: int = 1):

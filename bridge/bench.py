@@ -2,8 +2,8 @@
 
 A step's time is the difference between a long run and a short one on data
 already on the device, divided by the updates between them. The noise of
-that difference is the rounds' own spread: (median - fastest) of the long run
-plus that of the short one. A difference within its noise is reported as
+that difference is the rounds' own spread, median - fastest, of whichever of
+the two runs spreads more. A difference within its noise is reported as
 "below noise", never as a number.
 """
 
@@ -91,9 +91,11 @@ def summarise(results: Path) -> dict:
             r["vs_fastest"] = s / fastest if s is not None and fastest else None
         ordered = dict(sorted(rows.items(), key=lambda kv: (kv[1]["seconds"] is None, kv[1]["seconds"] or 0)))
         out[f"{workload}, N={n}" if n > 1 else workload] = {"floor": floor, "rows": ordered}
+    versions = {b["extra_info"].get("version") for b in raw["benchmarks"]} - {None}
     return {
         "device": device,
         "device_name": device_name,
+        "versions": sorted(versions),
         "machine": raw.get("machine_info", {}).get("cpu", {}).get("brand_raw", ""),
         "table": out,
         "targets": targets(out),
@@ -120,7 +122,7 @@ def _row(workload: str, found: dict) -> dict | None:
         return None
     few, many = found["few"], found["many"]
     difference = many["stats"]["min"] - few["stats"]["min"]
-    noise = _spread(many["stats"]) + _spread(few["stats"])
+    noise = max(_spread(many["stats"]), _spread(few["stats"]))
     units = many["extra_info"]["epochs"] - few["extra_info"]["epochs"]  # a full-batch epoch is one step
     seconds = difference / units if difference > noise else None
     return row | {"seconds": seconds, "noise_s": noise / units, "below_noise": seconds is None}
@@ -147,6 +149,7 @@ def targets(table: dict) -> list[dict]:
 
 def print_report(summary: dict) -> None:
     print(f"device: {summary['device']} ({summary['device_name']}); times are each benchmark's fastest round")
+    print(f"versions: {'; '.join(summary.get('versions', []))}")
     print("step: (long run - short run) / updates between, data already on the device; 'below noise' where that")
     print("difference is within the rounds' spread. transfer: the data onto the device. first call: with compilation")
     for workload, part in summary["table"].items():
@@ -199,10 +202,11 @@ def chart(summary: dict, path: Path) -> None:
     figure = Figure(figsize=(12, 8), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
     ax = figure.add_subplot()
+    colours = matplotlib_colours(len(series))
     for k, (name, points) in enumerate(sorted(series.items())):
         points.sort()
-        style = dict(color="black", linewidth=3, linestyle="--") if name == "floor" else {}
-        style |= dict(linestyle=":") if name.endswith("(peer)") else {}
+        style = dict(color=colours[k], linestyle=":" if name.endswith("(peer)") else "-")
+        style |= dict(color="black", linewidth=3, linestyle="--") if name == "floor" else {}
         ax.plot(*zip(*points), marker="osD^v<>ph*X"[k % 11], label=name, **style)
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -211,5 +215,12 @@ def chart(summary: dict, path: Path) -> None:
     title = f"Step time against N on {summary['device']} ({summary['device_name']}); the floor reads x and y once"
     ax.set_title(title, fontsize=13)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=10, ncol=2)
+    ax.legend(fontsize=10, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure.savefig(path, format="png")
+
+
+def matplotlib_colours(count: int) -> list:
+    """count distinct colours: tab20's, so that no two rows share one."""
+    from matplotlib import colormaps
+
+    return [colormaps["tab20"](k % 20) for k in range(count)]

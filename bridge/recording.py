@@ -57,7 +57,7 @@ class TorchRecorder(Recorder):
         self.stack = torch.stack
 
     def keep(self, values) -> None:
-        self.stack([v.reshape(()) for v in values], out=self.values[self.step])  # one copy, on the device
+        self.stack(values, out=self.values[self.step])  # one copy, on the device
 
     def rows(self):
         return self.values.cpu().numpy()  # the one transfer, and the one wait for the device

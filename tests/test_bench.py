@@ -66,7 +66,7 @@ def test_step_time_is_a_difference_of_runs_on_data_already_there(tmp_path):
     part = _summary(tmp_path, runs)["table"]["full-batch step, N=1000000"]
     numpy = part["rows"]["numpy"]
     assert numpy["seconds"] == pytest.approx(0.005) and numpy["vs_floor"] == pytest.approx(5.0)
-    assert numpy["transfer_s"] == 0.002 and numpy["verdict"] == "bitwise" and numpy["noise_s"] == pytest.approx(1.5e-5)
+    assert numpy["transfer_s"] == 0.002 and numpy["verdict"] == "bitwise" and numpy["noise_s"] == pytest.approx(1e-5)
     assert part["floor"]["seconds"] == pytest.approx(0.001) and part["floor"]["gb_per_s"] == pytest.approx(16.0)
 
 

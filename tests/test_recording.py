@@ -28,35 +28,35 @@ class KeepsReferences(Recorder):
         return [[float(v) for v in row] for row in self.values]
 
 
+def weights_recorded(recorder, weight, step_in_place) -> list[float]:
+    """Two updates of a weight that changes in place, as the recorder read them back."""
+    for _ in range(2):
+        recorder.record(weight * 2, weight * 3, weight)
+        step_in_place(weight)
+    return recorder.read().weights
+
+
 def test_torch_recorder_copies_a_tensor_changed_in_place():
     torch = pytest.importorskip("torch")
     from bridge.recording import TorchRecorder
 
-    recorder, weight = TorchRecorder(TWO_STEPS, "cpu"), torch.tensor(1.0, dtype=torch.float64)
-    for _ in range(2):
-        recorder.record(weight * 2, weight * 3, weight)
-        weight -= 0.5  # in place, as torch_autograd's step under no_grad
-    assert recorder.read().weights == [1.0, 0.5]
+    weight = torch.tensor(1.0, dtype=torch.float64)  # in place, as torch_autograd's step under no_grad
+    assert weights_recorded(TorchRecorder(TWO_STEPS, "cpu"), weight, lambda w: w.sub_(0.5)) == [1.0, 0.5]
 
 
 def test_tf_recorder_copies_a_variable_changed_in_place():
     tf = pytest.importorskip("tensorflow")
     from bridge.recording import TFRecorder
 
-    recorder, weight = TFRecorder(TWO_STEPS), tf.Variable(1.0, dtype=tf.float64)
-    for _ in range(2):
-        recorder.record(weight * 2, weight * 3, weight)
-        weight.assign_sub(0.5)  # as tf_tape's step
-    assert recorder.read().weights == [1.0, 0.5]
+    weight = tf.Variable(1.0, dtype=tf.float64)  # as tf_tape's step
+    assert weights_recorded(TFRecorder(TWO_STEPS), weight, lambda w: w.assign_sub(0.5)) == [1.0, 0.5]
 
 
 def test_keeping_references_would_record_the_final_weight_at_every_step():
     torch = pytest.importorskip("torch")
-    recorder, weight = KeepsReferences(TWO_STEPS), torch.tensor(1.0, dtype=torch.float64)
-    for _ in range(2):
-        recorder.record(weight * 2, weight * 3, weight)
-        weight -= 0.5
-    assert recorder.read().weights == [0.0, 0.0], "the trap the recorders avoid"
+    weight = torch.tensor(1.0, dtype=torch.float64)
+    found = weights_recorded(KeepsReferences(TWO_STEPS), weight, lambda w: w.sub_(0.5))
+    assert found == [0.0, 0.0], "the trap the recorders avoid"
 
 
 def test_a_run_with_no_update_reads_back_empty_lists():

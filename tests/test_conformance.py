@@ -124,17 +124,17 @@ def test_a_batch_of_three_thousand_conforms(name):
 
 
 @pytest.mark.parametrize("name", impl_params(["torch_compile"]))
-def test_torch_compile_runs_past_dynamos_default_recompile_limit(name, monkeypatch):
+def test_torch_compile_runs_past_dynamos_default_recompile_limit(name):
     # Dynamo compiles a graph of the step per dtype, batch size 1 or more, slice offset and NaN weight or not; its
     # default limit is 8 graphs, and with fullgraph=True the next is an error (Hypothesis found one in a long run).
     # torch_compile's loops raise the limit for their own run (bridge.devices.torch_recompiles): here the
     # process's limit is 1, so every new graph below would fail without that.
     import torch
 
-    monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 1)
     x = [0.5, -1.0, 2.0, 0.25, 1.5, -0.75, 3.0]
-    for dtype in ("float64", "float32"):
-        for n, size in ((1, 1), (2, 1), (5, 2), (7, 3)):
-            for b0 in (None, 0.5):
-                check_claim(name, bridge.Batched(x[:n], [2 * v for v in x[:n]], 0.0, 0.1, 2, size, dtype, b0))
-    assert torch._dynamo.config.recompile_limit == 1, "raised for the run only"
+    with torch._dynamo.config.patch(recompile_limit=1):  # (pytest's monkeypatch breaks torch's config modules)
+        for dtype in ("float64", "float32"):
+            for n, size in ((1, 1), (2, 1), (5, 2), (7, 3)):
+                for b0 in (None, 0.5):
+                    check_claim(name, bridge.Batched(x[:n], [2 * v for v in x[:n]], 0.0, 0.1, 2, size, dtype, b0))
+        assert torch._dynamo.config.recompile_limit == 1, "raised for the run only"

@@ -42,7 +42,7 @@ def measure(benchmark, workload, n, phase, problem, rounds):
     device = w.device_of(ROW)
     info = dict(implementation=NAME, workload=workload, n=n, phase=phase, updates=problem.updates, peer=True)
     info |= dict(epochs=getattr(problem, "epochs", None), device=device, version=f"keras {keras.__version__}")
-    benchmark.extra_info.update(info, device_name=bridge.devices.device_name(w.DEVICE))
+    benchmark.extra_info.update(info, device_name=w.DEVICE_NAME)
     if phase == "transfer":
         pytest.skip("fit takes NumPy arrays and moves each batch itself")
     x, y = samples(problem)

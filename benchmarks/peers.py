@@ -13,10 +13,8 @@ import importlib.metadata
 import importlib.util
 from dataclasses import dataclass
 
-import numpy as np
-
 import bridge
-from bridge.devices import jax_device, torch_device
+from bridge.devices import jax_arrays, jax_device, torch_device, torch_tensors
 from bridge.recording import JaxRecorder, TorchRecorder
 
 
@@ -64,10 +62,7 @@ def as_batched(problem) -> bridge.Batched:
 
 
 def torch_prepare(problem, device):
-    import torch
-
-    dtype, where = getattr(torch, problem.dtype), torch_device(device)
-    x, y = (torch.tensor(v, dtype=dtype, device=where) for v in (problem.x, problem.y))
+    x, y = torch_tensors(problem, device, problem.x, problem.y)
     return x[:, None], y  # nn.Linear takes one row per sample
 
 
@@ -97,10 +92,7 @@ def torch_sgd(problem, device="cpu", data=None):
 
 
 def jax_prepare(problem, device):
-    import jax
-
-    with jax.enable_x64(problem.dtype == "float64"):
-        return tuple(jax.device_put(np.asarray(v, problem.dtype), jax_device(device)) for v in (problem.x, problem.y))
+    return jax_arrays(problem, device, problem.x, problem.y)
 
 
 def _optax_step():

@@ -51,7 +51,7 @@ def measure(benchmark, name, workload, n, phase, problem, rounds):
     benchmark.group = f"{workload}, N={n}" if n > 1 else workload
     info = dict(implementation=name, workload=workload, n=n, phase=phase, updates=problem.updates, peer=name in PEERS)
     info["epochs"] = getattr(problem, "epochs", None)
-    info |= dict(device=w.device_of(name), device_name=bridge.devices.device_name(w.DEVICE), tf32_settings=TF32)
+    info |= dict(device=w.device_of(name), device_name=w.DEVICE_NAME, tf32_settings=TF32)
     benchmark.extra_info.update(info, version=VERSIONS[name])
     if phase == "transfer":
         if name.startswith("keras_"):
@@ -100,6 +100,6 @@ def test_floor(benchmark, n):
     benchmark.group = f"floor, N={n}"
     benchmark.extra_info.update(implementation="floor", workload="floor", n=n, phase="run", updates=times)
     benchmark.extra_info.update(bytes=floor.bytes, how=floor.label, device=w.DEVICE)
-    benchmark.extra_info["device_name"] = bridge.devices.device_name(w.DEVICE)
+    benchmark.extra_info["device_name"] = w.DEVICE_NAME
     floor.run(1)  # warm-up: any compilation, and the caches
     benchmark.pedantic(floor.run, args=(times,), rounds=5, warmup_rounds=0)

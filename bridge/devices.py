@@ -132,6 +132,15 @@ def jax_device(device: str):
     return gpus[index]
 
 
+def jax_arrays(problem, device: str, *values):
+    """Each value as a jax.Array of the problem's dtype, put on the checked device (float64 kept: x64 for the copy)."""
+    import jax
+    import numpy as np
+
+    with jax.enable_x64(problem.dtype == "float64"):
+        return [jax.device_put(np.asarray(value, problem.dtype), jax_device(device)) for value in values]
+
+
 def keras_device(device: str) -> str:
     """A Keras device scope ('cpu', 'gpu:0') for the name, checked by the backend Keras runs on."""
     import keras
@@ -142,8 +151,7 @@ def keras_device(device: str) -> str:
         # Parameter(...).to(device), and torch copies a CPU tensor asked to move to
         # "cpu:0", so the model would train a copy and find no gradients
         return "cpu"
-    check = {"torch": torch_device, "tensorflow": tf_device, "jax": jax_device}[keras.backend.backend()]
-    check(device)  # raises DeviceUnavailable, naming the backend, when it sees no such GPU
+    check(keras.backend.backend(), device)  # raises DeviceUnavailable, naming the backend, when it sees no such GPU
     return f"gpu:{index}"
 
 

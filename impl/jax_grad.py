@@ -6,9 +6,8 @@ with a context manager for the run alone, so the setting never leaks out.
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from bridge.devices import jax_device
+from bridge.devices import jax_arrays, jax_device
 from bridge.recording import JaxRecorder
 
 
@@ -24,8 +23,7 @@ slopes = jax.value_and_grad(squared_error, argnums=(0, 3))  # the same, and d lo
 
 def prepare(problem, device="cpu"):
     """0: the data onto the device, once: arrays of the problem's dtype."""
-    with jax.enable_x64(problem.dtype == "float64"):
-        return tuple(jax.device_put(np.asarray(v, problem.dtype), jax_device(device)) for v in (problem.x, problem.y))
+    return jax_arrays(problem, device, problem.x, problem.y)
 
 
 def one_weight(problem, device="cpu", data=None):

@@ -8,10 +8,9 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from bridge import Trajectory
-from bridge.devices import jax_device
+from bridge.devices import jax_arrays, jax_device
 
 
 def squared_error(weight, x, y_true, bias=None):
@@ -67,8 +66,7 @@ def _trajectory(records) -> Trajectory:
 
 def prepare(problem, device="cpu"):
     """0: the data onto the device, once: arrays of the problem's dtype."""
-    with jax.enable_x64(problem.dtype == "float64"):
-        return tuple(jax.device_put(np.asarray(v, problem.dtype), jax_device(device)) for v in (problem.x, problem.y))
+    return jax_arrays(problem, device, problem.x, problem.y)
 
 
 def one_weight(problem, device="cpu", data=None):

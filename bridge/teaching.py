@@ -27,6 +27,12 @@ def one_step_problem(problem, step: int, weight: float):
 def gradient_parity(problem, names=AUTOGRAD, device: str = "cpu") -> dict:
     """Per step, at the reference's weight: the hand-derived gradient beside each autograd's, and their distance."""
     installed = [n for n in names if get(n).installed()]
+    rows = list(parity_rows(problem, installed, device))
+    return {"implementations": installed, "not_installed": [n for n in names if n not in installed], "rows": rows}
+
+
+def parity_rows(problem, names, device: str = "cpu"):
+    """gradient_parity's rows, one step at a time, each as soon as every implementation has given its gradient."""
     reference = train("python", problem)
     hand = reference.grads
     starts = [problem.w0, *reference.weights[:-1]]
@@ -40,34 +46,42 @@ def gradient_parity(problem, names=AUTOGRAD, device: str = "cpu") -> dict:
             whole[name] = train(name, problem, where).grads
         return whole[name][step]
 
-    found = {n: [grad_at(n, step) for step in range(len(hand))] for n in installed}
-    rows = []
     for step, g in enumerate(hand):
+        found = {n: grad_at(n, step) for n in names}
         cells = {
-            n: {
-                "grad": found[n][step],
-                "ulps": ulp_distance(g, found[n][step], problem.dtype),
-                "exact": same_bits(g, found[n][step]),
-            }
-            for n in installed
+            n: {"grad": found[n], "ulps": ulp_distance(g, found[n], problem.dtype), "exact": same_bits(g, found[n])}
+            for n in names
         }
-        rows.append({"step": step, "hand": g, "autograd": cells})
-    return {"implementations": installed, "not_installed": [n for n in names if n not in installed], "rows": rows}
+        yield {"step": step, "hand": g, "autograd": cells}
 
 
 def error_factor(problem) -> float:
-    """What one full-batch step multiplies the distance to the bottom by: 1 - 2 lr mean(x^2)."""
-    mean_x2 = float(np.mean(problem.x.astype(np.float64) ** 2)) if isinstance(problem, Batched) else problem.x**2
+    """What one full-batch step multiplies the distance to the bottom by: 1 - 2 lr mean(x^2).
+
+    Written with * rather than **: CPython's float ** raises OverflowError where * gives inf.
+    """
+    if isinstance(problem, Batched):
+        with np.errstate(over="ignore"):
+            x = problem.x.astype(np.float64)
+            mean_x2 = float(np.mean(x * x))
+    else:
+        mean_x2 = problem.x * problem.x
     return 1 - 2 * problem.lr * mean_x2
 
 
+QUANTITIES = ("loss", "gradient", "weight", "bias gradient", "bias")  # in the order a step computes them
+
+
 def first_divergence(trajectory) -> dict | None:
-    """Where the run left the finite numbers: first inf/NaN loss and first NaN weight."""
+    """Where the run left the finite numbers: the first such step, what became inf or NaN there, first NaN weight."""
     step = trajectory.first_non_finite()
     if step is None:
         return None
+    values = [trajectory.losses, trajectory.grads, trajectory.weights, trajectory.bias_grads, trajectory.biases]
+    at_step = {q: v[step] for q, v in zip(QUANTITIES, values) if step < len(v)}
+    became = {q: repr(v) for q, v in at_step.items() if not math.isfinite(v)}
     nan_weight = next((k for k, w in enumerate(trajectory.weights) if math.isnan(w)), None)
-    return {"step": step, "first_nan_weight": nan_weight}
+    return {"step": step, "non_finite": became, "first_nan_weight": nan_weight}
 
 
 def divergence_note(problem, trajectory) -> str | None:
@@ -75,14 +89,43 @@ def divergence_note(problem, trajectory) -> str | None:
     where = first_divergence(trajectory)
     if where is None:
         return None
-    what = "loss" if not math.isfinite(trajectory.losses[where["step"]]) else "update"
-    note = f"diverged: the {what} reached {trajectory.losses[where['step']]!r} at step {where['step']}"
-    if where["first_nan_weight"] is not None:
-        note += f" and the weight became nan at step {where['first_nan_weight']}"
+    (quantity, value), *rest = where["non_finite"].items()
+    became = [f"the {quantity} became {value}", *(f"the {q} {v}" for q, v in rest)]
+    listed = became[0] if len(became) == 1 else ", ".join(became[:-1]) + " and " + became[-1]
+    note = f"diverged: at step {where['step']} {listed}"
+    nan_step = where["first_nan_weight"]
+    if nan_step is not None and not (nan_step == where["step"] and "weight" in where["non_finite"]):
+        note += f"; the weight became nan at step {nan_step}"
     if isinstance(problem, OneWeight):
-        factor = error_factor(problem)
-        note += f"; each step multiplies the error by {factor:.3g}"
-    return note + f". The learning rate is the first dial to check: try a smaller --lr than {problem.lr:g}."
+        note += f"; each step multiplies the error by {error_factor(problem):.3g}"
+    if problem.lr > 0:
+        return note + f". The learning rate is the first dial to check: try a smaller --lr than {problem.lr:g}."
+    return note + ". The learning rate is the first dial to check: it must be positive to go downhill."
+
+
+def learning_rate_note(problem) -> str | None:
+    """One line for a learning rate that does not go downhill (zero or negative); else None."""
+    if problem.lr == 0:
+        return "note: lr 0 never moves the weight: each step subtracts 0 * gradient, so the loss stays where it starts."
+    if problem.lr < 0:
+        return (
+            f"note: lr {problem.lr:g} is negative: subtracting a negative multiple of the gradient steps uphill, "
+            "so the loss grows. Gradient descent needs lr > 0."
+        )
+    return None
+
+
+def notes(problem, trajectory) -> list[str]:
+    """What a person should be told after a run's lines: the learning rate's direction, then any divergence."""
+    return [n for n in (learning_rate_note(problem), divergence_note(problem, trajectory)) if n]
+
+
+def lesson_number(value: float) -> str:
+    """The lesson's .3f, or a readable scientific form where .3f would print a wall of digits (beyond 1e15)."""
+    return f"{value:.3e}" if math.isfinite(value) and abs(value) >= LARGEST_FIXED else f"{value:.3f}"
+
+
+LARGEST_FIXED = 1e15  # .3f of 1e15 is 1000000000000000.000: 20 characters, still readable; 1e16 is not
 
 
 # ---- the loops' own source, read from the files (never imported, so never drifting) ----
@@ -210,4 +253,15 @@ def lr_variants(problem, rates=(0.01, 0.1, 0.9)) -> dict[float, object]:
     return {rate: with_changes(problem, lr=rate) for rate in rates}
 
 
-__all__ = ["AUTOGRAD", "divergence_note", "first_divergence", "gradient_parity", "loop_source", "practice", "show"]
+__all__ = [
+    "AUTOGRAD",
+    "divergence_note",
+    "first_divergence",
+    "gradient_parity",
+    "learning_rate_note",
+    "lesson_number",
+    "loop_source",
+    "notes",
+    "practice",
+    "show",
+]

@@ -117,13 +117,13 @@ def test_practice_answers_match_the_lesson(name, capsys):
 def test_run_says_where_it_diverged_and_names_the_learning_rate(capsys):
     assert main(["run", "--impl", "python", "--problem", "explode"]) == 0
     last = capsys.readouterr().out.splitlines()[-1]
-    assert last.startswith("diverged: the loss reached inf at step 318 and the weight became nan at step 636")
+    assert last.startswith("diverged: at step 318 the loss became inf; the weight became nan at step 636")
     assert "multiplies the error by -3.05" in last and "learning rate is the first dial to check" in last
 
 
 def test_compare_says_where_it_diverged(capsys):
     assert main(["compare", "--problem", "explode", "--impl", "python", "numpy"]) == 0
-    assert "diverged: the loss reached inf at step 318" in capsys.readouterr().out
+    assert "diverged: at step 318 the loss became inf" in capsys.readouterr().out
 
 
 def test_converging_run_prints_only_the_lessons_lines(capsys):

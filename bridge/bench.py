@@ -16,6 +16,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from bridge import budget
 from bridge.errors import BridgeError, InvalidProblem
 
 SUITE = Path(__file__).resolve().parent.parent / "benchmarks"
@@ -28,6 +29,9 @@ def _pytest(files: list[str], results: Path, env: dict) -> subprocess.CompletedP
     return subprocess.run([*command, "--benchmark-disable-gc"], env=env, cwd=SUITE.parent)
 
 
+BUDGET = "16GiB"  # the largest workload, Keras at N = 10^7 on a GPU, stores about 3.2 GB (bridge.budget)
+
+
 def run_suite(output: Path, quick: bool, device: str) -> Path:
     """Run the suite in fresh interpreters (Keras's peer once per backend); return the merged JSON."""
     from bridge.registry import REGISTRY
@@ -36,6 +40,7 @@ def run_suite(output: Path, quick: bool, device: str) -> Path:
         raise BridgeError(f"descent bench runs the suite in {SUITE}: use a clone of the repository")
     output.mkdir(parents=True, exist_ok=True)
     env = os.environ | {"DESCENT_BENCH_QUICK": "1" if quick else "0", "DESCENT_BENCH_DEVICE": device}
+    env.setdefault(budget.ENVIRONMENT, BUDGET)  # the workloads are fixed and sized on purpose (up to 10^7 on a GPU)
     parts = [output / "benchmarks-main.json"]
     done = _pytest([str(SUITE / "test_benchmarks.py")], parts[0], env)
     if done.returncode != 0 or not parts[0].exists():

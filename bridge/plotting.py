@@ -10,7 +10,8 @@ import math
 
 import numpy as np
 
-from bridge.errors import FrameworkMissing, InvalidProblem
+from bridge.errors import FrameworkMissing
+from bridge.files import writable_file, written_whole
 from bridge.problems import Batched
 from bridge.registry import REGISTRY, train
 from bridge.teaching import error_factor, lr_variants
@@ -138,8 +139,7 @@ def _shown(problem) -> int | None:
 
 def plot(problem, names, output: str, problem_name: str = "", device: str = "cpu") -> tuple[int, int]:
     """Draw the three panels into a PNG file; return its size in pixels."""
-    if not str(output).lower().endswith(".png"):
-        raise InvalidProblem(f"--output must name a .png file, got {output!r}")
+    target = writable_file(output, "--output", ".png")  # before any training: a bad path costs nothing
     Figure, FigureCanvasAgg = _matplotlib()
 
     def run(name, problem):
@@ -170,6 +170,7 @@ def plot(problem, names, output: str, problem_name: str = "", device: str = "cpu
     label = problem_name or "custom problem"
     who = ", ".join(names) if len(names) <= 6 else f"{len(names)} implementations"  # more would run off the page
     figure.suptitle(f"Gradient descent on '{label}' ({problem.dtype}): {who}", fontsize=16)
-    figure.savefig(output, format="png")
+    with written_whole(target) as temporary:  # a failed or interrupted save leaves no partial file
+        figure.savefig(temporary, format="png")
     width, height = (round(v * DPI) for v in SIZE_INCHES)
     return width, height

@@ -10,7 +10,7 @@ import platform
 import sys
 from dataclasses import dataclass
 
-from bridge import keras_process
+from bridge import budget, keras_process
 from bridge.devices import check, parse
 from bridge.errors import DeviceUnavailable, FrameworkMissing, UnknownName
 from bridge.problems import Batched, OneWeight
@@ -179,6 +179,27 @@ def train(name: str, problem, device: str = "cpu") -> Trajectory:
     return run(name, problem, device, prepare(name, problem, device))
 
 
+def start(name: str, problem, device: str = "cpu"):
+    """Begin a run; return a function that waits for its trajectory.
+
+    A Keras row's worker process starts training at once, alongside whatever
+    this process does next; any other row runs when the function is called.
+    """
+    implementation = get(name)
+    if not implementation.backend:
+        budget.check_run(name, problem)  # refused now; its framework is imported when the run is wanted
+        return lambda: train(name, problem, device)
+    prepare(name, problem, device)  # every refusal comes now, before the worker is asked
+    waiting = keras_process.submit(implementation.backend, problem, device)
+    return lambda: _labelled(waiting(), name, problem, device)
+
+
+def _labelled(trajectory: Trajectory, name: str, problem, device: str) -> Trajectory:
+    """The trajectory, marked with the row, dtype and device that produced it (compare reads them)."""
+    trajectory.implementation, trajectory.dtype, trajectory.device = name, problem.dtype, str(device)
+    return trajectory
+
+
 def prepare(name: str, problem, device: str = "cpu"):
     """Step 0 of a run: the problem's data on the device, as the implementation's loop reads it.
 
@@ -189,6 +210,7 @@ def prepare(name: str, problem, device: str = "cpu"):
     if not isinstance(problem, (OneWeight, Batched)):
         raise TypeError(f"problem must be a bridge.OneWeight or bridge.Batched, got {type(problem).__name__}")
     parse(device)  # an unknown device name fails the same way for every implementation
+    budget.check_run(name, problem)  # a run too long to record is refused before it starts
     if implementation.backend:
         if not implementation.installed():
             raise implementation.missing()
@@ -205,8 +227,7 @@ def run(name: str, problem, device: str = "cpu", data=None) -> Trajectory:
         module = implementation.load()
         loop = module.one_weight if isinstance(problem, OneWeight) else module.batched
         trajectory = loop(problem, device, data)
-    trajectory.implementation, trajectory.dtype, trajectory.device = name, problem.dtype, str(device)
-    return trajectory
+    return _labelled(trajectory, name, problem, device)
 
 
 def _importable(module: str) -> bool:

@@ -1,0 +1,139 @@
+"""The memory a run stores, known before it starts, and the budget it must fit.
+
+Every update is recorded, so a run's memory grows with its length: a run of
+10^20 steps can only end in an out-of-memory kill. Each row's cost was
+measured (tests/test_budget.py measures it again): the peak resident memory
+a run adds, per recorded value and per sample of data, counting everything
+it keeps on the way: device buffers and per-step arrays (a JAX array or a
+TensorFlow tensor per value costs far more than its 8 bytes), a compiled
+scan's stacked outputs and their host copy, a Keras worker's copies of the
+data and its records, and the Python lists the trajectory ends in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+from typing import NamedTuple
+
+import numpy as np
+
+from bridge.errors import BridgeError, InvalidProblem
+
+ENVIRONMENT = "DESCENT_MEMORY_BUDGET"
+OPTION = "--memory-budget"
+DEFAULT = 2**30  # 1 GiB: room for every preset and benchmark workload many times over, on any laptop
+
+
+class Cost(NamedTuple):
+    """What a row stores: bytes per recorded value, per sample of data; whether a one-weight run's steps are samples."""
+
+    per_value: int
+    per_sample: int
+    steps_are_samples: bool = False  # impl/keras.py: fit() sees the lesson's one sample once per step
+
+
+# row -> (bytes per recorded value, bytes per sample of data): the peak resident memory a run adds,
+# measured on x86-64 Linux in float64 (tests/test_budget.py measures every row again), rounded up.
+# A recorded value ends as a Python float in a list, 24 + 8 bytes, and about 8 more while the list
+# grows; TensorFlow keeps a tensor per step (about 1.6 KB a value) and eager JAX a tuple of arrays
+# (about 4.9 KB a value). Per sample: the lists and temporaries of a batch, a Keras worker's copies.
+STORED = {
+    "python": Cost(48, 256),
+    "numpy": Cost(48, 24),
+    "torch_manual": Cost(56, 64),
+    "python_autograd": Cost(48, 2400),  # a Value node per operation per sample
+    "torch_autograd": Cost(56, 80),
+    "tf_tape": Cost(1800, 120),
+    "jax_grad": Cost(5600, 104),
+    "tf_function": Cost(1800, 72),
+    "torch_compile": Cost(56, 64),
+    "jax_jit": Cost(64, 40),  # the scan's stacked outputs, their host copy, the lists
+    "keras_tensorflow": Cost(200, 320, steps_are_samples=True),  # this process and the worker together
+    "keras_jax": Cost(200, 320, steps_are_samples=True),
+    "keras_torch": Cost(200, 320, steps_are_samples=True),
+}
+UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+class OverBudget(BridgeError, MemoryError):
+    """A run would store more than the memory budget allows."""
+
+
+def parse_size(text: str, where: str = OPTION) -> int:
+    """'512MB', '2GiB', '1e9' or a plain number of bytes, as bytes; InvalidProblem otherwise."""
+    match = re.fullmatch(r"\s*([0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][+-]?[0-9]+)?)\s*([a-zA-Z]*)\s*", str(text))
+    unit = match and match.group(2).lower()
+    if not match or unit not in UNITS:
+        raise InvalidProblem(f"{where} must be a size such as 512MB or 2GiB, got {text!r}")
+    try:
+        size = float(match.group(1)) * UNITS[unit]
+    except (ValueError, OverflowError):
+        size = math.inf
+    if not 1 <= size < 2**63:
+        raise InvalidProblem(f"{where} must be between 1 byte and 8 EiB, got {text!r}")
+    return int(size)
+
+
+_override: int | None = None
+
+
+def limit() -> int:
+    """The budget in bytes: the CLI's --memory-budget, else DESCENT_MEMORY_BUDGET, else 1 GiB."""
+    if _override is not None:
+        return _override
+    text = os.environ.get(ENVIRONMENT)
+    return DEFAULT if text is None else parse_size(text, ENVIRONMENT)
+
+
+@contextlib.contextmanager
+def limited(size: int | None):
+    """Within the block, the budget is size bytes (None: unchanged)."""
+    global _override
+    saved, _override = _override, size if size is not None else _override
+    try:
+        yield
+    finally:
+        _override = saved
+
+
+def stored(name: str, problem) -> int:
+    """Bytes a run of this row on this problem keeps at its peak, beyond what its framework takes to start."""
+    cost = STORED[name]
+    values = problem.updates * (5 if problem.has_bias else 3)
+    if isinstance(problem.x, np.ndarray):
+        samples = problem.x.size
+    else:
+        samples = problem.steps if cost.steps_are_samples else 1
+    return values * cost.per_value + samples * cost.per_sample
+
+
+def check(rows: dict[str, int], what: str = "this run") -> None:
+    """Raise OverBudget, naming the limit and how to raise it, unless the rows' bytes (held at once) fit."""
+    total, budget = sum(rows.values()), limit()
+    if total <= budget:
+        return
+    largest = max(rows, key=rows.get)
+    held = f" ({len(rows)} rows held at once; {largest} alone {size_text(rows[largest])})" if len(rows) > 1 else ""
+    raise OverBudget(
+        f"{what} would store about {size_text(total)}{held}, over the memory budget of {size_text(budget)}: "
+        f"shorten it, or raise the budget with {OPTION} SIZE or {ENVIRONMENT}=SIZE"
+    )
+
+
+def check_run(name: str, problem) -> None:
+    """The budget check of one row's run: what bridge.train does before it starts."""
+    check({name: stored(name, problem)}, f"a run of {name}")
+
+
+def size_text(size: int) -> str:
+    """Bytes for a person: '1.0 GiB', '24.0 TB', or a power of ten for sizes no disk has."""
+    if size >= 10**18:
+        return f"10^{len(str(size)) - 1} bytes"
+    for unit, scale in (("TB", 10**12), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} bytes"

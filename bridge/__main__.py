@@ -1,7 +1,8 @@
 """python -m bridge: the same as the `descent` command."""
 
-import sys
+try:
+    from bridge.cli import entry
+except KeyboardInterrupt:  # Ctrl-C while the first modules load: still no traceback
+    raise SystemExit(130) from None
 
-from bridge.cli import main
-
-sys.exit(main())
+entry()

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
+from bridge import budget, keras_process
 from bridge.compare import compare, expected_departure
+from bridge.console import Console
 from bridge.errors import BridgeError, InvalidProblem
+from bridge.files import writable_file, writable_folder
 from bridge.floats import DTYPES
 from bridge.problems import PRESETS, Batched, OneWeight, preset, with_changes
-from bridge.registry import IMPLEMENTATIONS, REGISTRY, get, train
-from bridge.teaching import AUTOGRAD, divergence_note, first_divergence, gradient_parity, practice, show
+from bridge.registry import IMPLEMENTATIONS, REGISTRY, get, start, train
+from bridge.teaching import AUTOGRAD, first_divergence, lesson_number, notes, parity_rows, practice, show
 
 REFERENCE = "python"
 ONE_WEIGHT_ONLY = ("x", "y", "steps")
 BATCHED_ONLY = ("epochs", "batch_size", "b0")
+SHOW_WIDTHS = (8, 1000)  # columns of `show --side-by-side`: narrower hides the code, wider no screen shows
 
 
 class _Parser(argparse.ArgumentParser):
@@ -52,6 +57,10 @@ def _problem_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--b0", type=_number, help="a batched problem's starting bias (adds a bias if it has none)")
     group.add_argument("--dtype", default="float64", help=f"{' or '.join(DTYPES)} (default: float64)")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda or gpu, for torch, TensorFlow and JAX")
+    parser.add_argument(
+        budget.OPTION,
+        help=f"the most a run may store, e.g. 512MB or 4GiB (default: ${budget.ENVIRONMENT}, else 1GiB)",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
@@ -135,45 +144,76 @@ def cmd_run(args) -> int:
         print(json.dumps(out | {"diverged": first_divergence(trajectory)}, indent=2))
         return 0
     for step, (weight, loss) in enumerate(zip(trajectory.weights, trajectory.losses)):
-        bias = f"  bias={trajectory.biases[step]:.3f}" if trajectory.biases else ""
-        print(f"step {step:2d}  weight={weight:.3f}{bias}  loss={loss:.3f}")
-    note = divergence_note(problem, trajectory)
-    if note:
+        # the lesson's line; numbers beyond 1e15 in scientific form (teaching.lesson_number)
+        bias = f"  bias={lesson_number(trajectory.biases[step])}" if trajectory.biases else ""
+        print(f"step {step:2d}  weight={lesson_number(weight)}{bias}  loss={lesson_number(loss)}")
+    for note in notes(problem, trajectory):
         print(note)
     return 0
 
 
-def cmd_compare(args) -> int:
+def _rows_to_run(args) -> tuple[list[str], list[dict]]:
+    """The installed rows a command runs, each able to use the device; and the uninstalled ones, skipped.
+
+    Everything that can be refused is refused here, before anything runs.
+    """
     names = args.impl or list(IMPLEMENTATIONS)
     for name in names:
         get(name)
-    problem = _problem(args)
-    reference = train(REFERENCE, problem)
-    rows, skipped = [], []
-    for name in names:
+    run, skipped = [], []
+    for name in dict.fromkeys(names):
         impl = REGISTRY[name]
         if not impl.installed():
             if args.impl:  # asked for by name: missing is an error
-                train(name, problem)  # raises FrameworkMissing with the extra to install
+                raise impl.missing()
             skipped.append({"implementation": name, "install": impl.install_hint()})
             continue
+        if impl.device_for(args.device) != "cpu":
+            impl.check_device(impl.device_for(args.device))
+        run.append(name)
+    return run, skipped
+
+
+def _held(problem, names) -> dict[str, int]:
+    """The bytes a command holds at once: the reference, every Keras row (they run concurrently), the largest other."""
+    held = {REFERENCE: budget.stored(REFERENCE, problem)}
+    others = [n for n in names if n != REFERENCE and not REGISTRY[n].backend]
+    held |= {n: budget.stored(n, problem) for n in names if REGISTRY[n].backend}
+    if others:
+        largest = max(others, key=lambda n: budget.stored(n, problem))
+        held[largest] = budget.stored(largest, problem)
+    return held
+
+
+def cmd_compare(args) -> int:
+    problem = _problem(args)
+    names, skipped = _rows_to_run(args)
+    budget.check(_held(problem, names), "this comparison")
+    console = Console(plain=args.json)
+    # Keras rows train in worker processes: all of them start now, while the rows in this process run
+    runs = {n: start(n, problem, REGISTRY[n].device_for(args.device)) for n in names}
+    table = _Table(console, args, problem, names)
+    reference = train(REFERENCE, problem)
+    rows = []
+    for name in names:
+        impl = REGISTRY[name]
         device = impl.device_for(args.device)
-        trajectory = reference if name == REFERENCE else train(name, problem, device)
+        console.status(_starting(name))
+        trajectory = reference if name == REFERENCE else runs[name]()
         verdict = compare(problem, reference, trajectory)
-        rows.append(
-            {
-                "implementation": name,
-                "framework": impl.version(),
-                "dtype": problem.dtype,
-                "device": device,
-                "verdict": "reference" if name == REFERENCE else verdict.summary(),
-                "final_weight": _finite_or_text(trajectory.weights[-1]) if len(trajectory) else problem.w0,
-                "final_loss": _finite_or_text(trajectory.losses[-1]) if len(trajectory) else None,
-                "detail": verdict.to_dict(),
-                "_verdict": verdict,
-                "_trajectory": trajectory,
-            }
-        )
+        row = {
+            "implementation": name,
+            "framework": impl.version(),
+            "dtype": problem.dtype,
+            "device": device,
+            "verdict": "reference" if name == REFERENCE else verdict.summary(),
+            "final_weight": _finite_or_text(trajectory.weights[-1]) if len(trajectory) else problem.w0,
+            "final_loss": _finite_or_text(trajectory.losses[-1]) if len(trajectory) else None,
+            "detail": verdict.to_dict(),
+            "_verdict": verdict,
+        }
+        rows.append(row)
+        table.row(row)
     conforms = all(row["_verdict"].conforms for row in rows)
     if args.json:
         out = {
@@ -185,102 +225,154 @@ def cmd_compare(args) -> int:
         }
         print(json.dumps(out, indent=2))
     else:
-        _print_table(args, problem, rows, skipped)
+        table.end(rows, skipped, notes(problem, reference))
     return 0 if conforms else 1
 
 
-def _print_table(args, problem, rows, skipped) -> None:
-    info = describe(problem)
-    shape = "one weight"
-    if info["kind"] == "batched":
-        shape = f"{info['n']} samples, batch {info['batch_size']}" + ("" if info["b0"] is None else ", weight and bias")
-    print(
-        f"problem {args.label}: {shape}, lr {problem.lr!r}, {problem.updates} updates, "
-        f"{problem.dtype}; reference: {REFERENCE}"
-    )
-    header = ("implementation", "framework", "dtype", "device", "final weight", "final loss", "verdict")
-    # each cause and note is printed once, below the table, and marked [n] in the rows that have it
-    notes = list(dict.fromkeys(note for r in rows for note in r["_verdict"].footnotes()))
-    table = [header] + [
-        (
-            r["implementation"],
-            r["framework"],
-            r["dtype"],
-            r["device"],
-            _number_text(r["final_weight"]),
-            _number_text(r["final_loss"]),
-            _marked(r, notes),
+def _starting(name: str) -> str:
+    """What a person waits for while this row starts: a framework's import, a Keras worker, or the run."""
+    impl = REGISTRY[name]
+    if impl.backend:
+        return f"{name}: waiting for its Keras worker (Keras on {impl.backend}, in a process of its own)…"
+    if impl.framework and impl.framework not in sys.modules:
+        return f"{name}: importing {impl.framework}…"
+    return f"{name}: training…"
+
+
+class _Table:
+    """The compare table, printed a row at a time: its columns are fixed before the first row is known."""
+
+    HEADER = ("implementation", "framework", "dtype", "device", "final weight", "final loss", "verdict")
+    NUMBER = 24  # the longest repr of a float: -2.2250738585072014e-308
+
+    def __init__(self, console: Console, args, problem, names):
+        self.console, self.args, self.problem, self.notes = console, args, problem, []
+        if args.json:
+            return
+        devices = [REGISTRY[n].device_for(args.device) for n in names]
+        self.widths = [
+            max(len(self.HEADER[0]), *map(len, names)),
+            max(len(self.HEADER[1]), *(len(REGISTRY[n].version()) for n in names)),
+            len("float64"),
+            max(len(self.HEADER[3]), *map(len, devices)),
+            self.NUMBER,
+            self.NUMBER,
+        ]
+        info = describe(problem)
+        shape = "one weight"
+        if info["kind"] == "batched":
+            shape = f"{info['n']} samples, batch {info['batch_size']}"
+            shape += "" if info["b0"] is None else ", weight and bias"
+        console.line(
+            f"problem {args.label}: {shape}, lr {problem.lr!r}, {problem.updates} updates, "
+            f"{problem.dtype}; reference: {REFERENCE}"
         )
-        for r in rows
-    ]
-    widths = [max(len(str(row[i])) for row in table) for i in range(len(header) - 1)]
-    for row in table:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
-    for number, note in enumerate(notes, 1):
-        print(f"  [{number}] {note}")
-    for r in rows:
-        worst = r["_verdict"].worst
-        if worst is not None:
-            share = abs(worst.value - worst.reference) / worst.bound
-            print(f"  {r['implementation']}: closest to its bound: {worst.describe()}, {share:.1%} of the bound")
-    failed = [r for r in rows if not r["_verdict"].conforms]
-    for r in failed:
-        print(
-            f"{r['implementation']}: {r['_verdict'].failure.describe()}; reproduce: "
-            f"descent compare --impl {r['implementation']} --problem {args.problem} --dtype {problem.dtype}"
+        self._print(self.HEADER[:-1], self.HEADER[-1])
+
+    def _print(self, cells, verdict: str = "") -> None:
+        self.console.line("  ".join(str(c).ljust(w) for c, w in zip(cells, self.widths)) + "  " + verdict)
+
+    def row(self, r: dict) -> None:
+        if self.args.json:
+            return
+        verdict = r["_verdict"]
+        self.notes += [note for note in verdict.footnotes() if note not in self.notes]
+        text = "reference"
+        if r["verdict"] != "reference":
+            marks = "".join(f" [{self.notes.index(note) + 1}]" for note in verdict.footnotes())
+            text = self.console.paint(verdict.headline(), verdict.status) + marks
+        numbers = (_number_text(r["final_weight"]), _number_text(r["final_loss"]))
+        self._print((r["implementation"], r["framework"], r["dtype"], r["device"], *numbers), text)
+
+    def end(self, rows, skipped, lines) -> None:
+        """Below the table: each cause once, the closest calls, failures with how to reproduce, the count."""
+        line = self.console.line
+        for number, note in enumerate(self.notes, 1):
+            line(f"  [{number}] {note}")
+        for r in rows:
+            worst = r["_verdict"].worst
+            if worst is not None:
+                share = abs(worst.value - worst.reference) / worst.bound
+                line(f"  {r['implementation']}: closest to its bound: {worst.describe()}, {share:.1%} of the bound")
+        failed = [r for r in rows if not r["_verdict"].conforms]
+        for r in failed:
+            line(
+                f"{r['implementation']}: {r['_verdict'].failure.describe()}; reproduce: descent compare --impl "
+                f"{r['implementation']} --problem {self.args.problem} --dtype {self.problem.dtype}"
+            )
+        for s in skipped:
+            line(f"{s['implementation']}: not installed, not compared ({s['install']})")
+        line(
+            f"{len(rows) - len(failed)} of {len(rows)} implementations conform"
+            + (f"; {len(skipped)} not installed" if skipped else "")
+            + "."
         )
-    for s in skipped:
-        print(f"{s['implementation']}: not installed, not compared ({s['install']})")
-    print(
-        f"{len(rows) - len(failed)} of {len(rows)} implementations conform"
-        + (f"; {len(skipped)} not installed" if skipped else "")
-        + "."
-    )
-    note = divergence_note(problem, rows[0]["_trajectory"]) if rows else None
-    if note:
-        print(note)
+        for text in lines:
+            line(text)
 
 
 def cmd_grads(args) -> int:
     problem = _problem(args)
-    parity = gradient_parity(problem, args.impl or AUTOGRAD, args.device)
+    wanted = args.impl or list(AUTOGRAD)
+    for name in wanted:
+        get(name)
+    names = [n for n in dict.fromkeys(wanted) if REGISTRY[n].installed()]
+    missing = [n for n in dict.fromkeys(wanted) if n not in names]
+    for name in names:
+        if REGISTRY[name].device_for(args.device) != "cpu":
+            REGISTRY[name].check_device(REGISTRY[name].device_for(args.device))
+    budget.check({n: budget.stored(n, problem) for n in [REFERENCE, *names]}, "this gradient table")
+    console = Console(plain=args.json)
+    console.status(f"the reference ({REFERENCE}), then {', '.join(names) or 'nothing else'}…")
+    steps = parity_rows(problem, names, args.device)
     if args.json:
+        parity = {"implementations": names, "not_installed": missing, "rows": list(steps)}
         print(json.dumps({"problem": describe(problem) | {"name": args.problem}, **parity}, indent=2, default=repr))
         return 0
-    names = parity["implementations"]
-    print(
-        f"gradient parity on {args.problem} ({problem.dtype}): the hand-derived 2 * (pred - y) * x "
+    console.line(
+        f"gradient parity on {args.label} ({problem.dtype}): the hand-derived 2 * (pred - y) * x "
         "against the gradient each autograd finds"
     )
-    width = max(12, *(len(n) for n in names))
-    print(f"{'step':>4}  {'hand-derived':<24}" + "".join(f"{n:<{width + 2}}" for n in names))
-    for row in parity["rows"]:
+    width = max(12, *(len(n) for n in names)) if names else 12
+    console.line(f"{'step':>4}  {'hand-derived':<24}" + "".join(f"{n:<{width + 2}}" for n in names))
+    exact = dict.fromkeys(names, 0)
+    count = 0
+    for row in steps:  # each step's line as soon as every implementation has given its gradient
         cells = []
         for name in names:
             cell = row["autograd"][name]
-            cells.append("exact" if cell["exact"] else f"{cell['ulps']:g} ULP" if cell["ulps"] else "exact (±0)")
-        print(f"{row['step']:>4}  {row['hand']!r:<24}" + "".join(f"{c:<{width + 2}}" for c in cells))
-    exact = {n: sum(row["autograd"][n]["exact"] for row in parity["rows"]) for n in names}
-    steps = len(parity["rows"])
-    print("; ".join(f"{n}: {exact[n]} of {steps} exact" for n in names) + ".")
+            exact[name] += cell["exact"]
+            text = "exact" if cell["exact"] else f"{cell['ulps']:g} ULP" if cell["ulps"] else "exact (±0)"
+            status = "bitwise" if cell["exact"] or not cell["ulps"] else "bounded"
+            cells.append(console.paint(text, status) + " " * (width + 2 - len(text)))
+        console.line(f"{row['step']:>4}  {row['hand']!r:<24}" + "".join(cells).rstrip())
+        count += 1
+        console.status(f"step {count + 1} of {problem.updates}…")
+    console.line("; ".join(f"{n}: {exact[n]} of {count} exact" for n in names) + ".")
     for name in names:
         departure = expected_departure(name, problem, REGISTRY[name].device_for(args.device))
-        if exact[name] < steps and departure:
-            print(f"  {name}: {departure.cause}")
-    for name in parity["not_installed"]:
-        print(f"{name}: not installed ({REGISTRY[name].install_hint()})")
+        if exact[name] < count and departure:
+            console.line(f"  {name}: {departure.cause}")
+    for name in missing:
+        console.line(f"{name}: not installed ({REGISTRY[name].install_hint()})")
     return 0
 
 
 def cmd_plot(args) -> int:
     from bridge.plotting import plot
 
-    names = args.impl or [n for n in IMPLEMENTATIONS if REGISTRY[n].installed()]
-    for name in names:
-        get(name)
+    target = writable_file(args.output, "--output", ".png")  # before any training: a bad path costs nothing
+    names, _ = _rows_to_run(args)
     problem = _problem(args)
-    width, height = plot(problem, names, args.output, args.label, args.device)
-    print(f"wrote {args.output} ({width} x {height} pixels)")
+    if not names:
+        raise InvalidProblem("no implementation to plot is installed")
+    held = {n: budget.stored(n, problem) for n in names}
+    held[names[0]] += 3 * budget.stored(names[0], problem)  # and the three learning rates of the lesson
+    budget.check(held, "this plot")
+    console = Console()
+    console.status(f"training {len(names)} implementations and three learning rates…")
+    width, height = plot(problem, names, target, args.label, args.device)
+    console.line(f"wrote {args.output} ({width} x {height} pixels)")
     return 0
 
 
@@ -288,6 +380,9 @@ def cmd_show(args) -> int:
     names = args.impl or list(IMPLEMENTATIONS)
     for name in names:
         get(name)
+    if not isinstance(args.width, int) or not SHOW_WIDTHS[0] <= args.width <= SHOW_WIDTHS[1]:
+        low, high = SHOW_WIDTHS
+        raise InvalidProblem(f"--width must be a whole number from {low} to {high}, got {args.width}")
     print(show(names, args.loop, args.side_by_side, args.width))
     return 0
 
@@ -310,14 +405,19 @@ def cmd_bench(args) -> int:
     from bridge import bench
     from bridge.registry import refusals
 
-    if not args.results:
+    if args.results is not None:
+        results = Path(args.results)
+        if not results.is_file():
+            raise InvalidProblem(f"--results {args.results!r}: no such file (a pytest-benchmark JSON)")
+    else:
         refusals(args.device)  # raises, in one line, when nothing installed can run there
-    output = Path(args.output_dir)
-    results = Path(args.results) if args.results else bench.run_suite(output, args.quick, args.device)
-    if not results.exists():
-        raise InvalidProblem(f"no benchmark results at {results}")
-    summary = bench.summarise(results)
-    output.mkdir(parents=True, exist_ok=True)
+    output = writable_folder(args.output_dir, "--output-dir")  # before minutes of benchmarks, not after
+    if args.results is None:
+        results = bench.run_suite(output, args.quick, args.device)
+    try:
+        summary = bench.summarise(results)
+    except (OSError, ValueError, LookupError, TypeError, AttributeError) as error:  # a file that is not one
+        raise InvalidProblem(f"--results {str(results)!r} is not a JSON that descent bench wrote ({error!r})") from None
     (output / "summary.json").write_text(json.dumps(summary, indent=2))
     bench.print_report(summary)
     bench.chart(summary, output / "step_time.png")
@@ -339,6 +439,33 @@ def _marked(row: dict, notes: list[str]) -> str:
 
 
 def main(argv=None) -> int:
+    """The descent command: exit 0, 1 (compare or practice found a mismatch), 2 (refused) or 130 (Ctrl-C)."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+        size = getattr(args, "memory_budget", None)
+        with budget.limited(None if size is None else budget.parse_size(size)):
+            return HANDLERS[args.command](args)
+    except BridgeError as error:
+        _refuse(str(error))
+        return 2
+    except KeyboardInterrupt:
+        keras_process.close_all(kill=True)
+        _refuse("interrupted", prefix="descent: ")
+        return 130
+    except BrokenPipeError:  # `descent compare | head`: the reader left; nothing more to say, to anyone
+        sys.stdout = None
+        return 0
+
+
+def _refuse(message: str, prefix: str = "descent: error: ") -> None:
+    """One line on stderr, after taking away any status line, and never more than one line."""
+    Console.clear_any()
+    text = " ".join(message.split()) or "failed"
+    print(prefix + text, file=sys.stderr, flush=True)
+
+
+def _parser() -> _Parser:
     parser = _Parser(prog="descent", description="One gradient-descent loop, six frameworks, one trajectory.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     commands.add_parser("list", help="the implementations, installed or not").add_argument(
@@ -361,7 +488,7 @@ def main(argv=None) -> int:
     show_cmd.add_argument("--impl", action="extend", nargs="+", help="default: all")
     show_cmd.add_argument("--loop", choices=("one_weight", "batched"), default="one_weight")
     show_cmd.add_argument("--side-by-side", action="store_true", help="columns, with the lesson's steps aligned")
-    show_cmd.add_argument("--width", type=int, default=72, help="column width for --side-by-side")
+    show_cmd.add_argument("--width", type=_count, default=72, help="columns of --side-by-side (8 to 1000)")
     drill = commands.add_parser("practice", help="the lesson's practice set, worked by the code")
     drill.add_argument("--impl", default="python", help="which implementation computes (default: python)")
     drill.add_argument("--json", action="store_true")
@@ -370,23 +497,41 @@ def main(argv=None) -> int:
     bench.add_argument("--device", default="cpu", help="cpu (default), cuda or gpu for torch, TensorFlow and JAX")
     bench.add_argument("--output-dir", default=".benchmarks", help="where the JSON and the PNG go")
     bench.add_argument("--results", help="report on an existing pytest-benchmark JSON instead of running")
-    args = parser.parse_args(argv)
-    handlers = {
-        "bench": cmd_bench,
-        "list": cmd_list,
-        "run": cmd_run,
-        "compare": cmd_compare,
-        "grads": cmd_grads,
-        "plot": cmd_plot,
-        "show": cmd_show,
-        "practice": cmd_practice,
-    }
+    return parser
+
+
+def entry() -> None:
+    """The `descent` console script and `python -m bridge`: main(), then leave at once.
+
+    The output is flushed and every Keras worker told to stop; what is skipped is
+    the interpreter's teardown of torch, TensorFlow and JAX, which writes nothing
+    and takes 1.7 s after `descent compare` (benchmarks/test_cli_latency.py).
+    """
     try:
-        return handlers[args.command](args)
-    except BridgeError as error:
-        print(f"descent: error: {error}", file=sys.stderr)
-        return 2
+        code = main()
+    except SystemExit as done:  # argparse's --help and its usage errors
+        code = done.code if isinstance(done.code, int) else 2
+    keras_process.close_all()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+    os._exit(code)
+
+
+HANDLERS = {
+    "bench": cmd_bench,
+    "list": cmd_list,
+    "run": cmd_run,
+    "compare": cmd_compare,
+    "grads": cmd_grads,
+    "plot": cmd_plot,
+    "show": cmd_show,
+    "practice": cmd_practice,
+}
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

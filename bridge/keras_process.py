@@ -28,6 +28,7 @@ from bridge.trajectory import Trajectory
 
 BACKENDS = ("tensorflow", "jax", "torch")
 RECORDED = ("weights", "losses", "grads", "biases", "bias_grads")
+NICENESS = 10  # a worker's scheduling priority below its parent's (only matters when the CPUs are all busy)
 
 
 def _pack(values) -> str:
@@ -106,14 +107,6 @@ class Worker:
         lines = [ln for ln in self.log.read().decode(errors="replace").splitlines() if ln.strip()]
         return lines[-1].strip() if lines else f"exit code {self.process.returncode}"
 
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.stdin.close()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-
 
 _workers: dict[str, Worker] = {}
 _workers_lock = threading.Lock()
@@ -127,12 +120,27 @@ def _worker(backend: str) -> Worker:
         return worker
 
 
+def start(backend: str) -> None:
+    """Start the backend's worker now, so that its imports overlap whatever this process does next."""
+    _worker(backend)
+
+
 @atexit.register
-def close_all() -> None:
-    """End every worker (they would also end on their own when this process's pipes close)."""
-    for worker in list(_workers.values()):
-        worker.close()
+def close_all(kill: bool = False) -> None:
+    """End every worker: all told at once, then each waited for (kill: at once, for Ctrl-C)."""
+    workers = list(_workers.values())
     _workers.clear()
+    for worker in workers:
+        if kill:
+            worker.process.kill()
+        elif worker.process.poll() is None:
+            with contextlib.suppress(OSError):
+                worker.process.stdin.close()
+    for worker in workers:
+        try:
+            worker.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            worker.process.kill()
 
 
 def train(backend: str, problem, device: str = "cpu", **options) -> Trajectory:
@@ -142,9 +150,39 @@ def train(backend: str, problem, device: str = "cpu", **options) -> Trajectory:
     keep_float64 (True: undo Keras's float64 -> float32 type promotion on JAX and
     torch), the two ways found to make Keras agree; see tests/test_causes.py.
     """
+    return submit(backend, problem, device, **options)()
+
+
+def submit(backend: str, problem, device: str = "cpu", **options):
+    """Send the run to the backend's worker now; return a function that waits for its trajectory.
+
+    The wait happens on a thread of this process, so several backends' workers
+    train at once while this process does other work.
+    """
     if backend not in BACKENDS:
         raise errors.UnknownName(f"unknown Keras backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
-    reply = _worker(backend).request({"problem": problem_to_json(problem), "device": device, "options": options})
+    worker, message = _worker(backend), {"problem": problem_to_json(problem), "device": device, "options": options}
+    outcome = {}
+
+    def wait():
+        try:
+            outcome["reply"] = worker.request(message)
+        except errors.BridgeError as error:
+            outcome["error"] = error
+
+    thread = threading.Thread(target=wait, name=f"keras-{backend}", daemon=True)  # daemon: Ctrl-C never waits
+    thread.start()
+
+    def result() -> Trajectory:
+        thread.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return _trajectory(backend, outcome["reply"])
+
+    return result
+
+
+def _trajectory(backend: str, reply: dict) -> Trajectory:
     if "error" in reply:
         kind = getattr(errors, reply["error"], None)
         if isinstance(kind, type) and issubclass(kind, errors.BridgeError):
@@ -177,6 +215,8 @@ def _run_settings(backend: str, dtype: str, keep_float64: bool = False):
 
 def serve() -> None:
     """Answer one request per line of stdin until it closes."""
+    # The rows in the parent process come first in teaching order: a worker uses the CPU they leave.
+    os.nice(NICENESS)
     replies = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # anything Keras or a framework prints goes to stderr, never into the replies
     backend = os.environ["KERAS_BACKEND"]
@@ -195,6 +235,7 @@ def serve() -> None:
             reply = {"error": type(error).__name__, "message": str(error)}
         replies.write(json.dumps(reply) + "\n")
         replies.flush()
+    os._exit(0)  # stdin closed: nothing left to save, and tearing down three frameworks takes seconds
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ import numpy as np
 
 from bridge.devices import parse
 from bridge.floats import UNIT_ROUNDOFF, gamma, same_bits, ulp_distance
-from bridge.problems import Batched
+from bridge.problems import Batched, OneWeight
 from bridge.trajectory import Trajectory
 
 CPU, GPU = "cpu", "gpu"  # the device kinds a claim is keyed by (bridge.devices.parse)
@@ -434,8 +434,15 @@ def _starts(problem, reference: Trajectory, candidate: Trajectory) -> list[_Star
     return [_Start(*values) for values in zip(wa, wb, ba, bb)]
 
 
+# A bound beyond float64's range is inf, as the arithmetic says: any finite distance is within it.
+@np.errstate(over="ignore", invalid="ignore")
 def compare(problem, reference: Trajectory, candidate: Trajectory) -> Verdict:
     """Check candidate against reference: bitwise unless DEPARTURES says why not on the candidate's device."""
+    if not isinstance(problem, (OneWeight, Batched)):
+        raise TypeError(f"problem must be a bridge.OneWeight or bridge.Batched, got {type(problem).__name__}")
+    for trajectory in (reference, candidate):
+        if not isinstance(trajectory, Trajectory):
+            raise TypeError(f"compare takes two bridge.Trajectory objects, got {type(trajectory).__name__}")
     name, device = candidate.implementation, candidate.device
     departure = expected_departure(name, problem, device)
     recorded = quantities(problem)

@@ -17,8 +17,11 @@ from bridge.floats import DTYPES, rounder
 def _number(name: str, value, dtype: str) -> float:
     """value as a finite float already rounded to dtype, or InvalidProblem."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InvalidProblem(f"{name} must be a real number, got {value!r}")
-    as_float = float(value)
+        raise InvalidProblem(f"{name} must be a real number, got {_shown(value)}")
+    try:
+        as_float = float(value)
+    except OverflowError:  # an int or Fraction beyond float64's range
+        raise InvalidProblem(f"{name}={_shown(value)} overflows {dtype}") from None
     if not math.isfinite(as_float):
         raise InvalidProblem(f"{name} must be finite, got {as_float!r}")
     rounded = rounder(dtype)(as_float)
@@ -27,28 +30,36 @@ def _number(name: str, value, dtype: str) -> float:
     return rounded
 
 
+def _shown(value, limit: int = 40) -> str:
+    """repr(value) for a one-line message, cut short: a 400-digit number is not read, only seen to be large."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= limit else f"{text[: limit - 10]}… ({len(text)} characters)"
+
+
 def _count(name: str, value, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise InvalidProblem(f"{name} must be a whole number, got {value!r}")
+        raise InvalidProblem(f"{name} must be a whole number, got {_shown(value)}")
     if value < minimum:
-        raise InvalidProblem(f"{name} must be >= {minimum}, got {value}")
+        raise InvalidProblem(f"{name} must be >= {minimum}, got {_shown(value)}")
     return int(value)
 
 
 def _dtype(value) -> str:
     if value not in DTYPES:
-        raise InvalidProblem(f"dtype must be one of {', '.join(DTYPES)}, got {value!r}")
+        raise InvalidProblem(f"dtype must be one of {', '.join(DTYPES)}, got {_shown(value)}")
     return value
 
 
 def _samples(name: str, values, dtype: str) -> np.ndarray:
     """A read-only 1-D array of finite dtype numbers: cheap to share, impossible to edit."""
     if isinstance(values, (str, bytes)) or isinstance(values, numbers.Number):
-        raise InvalidProblem(f"{name} must be a sequence of numbers, got {values!r}")
+        raise InvalidProblem(f"{name} must be a sequence of numbers, got {_shown(values)}")
     try:
         array = np.array(values, dtype=np.float64)  # a copy, so the caller's data stays theirs
     except (TypeError, ValueError):
         raise InvalidProblem(f"{name} must be a sequence of real numbers") from None
+    except OverflowError:  # an int beyond float64's range
+        raise InvalidProblem(f"{name} holds a number beyond {dtype}'s range") from None
     if array.ndim != 1:
         raise InvalidProblem(f"{name} must be one-dimensional, got shape {array.shape}")
     if array.size == 0:

@@ -19,6 +19,10 @@ settings.register_profile("dev", deadline=None, suppress_health_check=[HealthChe
 settings.register_profile("stress", parent=settings.get_profile("dev"), max_examples=3000)  # hunting edge cases
 settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
+# The long matrices: DESCENT_STRESS=1 python -m pytest (nox -s stress) runs them as well.
+STRESS = os.environ.get("DESCENT_STRESS") == "1"
+stress = pytest.mark.skipif(not STRESS, reason="in the stress profile only: DESCENT_STRESS=1 (nox -s stress)")
+
 
 # from --device: where the GPU-capable rows run; who cannot run there; whether the CPU-only rows are left out
 SUITE = {"device": "cpu", "refused": {}, "device_rows_only": False}

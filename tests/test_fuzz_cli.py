@@ -7,6 +7,7 @@ SystemExit). A stress run: DESCENT_FUZZ_EXAMPLES=10000 python -m pytest tests/te
 (nox -s fuzz); the default is 100 examples, derandomized on CI.
 """
 
+import collections
 import os
 import warnings
 from pathlib import Path
@@ -197,6 +198,13 @@ def test_fuzzed_command_lines_end_in_output_or_a_one_line_refusal(root, capsys):
     @example(argv=["bench", "--results", paths["folder.png"]])
     @example(argv=["bench", "--results", paths["a-file/x.png"].rsplit("/", 1)[0], "--output-dir", "/proc/x"])
     def fuzz(argv):
-        check_outcome(argv, *run_cli(argv, capsys), root)
+        outcome = run_cli(argv, capsys)
+        check_outcome(argv, *outcome, root)
+        seen[(argv[0], outcome[0])] += 1
 
+    seen = collections.Counter()
     fuzz()
+    with capsys.disabled():  # what was tried, for the record (pytest -s, or the stress run's log)
+        counts = ", ".join(f"{command} exit {code}: {n}" for (command, code), n in sorted(seen.items()))
+        print(f"\n{sum(seen.values())} command lines run: {counts}")
+    assert any(code == 0 for _, code in seen) and any(code == 2 for _, code in seen)

@@ -1,0 +1,199 @@
+"""The edges a person meets, each found by trying: real exit codes, Ctrl-C, output files, the terminal, the notes."""
+
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import bridge
+from bridge.cli import main
+from tests.conftest import impl_params
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def descent(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    """`python -m bridge ...`: the command itself, with its real exit code."""
+    return subprocess.run(
+        [sys.executable, "-m", "bridge", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=None if env is None else os.environ | env,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (["run", "--impl", "numpy", "--x", "1e200", "--steps", "3"], 0, "diverged: at step 1 the loss became inf"),
+        (["run", "--impl", "python", "--lr", "1e308", "--steps", "3"], 0, "diverged: at step 0 the weight became inf"),
+        (["run", "--impl", "numpy", "--steps", "99999999999999999999"], 2, "over the memory budget of 1.0 GiB"),
+        (["run", "--impl", "python", "--problem", "mini_batch", "--epochs", "99999999999999999999"], 2, "budget"),
+        (["run", "--impl", "python", "--lr", "nan"], 2, "lr must be finite, got nan"),
+        (["plot", "--output", "some/missing/dir/x.png"], 2, "the folder 'some/missing/dir' does not exist"),
+        (["nope"], 2, "invalid choice: 'nope'"),
+        (["compare", "--impl", "python", "numpy", "--x", "1e200", "--steps", "3"], 0, "2 of 2 implementations conform"),
+    ],
+)
+def test_the_command_exits_as_documented(args, code, says):
+    done = descent(*args)
+    assert done.returncode == code, done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert says in (done.stdout if code == 0 else done.stderr)
+    if code == 2:
+        assert done.stdout == "" and done.stderr.count("\n") == 1, done.stderr
+    else:
+        assert done.stderr == "", done.stderr
+
+
+def test_ctrl_c_exits_130_with_one_line():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bridge", "run", "--impl", "python", "--steps", "30000000", "--memory-budget", "8GiB"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(3)  # well into the run: 3 * 10^7 steps take about 15 s
+    assert process.poll() is None, "the run ended before it could be interrupted"
+    process.send_signal(signal.SIGINT)
+    err = process.communicate(timeout=60)[1]
+    assert process.returncode == 130
+    assert err == "descent: interrupted\n"
+
+
+def test_a_closed_pipe_ends_quietly():
+    head = subprocess.run(
+        f"{sys.executable} -m bridge run --impl python --problem explode | head -1",
+        shell=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert head.stdout == "step  0  weight=8.100  loss=9.000\n"
+    assert head.stderr == ""
+
+
+@pytest.mark.parametrize("kind", ["missing folder", "a folder", "under a regular file", "in /proc", "not .png"])
+def test_a_bad_output_path_is_refused_before_any_training(kind, tmp_path, capsys, monkeypatch):
+    (tmp_path / "a-file").write_text("")
+    (tmp_path / "folder.png").mkdir()
+    path = {
+        "missing folder": tmp_path / "missing" / "x.png",
+        "a folder": tmp_path / "folder.png",
+        "under a regular file": tmp_path / "a-file" / "x.png",
+        "in /proc": Path("/proc/x.png"),
+        "not .png": tmp_path / "x.jpg",
+    }[kind]
+    trained = []
+    monkeypatch.setattr(bridge.registry, "run", lambda *a, **k: trained.append(a))
+    assert main(["plot", "--impl", "python", "--output", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("descent: error: --output") and err.count("\n") == 1
+    assert trained == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "folder.png"]
+
+
+def test_a_plot_that_fails_while_saving_leaves_no_file(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    def full_disk(self, path, **options):
+        Path(path).write_bytes(b"\x89PNG half")
+        raise bridge.BridgeError("no space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", full_disk)
+    assert main(["plot", "--impl", "python", "--output", str(tmp_path / "x.png")]) == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def on_a_terminal(*args: str, env: dict) -> tuple[int, str]:
+    """Run the command with its stdout on a pseudo-terminal, as a person sees it; its exit code and every byte."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bridge", *args], cwd=ROOT, stdout=follower, stderr=subprocess.PIPE, env=os.environ | env
+    )
+    os.close(follower)
+    seen = b""
+    while True:
+        ready, _, _ = select.select([leader], [], [], 120)
+        if not ready:
+            process.kill()
+            break
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closed: the command ended
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(leader)
+    return process.wait(timeout=60), seen.decode()
+
+
+@pytest.mark.parametrize("name", impl_params(["torch_manual"]))
+def test_on_a_terminal_verdicts_are_coloured_and_a_status_shows_what_starts(name):
+    code, seen = on_a_terminal("compare", "--impl", "python", "numpy", name, env={"NO_COLOR": ""})
+    assert code == 0
+    assert "\033[32mbitwise\033[0m" in seen  # green
+    assert f"{name}: importing torch…" in seen  # the status while torch imports
+    assert "\r\033[K" in seen  # ... taken away before the row
+
+
+def test_no_color_and_pipes_get_plain_text():
+    _, seen = on_a_terminal("compare", "--impl", "python", "numpy", env={"NO_COLOR": "1"})
+    assert "\033[" not in seen.replace("\r\033[K", "")  # no colour; a status line may still come and go
+    piped = descent("compare", "--impl", "python", "numpy")
+    assert "\033" not in piped.stdout and "\r" not in piped.stdout
+
+
+def test_compare_prints_the_header_before_the_slow_rows_finish():
+    """Streaming: the first row is on the screen while the next row's framework is still importing."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bridge", "compare", "--impl", "python", "numpy", "tf_tape"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    start = time.perf_counter()
+    first = [process.stdout.readline() for _ in range(3)]
+    first_row = time.perf_counter() - start
+    rest = process.stdout.read()
+    total = time.perf_counter() - start
+    process.wait(timeout=60)
+    if not bridge.REGISTRY["tf_tape"].installed():
+        pytest.skip(bridge.REGISTRY["tf_tape"].install_hint())
+    assert first[2].startswith("python ") and "tf_tape" in rest
+    assert first_row < total / 2, f"the first row came after {first_row:.1f} s of {total:.1f} s"
+
+
+def test_a_negative_learning_rate_gets_one_line_after_the_lessons_lines(capsys):
+    assert main(["run", "--impl", "python", "--lr", "-0.1", "--steps", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line[:8] for line in lines[:3]] == ["step  0 ", "step  1 ", "step  2 "]
+    assert lines[0] == "step  0  weight=-0.900  loss=9.000"  # the lesson's line, unchanged
+    assert len(lines) == 4 and lines[3].startswith("note: lr -0.1 is negative") and "uphill" in lines[3]
+
+
+def test_a_zero_learning_rate_gets_one_line(capsys):
+    assert main(["run", "--impl", "numpy", "--lr", "0", "--steps", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == ["step  0  weight=0.000  loss=9.000", "step  1  weight=0.000  loss=9.000"]
+    assert lines[2].startswith("note: lr 0 never moves the weight")
+
+
+def test_numbers_beyond_1e15_are_printed_in_scientific_form(capsys):
+    assert main(["run", "--impl", "python", "--x", "1e200", "--steps", "1"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "step  0  weight=6.000e+199  loss=9.000"
+    assert main(["run", "--impl", "python", "--x", "1e7", "--steps", "1"]) == 0  # below 1e15: the lesson's .3f
+    assert capsys.readouterr().out.splitlines()[0] == "step  0  weight=6000000.000  loss=9.000"

@@ -30,6 +30,20 @@ def tests(session):
 
 
 @nox.session
+def fuzz(session):
+    """The CLI fuzz test alone, for 10,000 command lines (the suite runs 100)."""
+    _install(session, "all,test")
+    session.run("pytest", "tests/test_fuzz_cli.py", "-s", env={"DESCENT_FUZZ_EXAMPLES": "10000"})
+
+
+@nox.session
+def stress(session):
+    """The whole suite with its long matrices (DESCENT_STRESS=1) and 3,000 Hypothesis examples per test."""
+    _install(session, "all,test,bench")
+    session.run("pytest", *session.posargs, env={"DESCENT_STRESS": "1", "HYPOTHESIS_PROFILE": "stress"})
+
+
+@nox.session
 def benchmarks(session):
     """Every implementation and peer timed; JSON, table and chart in .benchmarks/ (--quick: a smoke run)."""
     _install(session, "all,test,bench")

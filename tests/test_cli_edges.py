@@ -54,6 +54,13 @@ def test_the_command_exits_as_documented(args, code, says):
         assert done.stderr == "", done.stderr
 
 
+def test_a_plot_of_a_run_that_overflows_is_drawn(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    output = tmp_path / "x.png"
+    assert main(["plot", "--impl", "python", "numpy", "--x", "1e200", "--steps", "3", "--output", str(output)]) == 0
+    assert output.stat().st_size > 10_000 and capsys.readouterr().err == ""
+
+
 def test_ctrl_c_exits_130_with_one_line():
     process = subprocess.Popen(
         [sys.executable, "-m", "bridge", "run", "--impl", "python", "--steps", "30000000", "--memory-budget", "8GiB"],
@@ -170,10 +177,11 @@ def test_compare_prints_the_header_before_the_slow_rows_finish():
     first_row = time.perf_counter() - start
     rest = process.stdout.read()
     total = time.perf_counter() - start
-    process.wait(timeout=60)
+    err = process.communicate(timeout=60)[1]
     if not bridge.REGISTRY["tf_tape"].installed():
         pytest.skip(bridge.REGISTRY["tf_tape"].install_hint())
     assert first[2].startswith("python ") and "tf_tape" in rest
+    assert err == "", f"TensorFlow's start-up said something: {err!r}"
     assert first_row < total / 2, f"the first row came after {first_row:.1f} s of {total:.1f} s"
 
 

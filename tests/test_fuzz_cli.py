@@ -142,9 +142,10 @@ PYTHON_DEFAULT_FILTERS = [
 ]
 
 
-def run_cli(argv: list[str], capsys) -> tuple[int, str, str, list]:
-    """main(argv) in this process: its exit code, stdout, stderr and any warning raised."""
-    capsys.readouterr()
+def run_cli(argv: list[str], capfd) -> tuple[int, str, str, list]:
+    """main(argv) in this process: its exit code, stdout, stderr (file descriptors 1 and 2: a framework's
+    C++ log lines too) and any warning raised."""
+    capfd.readouterr()
     with warnings.catch_warnings(record=True) as caught:
         for action, category in PYTHON_DEFAULT_FILTERS:  # what `descent` shows a person, not pytest's own filters
             warnings.filterwarnings(action, category=category)
@@ -152,7 +153,7 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str, str, list]:
             code = main(argv)
         except SystemExit as done:  # argparse's own refusals
             code = done.code
-    out, err = capsys.readouterr()
+    out, err = capfd.readouterr()
     return code, out, err, [str(w.message) for w in caught]
 
 
@@ -177,7 +178,7 @@ def root(tmp_path_factory):
     return tmp_path_factory.mktemp("fuzz")
 
 
-def test_fuzzed_command_lines_end_in_output_or_a_one_line_refusal(root, capsys):
+def test_fuzzed_command_lines_end_in_output_or_a_one_line_refusal(root, capfd):
     paths = _paths(root)
 
     @settings(max_examples=EXAMPLES, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -198,13 +199,13 @@ def test_fuzzed_command_lines_end_in_output_or_a_one_line_refusal(root, capsys):
     @example(argv=["bench", "--results", paths["folder.png"]])
     @example(argv=["bench", "--results", paths["a-file/x.png"].rsplit("/", 1)[0], "--output-dir", "/proc/x"])
     def fuzz(argv):
-        outcome = run_cli(argv, capsys)
+        outcome = run_cli(argv, capfd)
         check_outcome(argv, *outcome, root)
         seen[(argv[0], outcome[0])] += 1
 
     seen = collections.Counter()
     fuzz()
-    with capsys.disabled():  # what was tried, for the record (pytest -s, or the stress run's log)
+    with capfd.disabled():  # what was tried, for the record (pytest -s, or the stress run's log)
         counts = ", ".join(f"{command} exit {code}: {n}" for (command, code), n in sorted(seen.items()))
         print(f"\n{sum(seen.values())} command lines run: {counts}")
     assert any(code == 0 for _, code in seen) and any(code == 2 for _, code in seen)

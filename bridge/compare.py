@@ -221,7 +221,7 @@ def step_bounds(problem, s: _Batch, start: _Start, departure: Departure) -> dict
     gradient (2/m) sum e skips the x: gamma(m+k+1) * A_b / m, A_b = 2 sum c.
     The loss (squares instead of products, one more rounding) is within
     gamma(m+k+4) * B / m, B = sum c^2. The update w - lr * g_hat adds two
-    roundings: gamma(2)|w| and, with g_hat's own error, gamma(m+k+5) lr A / m;
+    roundings: gamma(2)|w| and, with g_hat's own error, gamma(m+k+5) |lr| A / m;
     the same for the bias with A_b. An implementation that computes in a
     narrower dtype than the problem's (Departure.precision) also rounds its
     inputs w, x, y and b there: 3 more roundings on every path, and gamma is
@@ -232,8 +232,8 @@ def step_bounds(problem, s: _Batch, start: _Start, departure: Departure) -> dict
       gradient       (2/m)(Dw sum x^2 + Db |sum x|)
       bias gradient  (2/m)(Dw |sum x|) + 2 Db
       loss           (1/m) sum (Dw |x| + Db)(ca + cb)
-      weight         |1 - 2 lr sum(x^2)/m| Dw + 2 lr |sum x|/m Db
-      bias           |1 - 2 lr| Db + 2 lr |sum x|/m Dw.
+      weight         |1 - 2 lr sum(x^2)/m| Dw + 2 |lr| |sum x|/m Db
+      bias           |1 - 2 lr| Db + 2 |lr| |sum x|/m Dw.
     Underflow: an operation may also be off by eta absolutely, where eta is the
     smallest subnormal under IEEE and the smallest normal when subnormals are
     flushed; a flushed operand (DAZ) costs eta times the other operand. With
@@ -241,23 +241,24 @@ def step_bounds(problem, s: _Batch, start: _Start, departure: Departure) -> dict
     (which bounds every operand and |e|): the error is off by at most k eta q,
     each term 2 e x by eta q (2k X + 3) (2 e by eta q (2k + 3)), and the sum
     and 1/m add (m + 3) eta; the loss's square turns k eta q into
-    eta q (2k q + 1); each update adds lr times its gradient's share and
+    eta q (2k q + 1); each update adds |lr| times its gradient's share and
     eta (|g| + 3).
     """
     dtype = _computed_in(problem, departure)
     extra = 3 if dtype != problem.dtype else 0  # inputs rounded into the narrower dtype
     k = (3 if problem.has_bias else 2) + extra
     m, lr = s.m, problem.lr
+    step = abs(lr)  # an error's size moves with |lr|: a negative lr (uphill) must not make a bound negative
     dw, db = abs(start.wa - start.wb), abs(start.ba - start.bb)
     ca, cb = (abs(w) * s.ax + abs(b) + s.ay for w, b in ((start.wa, start.ba), (start.wb, start.bb)))  # c per sample
     bounds = dict.fromkeys(quantities(problem), 0.0)
     if dw > 0 or db > 0:  # (tested, not multiplied: 0 * inf would be NaN)
         bounds["grads"] += 2 * (dw * s.sx2 + db * s.sx) / m
         bounds["losses"] += np.sum((dw * s.ax + db) * (ca + cb)) / m
-        bounds["weights"] += abs(1 - 2 * lr * s.sx2 / m) * dw + 2 * lr * s.sx / m * db
+        bounds["weights"] += abs(1 - 2 * lr * s.sx2 / m) * dw + 2 * step * s.sx / m * db
         if "biases" in bounds:
             bounds["bias_grads"] += 2 * dw * s.sx / m + 2 * db
-            bounds["biases"] += abs(1 - 2 * lr) * db + 2 * lr * s.sx / m * dw
+            bounds["biases"] += abs(1 - 2 * lr) * db + 2 * step * s.sx / m * dw
     a_a, a_b = 2 * np.sum(s.ax * ca), 2 * np.sum(s.ax * cb)  # A
     ab_a, ab_b = 2 * np.sum(ca), 2 * np.sum(cb)  # A_b
     if (departure and departure.reorders) or dw > 0 or db > 0:
@@ -265,11 +266,11 @@ def step_bounds(problem, s: _Batch, start: _Start, departure: Departure) -> dict
         bounds["grads"] += gamma(m + k + 2, dtype) * (a_a + a_b) / m
         bounds["losses"] += gamma(m + k + 4, dtype) * (b_a + b_b) / m
         bounds["weights"] += gamma(2 + extra, dtype) * (abs(start.wa) + abs(start.wb))
-        bounds["weights"] += gamma(m + k + 5, dtype) * lr * (a_a + a_b) / m
+        bounds["weights"] += gamma(m + k + 5, dtype) * step * (a_a + a_b) / m
         if "biases" in bounds:
             bounds["bias_grads"] += gamma(m + k + 1, dtype) * (ab_a + ab_b) / m
             bounds["biases"] += gamma(2 + extra, dtype) * (abs(start.ba) + abs(start.bb))
-            bounds["biases"] += gamma(m + k + 5, dtype) * lr * (ab_a + ab_b) / m
+            bounds["biases"] += gamma(m + k + 5, dtype) * step * (ab_a + ab_b) / m
     normal, subnormal = (2.0**-1022, 2.0**-1074) if dtype == "float64" else (2.0**-126, 2.0**-149)
     eta = normal if departure and departure.flushes else subnormal
     big_w, big_b = max(abs(start.wa), abs(start.wb)), max(abs(start.ba), abs(start.bb))
@@ -278,11 +279,11 @@ def step_bounds(problem, s: _Batch, start: _Start, departure: Departure) -> dict
     grad_underflow = eta * q * (2 * k * big_x + 3) + eta * (m + 3)  # eta first: q * q may overflow
     bounds["grads"] += grad_underflow
     bounds["losses"] += eta * q * (2 * k * q + 1) + eta * (m + 3)
-    bounds["weights"] += lr * grad_underflow + eta * (max(a_a, a_b) / m + 3)  # |g| <= A / m
+    bounds["weights"] += step * grad_underflow + eta * (max(a_a, a_b) / m + 3)  # |g| <= A / m
     if "biases" in bounds:
         bias_grad_underflow = eta * q * (2 * k + 3) + eta * (m + 3)
         bounds["bias_grads"] += bias_grad_underflow
-        bounds["biases"] += lr * bias_grad_underflow + eta * (max(ab_a, ab_b) / m + 3)
+        bounds["biases"] += step * bias_grad_underflow + eta * (max(ab_a, ab_b) / m + 3)
     # Every bound is a sum of non-negative terms, evaluated in float64 with
     # NumPy's pairwise sums: relatively within (log2(m) + 30) * 2^-53 of exact.
     slack = 1 + 64 * UNIT_ROUNDOFF["float64"]

@@ -146,6 +146,11 @@ class Batched:
         object.__setattr__(self, "batches", tuple(slice(s, min(s + size, x.size)) for s in starts))
 
     @property
+    def longest_batch(self) -> int:
+        """The samples in a full batch: batch_size, or all of them when batch_size is larger (one batch)."""
+        return self.batches[0].stop
+
+    @property
     def updates(self) -> int:
         """How many weight updates a run makes: one per batch per epoch."""
         return self.epochs * len(self.batches)

@@ -83,4 +83,4 @@ def batched(problem, device="cpu", data=None):
     with jax.enable_x64(problem.dtype == "float64"), jax.default_device(jax_device(device)):
         weight, lr = jnp.asarray(problem.w0, problem.dtype), jnp.asarray(problem.lr, problem.dtype)
         bias = None if problem.b0 is None else jnp.asarray(problem.b0, problem.dtype)
-        return _trajectory(descend_batched((weight, bias), x, y_true, lr, problem.epochs, problem.batch_size))
+        return _trajectory(descend_batched((weight, bias), x, y_true, lr, problem.epochs, problem.longest_batch))

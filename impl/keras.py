@@ -117,4 +117,4 @@ def one_weight(problem, device="cpu", jit_compile="auto"):
 
 def batched(problem, device="cpu", jit_compile="auto"):
     """Mini-batch gradient descent: fit's batches are the canonical loop's consecutive slices."""
-    return fit(problem, problem.x, problem.y, problem.epochs, problem.batch_size, device, jit_compile)
+    return fit(problem, problem.x, problem.y, problem.epochs, problem.longest_batch, device, jit_compile)

@@ -196,6 +196,8 @@ def test_fuzzed_command_lines_end_in_output_or_a_one_line_refusal(root, capfd):
     @example(argv=["run", "--impl", "python", "--problem", "mini_batch", "--epochs", "99999999999999999999"])
     @example(argv=["compare", "--problem", "bias", "--b0", "1e-320", "--lr", "0", "--impl", "python", "numpy"])
     @example(argv=["show", "--width", "99999999999999999999", "--side-by-side"])
+    # found by the 10,000-line run: a batch_size past int64 reached jax_jit's reshape and Keras's fit
+    @example(argv=["compare", "--batch-size", "99999999999999999999", "--b0", "1e308", "--problem", "full_batch"])
     @example(argv=["bench", "--results", paths["folder.png"]])
     @example(argv=["bench", "--results", paths["a-file/x.png"].rsplit("/", 1)[0], "--output-dir", "/proc/x"])
     def fuzz(argv):

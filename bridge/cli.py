@@ -454,7 +454,7 @@ def main(argv=None) -> int:
         _refuse("interrupted", prefix="descent: ")
         return 130
     except BrokenPipeError:  # `descent compare | head`: the reader left; nothing more to say, to anyone
-        sys.stdout = None
+        sys.stdout = open(os.devnull, "w")  # what is left unflushed goes nowhere, quietly
         return 0
 
 

@@ -16,7 +16,7 @@ dtypes = st.sampled_from(["float64", "float32"])
 
 
 @st.composite
-def one_weight_problems(draw):
+def one_weight_problems(draw, rates=rates):
     return bridge.OneWeight(
         x=draw(numbers),
         y=draw(numbers),
@@ -28,7 +28,7 @@ def one_weight_problems(draw):
 
 
 @st.composite
-def batched_problems(draw):
+def batched_problems(draw, rates=rates):
     n = draw(st.integers(1, 40))
     samples = st.lists(numbers, min_size=n, max_size=n)
     return bridge.Batched(

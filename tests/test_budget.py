@@ -81,11 +81,18 @@ def test_every_row_has_a_measured_cost():
     assert set(budget.STORED) == set(bridge.IMPLEMENTATIONS) == set(SIZES)
 
 
+# Measured in the stress profile only: a Keras row's one-weight run (20 s at a measurable size), and the rows
+# that store through the same code as one measured by default (torch_compile and tf_function record as
+# torch_manual and tf_tape do; the Keras rows share impl/keras.py and its worker), 7 to 9 s each.
+STRESS_ONLY = {"torch_compile", "tf_function", "keras_tensorflow", "keras_torch"}
+
+
 def cases():
-    """Every row, both kinds; a Keras row's one-weight run (20 s at a measurable size) in the stress profile only."""
+    """Every row, both kinds; the slowest to measure (STRESS_ONLY) in the stress profile only."""
     for param in impl_params():
         for kind in ("one_weight", "batched"):
-            slow = kind == "one_weight" and bridge.REGISTRY[param.values[0]].backend
+            name = param.values[0]
+            slow = name in STRESS_ONLY or (kind == "one_weight" and bridge.REGISTRY[name].backend)
             yield pytest.param(
                 *param.values, kind, marks=[*param.marks, *([stress] if slow else [])], id=f"{param.id}-{kind}"
             )

@@ -168,10 +168,17 @@ def _rows_to_run(args) -> tuple[list[str], list[dict]]:
                 raise impl.missing()
             skipped.append({"implementation": name, "install": impl.install_hint()})
             continue
-        if impl.device_for(args.device) != "cpu":
-            impl.check_device(impl.device_for(args.device))
         run.append(name)
+    _check_devices(run, args.device)
     return run, skipped
+
+
+def _check_devices(names, device: str) -> None:
+    """Raise DeviceUnavailable, before anything runs, unless every GPU-capable row here can use the device."""
+    for name in names:
+        where = REGISTRY[name].device_for(device)
+        if where != "cpu":
+            REGISTRY[name].check_device(where)
 
 
 def _held(problem, names) -> dict[str, int]:
@@ -318,9 +325,7 @@ def cmd_grads(args) -> int:
         get(name)
     names = [n for n in dict.fromkeys(wanted) if REGISTRY[n].installed()]
     missing = [n for n in dict.fromkeys(wanted) if n not in names]
-    for name in names:
-        if REGISTRY[name].device_for(args.device) != "cpu":
-            REGISTRY[name].check_device(REGISTRY[name].device_for(args.device))
+    _check_devices(names, args.device)
     budget.check({n: budget.stored(n, problem) for n in [REFERENCE, *names]}, "this gradient table")
     console = Console(plain=args.json)
     console.status(f"the reference ({REFERENCE}), then {', '.join(names) or 'nothing else'}…")

@@ -120,11 +120,6 @@ def _worker(backend: str) -> Worker:
         return worker
 
 
-def start(backend: str) -> None:
-    """Start the backend's worker now, so that its imports overlap whatever this process does next."""
-    _worker(backend)
-
-
 @atexit.register
 def close_all(kill: bool = False) -> None:
     """End every worker: all told at once, then each waited for (kill: at once, for Ctrl-C)."""

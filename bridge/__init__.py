@@ -6,7 +6,7 @@ t = bridge.train("torch_autograd", p)   # t.weights, t.losses, t.grads
 """
 
 from bridge.errors import BridgeError, DeviceUnavailable, FrameworkMissing, InvalidProblem, UnknownName
-from bridge.problems import PRESETS, Batched, OneWeight, preset, with_changes
+from bridge.problems import PRESETS, Batched, Network, OneWeight, preset, with_changes
 from bridge.registry import IMPLEMENTATIONS, REGISTRY, train
 from bridge.trajectory import Trajectory
 
@@ -19,6 +19,7 @@ __all__ = [
     "DeviceUnavailable",
     "FrameworkMissing",
     "InvalidProblem",
+    "Network",
     "OneWeight",
     "Trajectory",
     "UnknownName",

@@ -103,7 +103,7 @@ def limited(size: int | None):
 def stored(name: str, problem) -> int:
     """Bytes a run of this row on this problem keeps at its peak, beyond what its framework takes to start."""
     cost = STORED[name]
-    values = problem.updates * (5 if problem.has_bias else 3)
+    values = problem.updates * problem.values_per_update
     if isinstance(problem.x, np.ndarray):
         samples = problem.x.size
     else:

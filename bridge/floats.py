@@ -1,7 +1,10 @@
 """IEEE helpers: float32 rounding in pure Python, bit equality and ULP distance."""
 
+import decimal
 import math
 import struct
+
+import numpy as np
 
 DTYPES = ("float64", "float32")
 UNIT_ROUNDOFF = {"float64": 2.0**-53, "float32": 2.0**-24}  # u: half the gap above 1.0
@@ -46,3 +49,34 @@ def gamma(k: int, dtype: str) -> float:
     """Higham's gamma_k = k*u / (1 - k*u): the relative error of k chained roundings."""
     ku = k * UNIT_ROUNDOFF[dtype]
     return ku / (1 - ku) if ku < 1 else math.inf
+
+
+def tanh_rounded(value: float, dtype: str) -> float:
+    """tanh(value) correctly rounded to dtype: computed with decimal at growing precision until the rounding is sure.
+
+    Ziv's strategy: two precisions, the second twice the first, must round to
+    the same number; the first has enough digits for the cancellation of
+    e^(2x) - 1 near 0. No library's tanh promises this; the reference needs it.
+    """
+    if value == 0 or not math.isfinite(value):
+        return math.tanh(value)  # +-0, +-1 and NaN are exact
+    digits = 40 + max(0, -math.floor(math.log10(abs(value))))
+    found = [_tanh_at(value, digits, dtype)]
+    while True:
+        digits *= 2
+        found.append(_tanh_at(value, digits, dtype))
+        if found[-1] == found[-2]:
+            return found[-1]
+
+
+def _tanh_at(value: float, digits: int, dtype: str) -> float:
+    with decimal.localcontext() as context:
+        context.prec = digits
+        twice = (2 * decimal.Decimal(value)).exp()
+        exact = (twice - 1) / (twice + 1)
+        nearest = float(exact)  # correctly rounded to float64
+        if dtype == "float64":
+            return nearest
+        nearest = to_float32(nearest)  # then the float32 neighbour nearest to `exact`, checked exactly
+        neighbours = [float(n) for n in np.nextafter(np.float32(nearest), np.float32([-2, 2]))]
+        return min([nearest, *neighbours], key=lambda f: (abs(decimal.Decimal(f) - exact), f != nearest))

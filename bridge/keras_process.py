@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from bridge import errors
-from bridge.problems import Batched, OneWeight
+from bridge.problems import Batched, Network, OneWeight, loop_of
 from bridge.trajectory import Trajectory
 
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -42,6 +42,18 @@ def _unpack(text: str) -> list[float]:
 
 def problem_to_json(problem) -> dict:
     """Every field of the problem, floats exact."""
+    if isinstance(problem, Network):
+        arrays = {k: _pack(getattr(problem, k)) for k in ("x", "y", "w1", "b1", "w2")}
+        counts = {k: getattr(problem, k) for k in ("hidden", "epochs", "batch_size", "seed")}
+        numbers = {"lr": problem.lr.hex(), "b2": problem.b2.hex()}
+        return {
+            "kind": "network",
+            **arrays,
+            **counts,
+            **numbers,
+            "activation": problem.activation,
+            "dtype": problem.dtype,
+        }
     if isinstance(problem, OneWeight):
         numbers = {k: float(getattr(problem, k)).hex() for k in ("x", "y", "w0", "lr")}
         return {"kind": "one_weight", **numbers, "steps": problem.steps, "dtype": problem.dtype}
@@ -59,6 +71,11 @@ def problem_to_json(problem) -> dict:
 
 
 def problem_from_json(data: dict):
+    if data["kind"] == "network":
+        arrays = {k: _unpack(data[k]) for k in ("x", "y", "w1", "b1", "w2")}
+        counts = {k: data[k] for k in ("hidden", "epochs", "batch_size", "seed")}
+        numbers = {k: float.fromhex(data[k]) for k in ("lr", "b2")}
+        return Network(**arrays, **counts, **numbers, activation=data["activation"], dtype=data["dtype"])
     if data["kind"] == "one_weight":
         x, y, w0, lr = (float.fromhex(data[k]) for k in ("x", "y", "w0", "lr"))
         return OneWeight(x, y, w0, lr, data["steps"], data["dtype"])
@@ -184,6 +201,9 @@ def _trajectory(backend: str, reply: dict) -> Trajectory:
             raise kind(reply["message"])
         raise errors.BridgeError(f"Keras ({backend}) failed: {reply['error']}: {reply['message']}")
     data = reply["trajectory"]
+    if "network" in data:  # flat rows (Trajectory.network_rows) and the parameters' sizes
+        rows = np.asarray(_unpack(data["network"])).reshape(-1, data["width"])
+        return Trajectory.of_network(data["sizes"], rows)
     return Trajectory(*(_unpack(data[k]) for k in RECORDED))
 
 
@@ -223,9 +243,13 @@ def serve() -> None:
             problem = problem_from_json(request["problem"])
             options = dict(request["options"])
             with _run_settings(backend, problem.dtype, options.pop("keep_float64", False)):
-                loop = lesson.one_weight if isinstance(problem, OneWeight) else lesson.batched
-                trajectory = loop(problem, request["device"], **options)
-            reply = {"trajectory": {k: _pack(getattr(trajectory, k)) for k in RECORDED}}
+                trajectory = getattr(lesson, loop_of(problem))(problem, request["device"], **options)
+            if isinstance(problem, Network):
+                rows = trajectory.network_rows()
+                table = {"network": _pack(rows), "width": problem.values_per_update, "sizes": problem.sizes}
+            else:
+                table = {k: _pack(getattr(trajectory, k)) for k in RECORDED}
+            reply = {"trajectory": table}
         except Exception as error:  # sent back whole: the parent raises it with this message
             reply = {"error": type(error).__name__, "message": str(error)}
         replies.write(json.dumps(reply) + "\n")

@@ -35,11 +35,15 @@ def record(names, device: str, presets=PRESETS_RECORDED, dtypes=("float64", "flo
         where = get(name).device_for(device)
         for preset_name in presets:
             for dtype in dtypes:
-                trajectory = train(name, preset(preset_name, dtype), where)
-                runs.append(
-                    {"implementation": name, "device": where, "preset": preset_name, "dtype": dtype}
-                    | {q: [float(v).hex() for v in getattr(trajectory, q)] for q in RECORDED}
-                )
+                problem = preset(preset_name, dtype)
+                trajectory = train(name, problem, where)
+                run = {"implementation": name, "device": where, "preset": preset_name, "dtype": dtype}
+                if trajectory.parameters:  # a network: its flat rows (Trajectory.network_rows) and sizes
+                    rows = trajectory.network_rows().tolist()
+                    run |= {"sizes": problem.sizes, "network": [[v.hex() for v in row] for row in rows]}
+                else:
+                    run |= {q: [float(v).hex() for v in getattr(trajectory, q)] for q in RECORDED}
+                runs.append(run)
     return {
         "device": device,
         "device_name": device_name(device),
@@ -52,8 +56,13 @@ def record(names, device: str, presets=PRESETS_RECORDED, dtypes=("float64", "flo
 
 def trajectory_of(run: dict) -> Trajectory:
     """A recorded run as the Trajectory it was, exact."""
-    values = {q: [float.fromhex(v) for v in run[q]] for q in RECORDED}
-    return Trajectory(**values, implementation=run["implementation"], dtype=run["dtype"], device=run["device"])
+    labels = {"implementation": run["implementation"], "dtype": run["dtype"], "device": run["device"]}
+    if "network" in run:
+        rows = [[float.fromhex(v) for v in row] for row in run["network"]]
+        trajectory = Trajectory.of_network(run["sizes"], rows)
+        trajectory.implementation, trajectory.dtype, trajectory.device = labels.values()
+        return trajectory
+    return Trajectory(**{q: [float.fromhex(v) for v in run[q]] for q in RECORDED}, **labels)
 
 
 def dumps(data: dict) -> str:

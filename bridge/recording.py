@@ -16,10 +16,15 @@ from bridge.trajectory import Trajectory
 
 
 class Recorder:
-    """What every recorder does: one row per update of (loss, grad, weight[, bias_grad, bias])."""
+    """What every recorder does: one row per update of (loss, grad, weight[, bias_grad, bias]).
+
+    A network's row is flat: the loss, then every layer's gradient, then every
+    layer's new values (Trajectory.of_network reads it back).
+    """
 
     def __init__(self, problem):
-        self.width = 5 if problem.has_bias else 3
+        self.width = problem.values_per_update
+        self.sizes = getattr(problem, "sizes", None)  # a network's parameter sizes; None for the one-weight model
         self.step = 0
 
     def record(self, loss, grad, weight, bias_grad=None, bias=None) -> None:
@@ -28,14 +33,25 @@ class Recorder:
         self.keep(values)
         self.step += 1
 
+    def record_layers(self, loss, grads, parameters) -> None:
+        """Keep one update of a network, flattened into one row where it is."""
+        self.keep_flat((loss, *grads, *parameters))
+        self.step += 1
+
     def read(self) -> Trajectory:
         """Every update, brought to the host at once."""
         rows = self.rows() if self.step else np.empty((0, self.width))
+        if self.sizes is not None:
+            return Trajectory.of_network(self.sizes, rows)
         losses, grads, weights, *bias = np.asarray(rows, dtype=np.float64).T.tolist()
         bias_grads, biases = bias or ([], [])
         return Trajectory(weights, losses, grads, biases, bias_grads)
 
     def keep(self, values) -> None:
+        raise NotImplementedError
+
+    def keep_flat(self, values) -> None:
+        """Keep values of any shapes as one flat row."""
         raise NotImplementedError
 
     def rows(self):
@@ -54,10 +70,13 @@ class TorchRecorder(Recorder):
         super().__init__(problem)
         shape, dtype = (problem.updates, self.width), getattr(torch, problem.dtype)
         self.values = torch.empty(shape, dtype=dtype, device=torch_device(device))
-        self.stack = torch.stack
+        self.stack, self.cat = torch.stack, torch.cat
 
     def keep(self, values) -> None:
         self.stack(values, out=self.values[self.step])  # one copy, on the device
+
+    def keep_flat(self, values) -> None:
+        self.cat([v.reshape(-1) for v in values], out=self.values[self.step])
 
     def rows(self):
         return self.values.cpu().numpy()  # the one transfer, and the one wait for the device
@@ -70,10 +89,13 @@ class TFRecorder(Recorder):
         import tensorflow as tf
 
         super().__init__(problem)
-        self.values, self.stack = [], tf.stack
+        self.values, self.stack, self.concat, self.reshape = [], tf.stack, tf.concat, tf.reshape
 
     def keep(self, values) -> None:
         self.values.append(self.stack(values))  # on the device of the enclosing tf.device scope
+
+    def keep_flat(self, values) -> None:
+        self.values.append(self.concat([self.reshape(v, [-1]) for v in values], 0))
 
     def rows(self):
         return self.stack(self.values).numpy()
@@ -89,7 +111,10 @@ class JaxRecorder(Recorder):
     def keep(self, values) -> None:
         self.values.append(values)
 
+    keep_flat = keep  # flattened on the host, after the one transfer
+
     def rows(self):
         import jax
 
-        return np.array(jax.device_get(self.values), dtype=np.float64)  # every transfer started at once
+        values = jax.device_get(self.values)  # every transfer started at once
+        return np.array([np.concatenate([np.ravel(v) for v in row]) for row in values], dtype=np.float64)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from bridge import budget, keras_process
 from bridge.devices import check, parse
 from bridge.errors import DeviceUnavailable, FrameworkMissing, UnknownName
-from bridge.problems import Batched, OneWeight
+from bridge.problems import PROBLEMS, loop_of
 from bridge.trajectory import Trajectory
 
 # Quiet TF's start-up banner. oneDNN only replaces matmul-like kernels, which no loop
@@ -207,8 +207,8 @@ def prepare(name: str, problem, device: str = "cpu"):
     here: the problem travels to their worker process with each run.
     """
     implementation = get(name)
-    if not isinstance(problem, (OneWeight, Batched)):
-        raise TypeError(f"problem must be a bridge.OneWeight or bridge.Batched, got {type(problem).__name__}")
+    if not isinstance(problem, PROBLEMS):
+        raise TypeError(f"problem must be a bridge.OneWeight, Batched or Network, got {type(problem).__name__}")
     parse(device)  # an unknown device name fails the same way for every implementation
     budget.check_run(name, problem)  # a run too long to record is refused before it starts
     if implementation.backend:
@@ -225,8 +225,7 @@ def run(name: str, problem, device: str = "cpu", data=None) -> Trajectory:
         trajectory = keras_process.train(implementation.backend, problem, device)
     else:
         module = implementation.load()
-        loop = module.one_weight if isinstance(problem, OneWeight) else module.batched
-        trajectory = loop(problem, device, data)
+        trajectory = getattr(module, loop_of(problem))(problem, device, data)
     return _labelled(trajectory, name, problem, device)
 
 

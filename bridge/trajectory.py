@@ -5,12 +5,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
+LAYERS = ("W1", "b1", "W2", "b2")  # a network's parameters (bridge.problems.Network), forward-pass order
+
 
 @dataclass
 class Trajectory:
     """weights[k]: weight AFTER update k; losses[k]: loss BEFORE it; grads[k]: gradient it used.
 
     biases and bias_grads hold the same for the bias, and stay empty when the model has none.
+    A network (bridge.Network) records its loss in losses and, per parameter name
+    (W1, b1, W2, b2), one flat list per update: parameters[name][k] after update k,
+    gradients[name][k] used by it (W1 and W2 as H numbers, b2 as one); weights,
+    grads, biases and bias_grads stay empty.
     """
 
     weights: list[float] = field(default_factory=list)
@@ -21,6 +29,8 @@ class Trajectory:
     implementation: str = ""
     dtype: str = "float64"
     device: str = "cpu"
+    parameters: dict[str, list[list[float]]] = field(default_factory=dict)
+    gradients: dict[str, list[list[float]]] = field(default_factory=dict)
 
     def record(self, loss, grad, weight, bias_grad=None, bias=None) -> None:
         """Append one update; accepts anything float() takes (0-d tensors and arrays too)."""
@@ -31,11 +41,41 @@ class Trajectory:
             self.bias_grads.append(float(bias_grad))
             self.biases.append(float(bias))
 
+    def record_layers(self, loss, grads, parameters) -> None:
+        """Append one update of a network: its loss, then each layer's gradients and new values, in LAYERS order."""
+        self.losses.append(float(loss))
+        for name, grad, value in zip(LAYERS, grads, parameters):
+            self.gradients.setdefault(name, []).append(np.ravel(np.asarray(grad, dtype=np.float64)).tolist())
+            self.parameters.setdefault(name, []).append(np.ravel(np.asarray(value, dtype=np.float64)).tolist())
+
+    @classmethod
+    def of_network(cls, sizes: dict[str, int], rows) -> Trajectory:
+        """A network's trajectory from flat rows, one per update: the loss, every gradient, every new value."""
+        rows = np.asarray(rows, dtype=np.float64).reshape(-1, 1 + 2 * sum(sizes.values()))
+        trajectory, start = cls(losses=rows[:, 0].tolist()), 1
+        for table in (trajectory.gradients, trajectory.parameters):
+            for name in LAYERS:
+                table[name] = rows[:, start : start + sizes[name]].tolist()
+                start += sizes[name]
+        return trajectory
+
+    def network_rows(self) -> np.ndarray:
+        """The inverse of of_network: one flat row per update (loss, gradients, values), for comparing."""
+        if not self.losses:
+            return np.empty((0, 0))
+        columns = [np.asarray(self.losses, dtype=np.float64).reshape(-1, 1)]
+        for table in (self.gradients, self.parameters):
+            columns += [np.asarray(table[name], dtype=np.float64).reshape(len(self.losses), -1) for name in LAYERS]
+        return np.hstack(columns)
+
     def __len__(self) -> int:
-        return len(self.weights)
+        return len(self.losses)
 
     def first_non_finite(self) -> int | None:
         """The first step whose loss, gradient or new weight is inf or NaN, else None."""
+        if self.parameters:
+            bad = ~np.isfinite(self.network_rows()).all(axis=1)
+            return int(np.flatnonzero(bad)[0]) if bad.any() else None
         for step, values in enumerate(zip(self.losses, self.grads, self.weights)):
             bias = (self.bias_grads[step], self.biases[step]) if step < len(self.biases) else ()
             if not all(map(math.isfinite, (*values, *bias))):
@@ -57,4 +97,6 @@ class Trajectory:
             "grads": encode(self.grads),
             "biases": encode(self.biases),
             "bias_grads": encode(self.bias_grads),
+            "parameters": {name: [encode(row) for row in rows] for name, rows in self.parameters.items()},
+            "gradients": {name: [encode(row) for row in rows] for name, rows in self.gradients.items()},
         }

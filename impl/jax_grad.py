@@ -59,3 +59,32 @@ def batched(problem, device="cpu", data=None):
                     weight, bias = weight - lr * grad, bias - lr * bias_grad
                     trajectory.record(loss, grad, weight, bias_grad, bias)
         return trajectory.read()
+
+
+def network_loss(parameters, x, y_true, activation):
+    """1-3: the hidden layer, the output, the mean squared error."""
+    w1, b1, w2, b2 = parameters
+    h = activation(x @ w1 + b1)  # 1: the hidden layer
+    pred = h @ w2 + b2  # 2: predict
+    return jnp.mean((pred - y_true) ** 2)  # 3: mean squared error
+
+
+network_slopes = jax.value_and_grad(network_loss)  # 4: the loss and every parameter's gradient (backpropagation)
+
+
+def network(problem, device="cpu", data=None):
+    """A hidden layer; jax.value_and_grad does the backpropagation."""
+    x, y_true = prepare(problem, device) if data is None else data
+    initial = (problem.w1.reshape(1, -1), problem.b1, problem.w2.reshape(-1, 1), [problem.b2])
+    parameters = jax_arrays(problem, device, *initial)  # W1: 1 x H, W2: H x 1
+    activation = jax.nn.relu if problem.activation == "relu" else jnp.tanh
+    with jax.enable_x64(problem.dtype == "float64"), jax.default_device(jax_device(device)):
+        lr = problem.lr
+        trajectory = JaxRecorder(problem)
+        for epoch in range(problem.epochs):
+            for batch in problem.batches:
+                xb, yb = x[batch].reshape(-1, 1), y_true[batch].reshape(-1, 1)
+                loss, grads = network_slopes(parameters, xb, yb, activation)  # 1-4
+                parameters = [p - lr * g for p, g in zip(parameters, grads)]  # 4: every parameter steps downhill
+                trajectory.record_layers(loss, grads, parameters)
+        return trajectory.read()

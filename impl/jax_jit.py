@@ -84,3 +84,47 @@ def batched(problem, device="cpu", data=None):
         weight, lr = jnp.asarray(problem.w0, problem.dtype), jnp.asarray(problem.lr, problem.dtype)
         bias = None if problem.b0 is None else jnp.asarray(problem.b0, problem.dtype)
         return _trajectory(descend_batched((weight, bias), x, y_true, lr, problem.epochs, problem.longest_batch))
+
+
+def network_loss(parameters, x, y_true, activation):
+    """1-3: the hidden layer, the output, the mean squared error (as impl/jax_grad.py)."""
+    w1, b1, w2, b2 = parameters
+    h = activation(x @ w1 + b1)  # 1: the hidden layer
+    pred = h @ w2 + b2  # 2: predict
+    return jnp.mean((pred - y_true) ** 2)  # 3: mean squared error
+
+
+@partial(jax.jit, static_argnames=("epochs", "batch_size", "activation"))
+def descend_network(parameters, x, y_true, lr, epochs, batch_size, activation):
+    """Every epoch a scan over the batches: the same split as descend_batched, one compiled program."""
+    slopes = jax.value_and_grad(network_loss)  # 4: backpropagation
+
+    def step(p, batch):
+        loss, grads = slopes(p, *batch, activation)
+        p = [w - lr * g for w, g in zip(p, grads)]  # 4: every parameter steps downhill
+        return p, jnp.concatenate([jnp.ravel(v) for v in (loss, *grads, *p)])
+
+    full = x.shape[0] // batch_size * batch_size
+    x_full, y_full = x[:full].reshape(-1, batch_size, 1), y_true[:full].reshape(-1, batch_size, 1)
+
+    def epoch(p, _):
+        p, rows = jax.lax.scan(step, p, (x_full, y_full))
+        if full < x.shape[0]:
+            p, last = step(p, (x[full:].reshape(-1, 1), y_true[full:].reshape(-1, 1)))
+            rows = jnp.concatenate([rows, last[None]])
+        return p, rows
+
+    rows = jax.lax.scan(epoch, parameters, length=epochs)[1]
+    return rows.reshape(-1, rows.shape[-1])  # (epochs, batches, row) -> one row per update
+
+
+def network(problem, device="cpu", data=None):
+    """A hidden layer: epochs and batches in one XLA program."""
+    x, y_true = prepare(problem, device) if data is None else data
+    initial = (problem.w1.reshape(1, -1), problem.b1, problem.w2.reshape(-1, 1), [problem.b2])
+    parameters = jax_arrays(problem, device, *initial)  # W1: 1 x H, W2: H x 1
+    activation = jax.nn.relu if problem.activation == "relu" else jnp.tanh
+    with jax.enable_x64(problem.dtype == "float64"), jax.default_device(jax_device(device)):
+        lr = jnp.asarray(problem.lr, problem.dtype)
+        rows = descend_network(parameters, x, y_true, lr, problem.epochs, problem.longest_batch, activation)
+        return Trajectory.of_network(problem.sizes, jax.device_get(rows))

@@ -54,10 +54,14 @@ class Recorder(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if hasattr(self.model, "jax_state_sync"):  # the JAX trainer works on copies: bring them back first
             self.model.jax_state_sync()
-        grads = [ops.convert_to_numpy(g).item() for g in self.model.optimizer.last_gradients]
-        weights = [ops.convert_to_numpy(v).item() for v in self.model.layers[-1].weights]  # kernel, then bias
-        bias_values = (grads[1], weights[1]) if len(weights) == 2 else ()
-        self.trajectory.record(ops.convert_to_numpy(logs["batch_loss"]).item(), grads[0], weights[0], *bias_values)
+        loss = ops.convert_to_numpy(logs["batch_loss"]).item()
+        grads = [ops.convert_to_numpy(g) for g in self.model.optimizer.last_gradients]
+        weights = [ops.convert_to_numpy(v) for v in self.model.weights]  # each layer's kernel, then its bias
+        if len(self.model.layers) == 2:  # the network: W1, b1, W2, b2
+            self.trajectory.record_layers(loss, grads, weights)
+            return
+        bias_values = (grads[1].item(), weights[1].item()) if len(weights) == 2 else ()
+        self.trajectory.record(loss, grads[0].item(), weights[0].item(), *bias_values)
 
 
 def build(problem, jit_compile="auto", recording=True):
@@ -92,10 +96,37 @@ def build(problem, jit_compile="auto", recording=True):
     return model
 
 
+def build_network(problem, jit_compile=False, recording=True):
+    """The next lesson's network: Dense(H, activation), then Dense(1), starting from the problem's parameters."""
+    keras.config.set_floatx(problem.dtype)
+    model = keras.Sequential(
+        [
+            keras.Input((1,), dtype=problem.dtype),
+            keras.layers.Dense(problem.hidden, activation=problem.activation, dtype=problem.dtype),  # 1: hidden
+            keras.layers.Dense(1, dtype=problem.dtype),  # 2: predict
+        ]
+    )
+    # A Keras kernel is (inputs, outputs): W1 is 1 x H and W2 is H x 1, as in the hand loops
+    model.set_weights(
+        [
+            np.asarray(v, problem.dtype)
+            for v in (problem.w1.reshape(1, -1), problem.b1, problem.w2.reshape(-1, 1), [problem.b2])
+        ]
+    )
+    sgd = RecordingSGD if recording else keras.optimizers.SGD
+    model.compile(
+        optimizer=sgd(learning_rate=problem.lr),  # 4: every parameter steps by lr times its gradient
+        loss="mse",  # 3: mean squared error; backpropagation (4) is the backend's autodiff
+        metrics=[BatchLoss(problem.dtype)] if recording else [],
+        jit_compile=jit_compile,  # fixed, not "auto": False runs op by op on every backend
+    )
+    return model
+
+
 def fit(problem, x, y, epochs, batch_size, device, jit_compile="auto"):
-    """Build the lesson's model, fit it, and return what it walked through."""
+    """Build the lesson's model (or the network), fit it, and return what it walked through."""
     with keras.device(keras_device(device)):
-        model = build(problem, jit_compile)
+        model = build_network(problem, jit_compile) if hasattr(problem, "hidden") else build(problem, jit_compile)
         trajectory = Trajectory()
         x, y = np.asarray(x, problem.dtype).reshape(-1, 1), np.asarray(y, problem.dtype).reshape(-1, 1)
         model.fit(
@@ -117,4 +148,9 @@ def one_weight(problem, device="cpu", jit_compile="auto"):
 
 def batched(problem, device="cpu", jit_compile="auto"):
     """Mini-batch gradient descent: fit's batches are the canonical loop's consecutive slices."""
+    return fit(problem, problem.x, problem.y, problem.epochs, problem.longest_batch, device, jit_compile)
+
+
+def network(problem, device="cpu", jit_compile=False):
+    """The next lesson's network, fitted batch by batch in data order."""
     return fit(problem, problem.x, problem.y, problem.epochs, problem.longest_batch, device, jit_compile)

@@ -8,7 +8,7 @@ than 2 * 24 + 2 bits (so the double rounding is innocuous).
 
 from bridge import OneWeight, Trajectory
 from bridge.devices import require_cpu
-from bridge.floats import rounder
+from bridge.floats import rounder, tanh_rounded
 
 
 def prepare(problem, device="cpu"):
@@ -62,4 +62,59 @@ def batched(problem, device="cpu", data=None):
                 bias_grad = mean([r(2 * e) for e in errors], r)  # the bias's slope: the same, without x
                 bias = r(bias - r(lr * bias_grad))
             trajectory.record(loss, grad, weight, bias_grad, bias)
+    return trajectory
+
+
+def activation(name, r, dtype):
+    """The hidden layer's function and its derivative, written with the unit's output h where that is the idiom."""
+    if name == "relu":
+        return (lambda z: z if z > 0 else 0.0), (lambda z, h: 1.0 if z > 0 else 0.0)
+    # tanh correctly rounded (no library's is): every framework's tanh is measured against this one
+    return (lambda z: tanh_rounded(z, dtype)), (lambda z, h: r(1 - r(h * h)))  # tanh' = 1 - tanh^2
+
+
+def dot(row, column, r):
+    """h @ W2 for one sample: the products summed left to right, as written by hand."""
+    total = r(row[0] * column[0])
+    for a, b in zip(row[1:], column[1:]):
+        total = r(total + r(a * b))
+    return total
+
+
+def column_mean(values, r):
+    """A mean over the batch as a matrix product takes it: the sum starts from +0.0 (so -0.0 alone becomes +0.0)."""
+    total = 0.0
+    for value in values:
+        total = r(total + value)
+    return r(total / len(values))
+
+
+def network(problem, device="cpu", data=None):
+    """A hidden layer, by hand: the forward pass, then backpropagation, the chain rule layer by layer."""
+    x, y_true = prepare(problem, device) if data is None else data
+    r = rounder(problem.dtype)
+    act, act_slope = activation(problem.activation, r, problem.dtype)
+    w1, b1, w2, b2 = problem.w1.tolist(), problem.b1.tolist(), problem.w2.tolist(), problem.b2
+    lr, units = problem.lr, range(problem.hidden)
+    trajectory = Trajectory()
+    for epoch in range(problem.epochs):
+        for batch in problem.batches:
+            xb, yb = x[batch], y_true[batch]
+            zs = [[r(r(xi * w1[j]) + b1[j]) for j in units] for xi in xb]  # 1: each unit's pre-activation
+            hs = [[act(z) for z in row] for row in zs]  # 1: the hidden layer's output
+            preds = [r(dot(h, w2, r) + b2) for h in hs]  # 2: predict: h @ W2 + b2
+            errors = [r(p - yi) for p, yi in zip(preds, yb)]
+            loss = mean([r(e * e) for e in errors], r)  # 3: mean squared error
+            d_preds = [r(2 * e) for e in errors]  # 4: dL/dpred per sample (the mean divides at the end)
+            d_w2 = [column_mean([r(h[j] * d) for h, d in zip(hs, d_preds)], r) for j in units]  # dW2 = h dL/dpred
+            d_b2 = mean(d_preds, r)  # db2 = dL/dpred
+            d_hs = [[r(d * w2[j]) for j in units] for d in d_preds]  # the error sent back through W2
+            d_zs = [[r(dh * act_slope(z, h)) for dh, z, h in zip(*rows)] for rows in zip(d_hs, zs, hs)]  # times act'
+            d_w1 = [column_mean([r(xi * dz[j]) for xi, dz in zip(xb, d_zs)], r) for j in units]  # dW1 = x dL/dz
+            d_b1 = [column_mean([dz[j] for dz in d_zs], r) for j in units]  # db1 = dL/dz
+            w1 = [r(w - r(lr * g)) for w, g in zip(w1, d_w1)]  # 4: every parameter steps downhill
+            b1 = [r(b - r(lr * g)) for b, g in zip(b1, d_b1)]
+            w2 = [r(w - r(lr * g)) for w, g in zip(w2, d_w2)]
+            b2 = r(b2 - r(lr * d_b2))
+            trajectory.record_layers(loss, (d_w1, d_b1, d_w2, d_b2), (w1, b1, w2, b2))
     return trajectory

@@ -6,6 +6,8 @@ the graph from the loss back to the weight and applies the chain rule:
 d loss / d parent += d self / d parent * d loss / d self.
 """
 
+import math
+
 from bridge import OneWeight, Trajectory
 from bridge.devices import require_cpu
 from bridge.floats import rounder
@@ -43,6 +45,13 @@ class Value:
 
     def __truediv__(self, n):
         return Value(self.r(self.data / n), self.r, (self,), (self.r(1 / n),))  # d(a/n)/da = 1/n
+
+    def relu(self):
+        return Value(max(self.data, 0.0), self.r, (self,), (1.0 if self.data > 0 else 0.0,))  # slope 1 where on
+
+    def tanh(self):
+        t = self.r(math.tanh(self.data))  # libm's tanh, as a student would call it
+        return Value(t, self.r, (self,), (self.r(1 - self.r(t * t)),))  # d tanh(z)/dz = 1 - tanh(z)^2
 
     def backward(self):
         """Fill .grad of every Value this one was made from: the chain rule, last operation first."""
@@ -107,4 +116,35 @@ def batched(problem, device="cpu", data=None):
                 trajectory.record(loss.data, weight.grad, new_weight.data, bias.grad, new_bias.data)
                 bias = new_bias
             weight = new_weight
+    return trajectory
+
+
+def network(problem, device="cpu", data=None):
+    """A hidden layer built from Values, micrograd's way; loss.backward() does the backpropagation."""
+    x, y_true = prepare(problem, device) if data is None else data
+    r = rounder(problem.dtype)
+    w1, b1, w2 = (
+        [Value(v, r) for v in values] for values in (problem.w1.tolist(), problem.b1.tolist(), problem.w2.tolist())
+    )
+    b2, lr = Value(problem.b2, r), problem.lr
+    trajectory = Trajectory()
+    for epoch in range(problem.epochs):
+        for batch in problem.batches:
+            squares = []
+            for xi, yi in zip(x[batch], y_true[batch]):
+                hs = [getattr(w * xi + b, problem.activation)() for w, b in zip(w1, b1)]  # 1: the hidden layer
+                pred = hs[0] * w2[0]
+                for h, w in zip(hs[1:], w2[1:]):
+                    pred = pred + h * w  # 2: predict: h @ W2, left to right ...
+                pred = pred + b2  # ... + b2
+                squares.append((pred - yi) ** 2)
+            total = squares[0]
+            for square in squares[1:]:
+                total = total + square
+            loss = total / len(squares)  # 3: mean squared error
+            loss.backward()  # 4: backpropagation, into every parameter's .grad
+            layers = (w1, b1, w2, [b2])
+            grads = [[p.grad for p in layer] for layer in layers]
+            w1, b1, w2, (b2,) = ([Value(r(p.data - r(lr * p.grad)), r) for p in layer] for layer in layers)  # 4: step
+            trajectory.record_layers(loss.data, grads, [[p.data for p in layer] for layer in (w1, b1, w2, [b2])])
     return trajectory

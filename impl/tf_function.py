@@ -54,3 +54,33 @@ def batched(problem, device="cpu", data=None):
                     loss, grad, weight, bias_grad, bias = step(weight, x[batch], y_true[batch], lr, bias)
                     trajectory.record(loss, grad, weight, bias_grad, bias)
         return trajectory.read()
+
+
+@tf.function(jit_compile=True)  # one XLA program per dtype, activation and batch shape
+def network_step(parameters, x, y_true, lr, activation):
+    """One update of the network: the loss, every gradient, every new parameter."""
+    with tf.GradientTape() as tape:
+        tape.watch(parameters)
+        w1, b1, w2, b2 = parameters
+        h = activation(x @ w1 + b1)  # 1: the hidden layer
+        pred = h @ w2 + b2  # 2: predict
+        loss = tf.reduce_mean(tf.square(pred - y_true))  # 3: mean squared error
+    grads = tape.gradient(loss, parameters)  # 4: backpropagation
+    return loss, grads, [p - lr * g for p, g in zip(parameters, grads)]  # 4: every parameter steps downhill
+
+
+def network(problem, device="cpu", data=None):
+    """A hidden layer, one compiled step per batch."""
+    x, y_true = prepare(problem, device) if data is None else data
+    with tf.device(tf_device(device)):
+        initial = (problem.w1.reshape(1, -1), problem.b1, problem.w2.reshape(-1, 1), [problem.b2])
+        parameters = [tf.constant(value, problem.dtype) for value in initial]  # W1: 1 x H, W2: H x 1
+        lr = tf.constant(problem.lr, problem.dtype)
+        activation = tf.nn.relu if problem.activation == "relu" else tf.tanh
+        trajectory = TFRecorder(problem)
+        for _ in range(problem.epochs):
+            for batch in problem.batches:
+                xb, yb = tf.reshape(x[batch], (-1, 1)), tf.reshape(y_true[batch], (-1, 1))
+                loss, grads, parameters = network_step(parameters, xb, yb, lr, activation)
+                trajectory.record_layers(loss, grads, parameters)
+        return trajectory.read()

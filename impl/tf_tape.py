@@ -52,3 +52,27 @@ def batched(problem, device="cpu", data=None):
                 bias_grad = None if bias is None else grads[1]
                 trajectory.record(loss, grads[0], weight, bias_grad, bias)
         return trajectory.read()
+
+
+def network(problem, device="cpu", data=None):
+    """A hidden layer; the tape records the forward pass and tape.gradient does the backpropagation."""
+    x, y_true = prepare(problem, device) if data is None else data
+    with tf.device(tf_device(device)):
+        initial = (problem.w1.reshape(1, -1), problem.b1, problem.w2.reshape(-1, 1), [problem.b2])
+        parameters = [tf.Variable(value, dtype=problem.dtype) for value in initial]  # W1: 1 x H, W2: H x 1
+        w1, b1, w2, b2 = parameters
+        activation = tf.nn.relu if problem.activation == "relu" else tf.tanh
+        lr = problem.lr
+        trajectory = TFRecorder(problem)
+        for epoch in range(problem.epochs):
+            for batch in problem.batches:
+                xb, yb = tf.reshape(x[batch], (-1, 1)), tf.reshape(y_true[batch], (-1, 1))
+                with tf.GradientTape() as tape:
+                    h = activation(xb @ w1 + b1)  # 1: the hidden layer
+                    pred = h @ w2 + b2  # 2: predict
+                    loss = tf.reduce_mean(tf.square(pred - yb))  # 3: mean squared error
+                grads = tape.gradient(loss, parameters)  # 4: backpropagation
+                for parameter, grad in zip(parameters, grads):
+                    parameter.assign_sub(lr * grad)  # 4: every parameter steps downhill
+                trajectory.record_layers(loss, grads, parameters)
+        return trajectory.read()

@@ -53,3 +53,30 @@ def batched(problem, device="cpu", data=None):
             for parameter in parameters:
                 parameter.grad = None
     return trajectory.read()
+
+
+def network(problem, device="cpu", data=None):
+    """A hidden layer; loss.backward() does the backpropagation."""
+    x, y_true = prepare(problem, device) if data is None else data
+    w1, b1, w2, b2 = torch_tensors(problem, device, problem.w1, problem.b1, problem.w2, [problem.b2])
+    w1, w2 = w1.reshape(1, -1), w2.reshape(-1, 1)  # W1: 1 x H, W2: H x 1 (x @ W, as Keras's kernels)
+    parameters = [w1, b1, w2, b2]
+    for parameter in parameters:
+        parameter.requires_grad_(True)
+    activation = torch.relu if problem.activation == "relu" else torch.tanh
+    lr = problem.lr
+    trajectory = TorchRecorder(problem, device)
+    for epoch in range(problem.epochs):
+        for batch in problem.batches:
+            xb, yb = x[batch].reshape(-1, 1), y_true[batch].reshape(-1, 1)
+            h = activation(xb @ w1 + b1)  # 1: the hidden layer
+            pred = h @ w2 + b2  # 2: predict
+            loss = ((pred - yb) ** 2).mean()  # 3: mean squared error
+            loss.backward()  # 4: backpropagation, into each parameter's .grad
+            with torch.no_grad():
+                for parameter in parameters:
+                    parameter -= lr * parameter.grad  # 4: every parameter steps downhill
+            trajectory.record_layers(loss.detach(), [p.grad for p in parameters], [p.detach() for p in parameters])
+            for parameter in parameters:
+                parameter.grad = None
+    return trajectory.read()

@@ -60,3 +60,35 @@ def batched(problem, device="cpu", data=None):
                 loss, grad, weight, bias_grad, bias = compiled(weight, bias, x[batch], y_true[batch], lr)
                 trajectory.record(loss, grad, weight, bias_grad, bias)
     return trajectory.read()
+
+
+def network_step(w1, b1, w2, b2, x, y_true, lr, tanh: bool):
+    """One update of the network, backpropagation by hand: the loss, every gradient, every new parameter."""
+    z = x @ w1 + b1  # 1: pre-activations
+    h = z.tanh() if tanh else z.relu()  # 1: the hidden layer
+    pred = h @ w2 + b2  # 2: predict
+    loss = ((pred - y_true) ** 2).mean()  # 3: mean squared error
+    m = x.shape[0]
+    d_pred = 2 * (pred - y_true)  # 4: dL/dpred per sample
+    d_w2, d_b2 = h.T @ d_pred / m, d_pred.mean()
+    d_h = d_pred @ w2.T  # the error sent back through W2
+    d_z = d_h * (1 - h**2) if tanh else d_h * (z > 0)  # times act'
+    d_w1, d_b1 = x.T @ d_z / m, d_z.mean(dim=0)
+    grads = (d_w1, d_b1, d_w2, d_b2)
+    return loss, grads, tuple(p - lr * g for p, g in zip((w1, b1, w2, b2), grads))  # 4: step downhill
+
+
+@torch_recompiles
+def network(problem, device="cpu", data=None):
+    """A hidden layer, one compiled step per batch."""
+    x, y_true = prepare(problem, device) if data is None else data
+    w1, b1, w2, b2, lr = torch_tensors(problem, device, problem.w1, problem.b1, problem.w2, problem.b2, problem.lr)
+    parameters = (w1.reshape(1, -1), b1, w2.reshape(-1, 1), b2)  # W1: 1 x H, W2: H x 1
+    compiled = torch_compiled(network_step, device)
+    trajectory = TorchRecorder(problem, device)
+    for _ in range(problem.epochs):
+        for batch in problem.batches:
+            xb, yb = x[batch].reshape(-1, 1), y_true[batch].reshape(-1, 1)
+            loss, grads, parameters = compiled(*parameters, xb, yb, lr, problem.activation == "tanh")
+            trajectory.record_layers(loss, grads, parameters)
+    return trajectory.read()

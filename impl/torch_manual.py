@@ -43,3 +43,31 @@ def batched(problem, device="cpu", data=None):
                 bias = bias - lr * bias_grad
             trajectory.record(loss, grad, weight, bias_grad, bias)
     return trajectory.read()
+
+
+def network(problem, device="cpu", data=None):
+    """A hidden layer, by hand, on tensors: the forward pass, then backpropagation layer by layer."""
+    x, y_true = prepare(problem, device) if data is None else data
+    w1, b1, w2, b2 = torch_tensors(problem, device, problem.w1, problem.b1, problem.w2, problem.b2)
+    w1, w2 = w1.reshape(1, -1), w2.reshape(-1, 1)  # W1: 1 x H, W2: H x 1
+    lr = problem.lr
+    trajectory = TorchRecorder(problem, device)
+    for epoch in range(problem.epochs):
+        for batch in problem.batches:
+            xb, yb = x[batch].reshape(-1, 1), y_true[batch].reshape(-1, 1)  # m x 1
+            m = len(xb)
+            z = xb @ w1 + b1  # 1: pre-activations, m x H
+            h = z.relu() if problem.activation == "relu" else z.tanh()  # 1: the hidden layer
+            pred = h @ w2 + b2  # 2: predict, m x 1
+            loss = ((pred - yb) ** 2).mean()  # 3: mean squared error
+            d_pred = 2 * (pred - yb)  # 4: dL/dpred per sample (the mean divides below)
+            d_w2 = h.T @ d_pred / m  # dW2 = h^T dL/dpred
+            d_b2 = d_pred.mean()
+            d_h = d_pred @ w2.T  # the error sent back through W2
+            d_z = d_h * (z > 0) if problem.activation == "relu" else d_h * (1 - h**2)  # times act'
+            d_w1 = xb.T @ d_z / m  # dW1 = x^T dL/dz
+            d_b1 = d_z.mean(dim=0)
+            w1, b1 = w1 - lr * d_w1, b1 - lr * d_b1  # 4: every parameter steps downhill
+            w2, b2 = w2 - lr * d_w2, b2 - lr * d_b2
+            trajectory.record_layers(loss, (d_w1, d_b1, d_w2, d_b2), (w1, b1, w2, b2))
+    return trajectory.read()

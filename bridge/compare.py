@@ -31,13 +31,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
 from bridge.devices import parse
 from bridge.floats import UNIT_ROUNDOFF, gamma, same_bits, ulp_distance
-from bridge.problems import Batched, OneWeight
-from bridge.trajectory import Trajectory
+from bridge.problems import PROBLEMS, Batched, Network, loop_of
+from bridge.trajectory import LAYERS, Trajectory
 
 CPU, GPU = "cpu", "gpu"  # the device kinds a claim is keyed by (bridge.devices.parse)
 QUANTITIES = ("losses", "grads", "weights")
@@ -52,6 +53,8 @@ class Departure:
     reorders: bool = False  # its sums round differently from the reference at every step
     flushes: bool = False  # subnormal operands and results become zero
     precision: str | None = None  # the dtype it computes in, where narrower than the problem's
+    batch_only: bool = False  # it reorders only a batch's sums: with one sample per batch, bitwise is claimed
+    tanh: str | None = None  # whose tanh it calls, a key of TANH_ULPS (a network with tanh only)
 
 
 _ORDER = " sums the batch in its own order; the reference sums left to right"
@@ -78,6 +81,22 @@ _KERAS_XLA = (
     "Keras's JAX trainer compiles each step with XLA (jit_compile='auto'), which fuses multiply-adds into FMAs "
     "(compile(jit_compile=False) runs op by op: bitwise)"
 )
+
+
+_NETWORK_ORDER = " sums a batch (over the samples) in its own order; the reference sums left to right"
+_NUMPY_DOT = (
+    "h @ W2 goes to OpenBLAS, whose float32 dot adds the H products in its own order (float64 at H <= 8 and both "
+    "dtypes on mlp: left to right, measured)"
+)
+_XLA_DOT = "XLA's CPU dot adds h @ W2's products with fused multiply-adds, left to right (one rounding a term, not two)"
+_ZERO_SIGN = (
+    "{}, so the gradient of a unit that is off comes out -0.0 where the reference's (the mask times the error, "
+    "then a sum from +0.0) is +0.0, or the other way round: only the sign of a zero"
+)
+_TF_ZERO = _ZERO_SIGN.format("TensorFlow's sums over the batch keep a lone -0.0")
+_JAX_ZERO = _ZERO_SIGN.format("jax.nn.relu's gradient selects +0.0 for an off unit, and x^T dz makes it -0.0 for x < 0")
+_VALUE_ZERO = _ZERO_SIGN.format("a Value's gradient starts from -0.0 (IEEE's zero for sums)")
+_COMPILED_ZERO = _ZERO_SIGN.format("the compiled mean over the batch starts from its first term")
 
 
 def _flushes(who: str, reorder: str = "") -> Departure:
@@ -115,6 +134,21 @@ DEPARTURES = {
     ("torch_sgd", "batched", CPU): Departure(_TORCH_NN_ORDER + "; " + _SGD_FMA, True),
     ("optax_sgd", "one_weight", CPU): _flushes("XLA", _FMA),
     ("optax_sgd", "batched", CPU): _flushes("XLA", _FMA + "; jnp.mean" + _ORDER + _AUTOGRAD),
+    # The network loop (bridge.Network), established in tests/test_network.py
+    ("numpy", "network", CPU): Departure(_NUMPY_DOT + "; np.mean" + _NETWORK_ORDER, True),
+    ("torch_manual", "network", CPU): Departure("torch's mean and matmul" + _NETWORK_ORDER, True, batch_only=True),
+    ("python_autograd", "network", CPU): Departure(_VALUE_ZERO + "; backward()" + _NETWORK_ORDER, True),
+    ("torch_autograd", "network", CPU): Departure("torch's mean and matmul" + _NETWORK_ORDER, True, batch_only=True),
+    ("tf_tape", "network", CPU): _flushes("TensorFlow", _TF_ZERO + "; TensorFlow" + _NETWORK_ORDER),
+    ("jax_grad", "network", CPU): _flushes("XLA", _XLA_DOT + "; " + _JAX_ZERO + "; JAX" + _NETWORK_ORDER),
+    ("tf_function", "network", CPU): _flushes(
+        "TensorFlow", _FMA + "; " + _XLA_DOT + "; " + _TF_ZERO + "; TensorFlow" + _NETWORK_ORDER
+    ),
+    ("torch_compile", "network", CPU): Departure(_COMPILED_ZERO + "; the compiled mean" + _NETWORK_ORDER, True),
+    ("jax_jit", "network", CPU): _flushes("XLA", _FMA + "; " + _XLA_DOT + "; " + _JAX_ZERO + "; JAX" + _NETWORK_ORDER),
+    ("keras_tensorflow", "network", CPU): _flushes("TensorFlow", _TF_ZERO + "; " + _KERAS_ORDER),
+    ("keras_jax", "network", CPU): _flushes("XLA", _XLA_DOT + "; " + _JAX_ZERO + "; " + _KERAS_ORDER),
+    ("keras_torch", "network", CPU): Departure(_KERAS_ORDER, True, batch_only=True),
     # Measured on a GPU, and departing where the CPU claim is bitwise (tests/test_causes.py: the values an H200 gave)
     ("torch_compile", "one_weight", GPU): Departure(_TRITON_FMA, True),
     ("torch_compile", "batched", GPU): Departure("the compiled mean" + _ORDER + "; " + _TRITON_FMA, True),
@@ -140,10 +174,6 @@ NARROWED = {
 }
 
 
-def loop_of(problem) -> str:
-    return "batched" if isinstance(problem, Batched) else "one_weight"
-
-
 def expected_departure(implementation: str, problem, device: str = "cpu") -> Departure | None:
     """Why this implementation may depart from bitwise on this problem and device, or None: bitwise.
 
@@ -151,17 +181,28 @@ def expected_departure(implementation: str, problem, device: str = "cpu") -> Dep
     """
     kind, loop = parse(device)[0], loop_of(problem)
     departure = DEPARTURES.get((implementation, loop, kind), DEPARTURES.get((implementation, loop, CPU)))
+    if departure and departure.batch_only and problem.longest_batch == 1:
+        departure = None  # a batch of one sample has no sum over the batch to reorder
+    if isinstance(problem, Network) and problem.activation == "tanh" and implementation in TANH_OF:
+        library = TANH_OF[implementation]
+        cause = "; ".join(c for c in (departure and departure.cause, _TANH.format(library)) if c)
+        flushes = bool(departure and departure.flushes)
+        departure = Departure(cause, True, flushes, departure and departure.precision, tanh=library)
     if problem.dtype == "float64" and implementation in NARROWED:
         causes = [c for c in (NARROWED[implementation], departure and departure.cause) if c]
         # every step rounds in float32 where the reference rounds in float64: it reorders, in effect
-        return Departure("; ".join(causes), True, bool(departure and departure.flushes), "float32")
+        flushes, tanh = bool(departure and departure.flushes), departure and departure.tanh
+        return Departure("; ".join(causes), True, flushes, "float32", tanh=tanh)
     return departure
 
 
-def unmeasured(implementation: str, device: str = "cpu") -> str | None:
+MEASURED_LOOPS = ("one_weight", "batched")  # the loops issue 9 measured on the H200; the network came later
+
+
+def unmeasured(implementation: str, device: str = "cpu", loop: str = "one_weight") -> str | None:
     """What a verdict must say where this implementation's claim was never measured on the device's kind."""
     kind = parse(device)[0]
-    if kind == CPU or implementation in MEASURED.get(kind, {}):
+    if kind == CPU or (implementation in MEASURED.get(kind, {}) and loop in MEASURED_LOOPS):
         return None
     return f"not measured on {kind}; the CPU claim is applied"
 
@@ -339,6 +380,180 @@ def _non_finite_allowed(problem, s, start, departure, a: float, b: float, bound:
     return False
 
 
+# ---- the network loop (bridge.Network): one derivation for every operation the forward and backward pass make ----
+
+# Whose tanh each row calls. None is correctly rounded (the reference's, from decimal); every library's error was
+# measured against it (tests/test_tanh.py): the most ULP found, in the range the presets use. float32: every float
+# of that range; float64: a sample, so an empirical figure, not a proof.
+TANH_OF = {
+    "numpy": "numpy",
+    "torch_manual": "torch",
+    "python_autograd": "libm",
+    "torch_autograd": "torch",
+    "tf_tape": "eigen",
+    "jax_grad": "xla",
+    "tf_function": "xla",
+    "torch_compile": "inductor",
+    "jax_jit": "xla",
+    "keras_tensorflow": "eigen",
+    "keras_jax": "xla",
+    "keras_torch": "torch",
+}
+TANH_ULPS = {  # library -> dtype -> the most ULP from the correctly rounded tanh, measured (tests/test_tanh.py)
+    "libm": {"float64": 2, "float32": 0},  # glibc 2.36's tanh; float32: math.tanh in float64, then rounded
+    "numpy": {"float64": 1, "float32": 1},  # NumPy 2.4's SIMD tanh
+    "torch": {"float64": 1, "float32": 1},  # ATen's vectorised tanh (SLEEF)
+    "inductor": {"float64": 1, "float32": 1},  # TorchInductor's generated C++
+    "eigen": {"float64": 4, "float32": 4},  # TensorFlow's eager kernel
+    "xla": {"float64": 4, "float32": 4},  # XLA's CPU tanh (jax, and tf.function with jit_compile)
+}
+TANH_RANGE = 4.0  # |z| up to which TANH_ULPS was measured; beyond it (near saturation) the bound is not claimed
+_TANH = "its tanh ({}) is not correctly rounded, the reference's is; and it writes tanh's derivative in its own order"
+
+
+class MaskMayFlip(Exception):
+    """A ReLU's pre-activation lies within its bound of 0: the two runs may disagree on whether the unit is on."""
+
+
+class _Ball(NamedTuple):
+    """Both runs' computed values lie within r of c (elementwise): running error analysis for two runs at once."""
+
+    c: np.ndarray
+    r: np.ndarray
+
+
+class _Rounding:
+    """Higham's standard model, fl(a op b) = (a op b)(1 + d) with |d| <= u, applied to balls.
+
+    u is the unit roundoff of the dtype the row computes in, plus float64's for
+    the centre, which is itself computed in float64 (so the centre's own error is
+    covered). Every operation may also be off by eta absolutely (underflow; a
+    flushed operand), eta being the smallest normal number where subnormals are
+    flushed and the smallest subnormal where they are not.
+    """
+
+    def __init__(self, problem, departure):
+        dtype = _computed_in(problem, departure)
+        self.u = UNIT_ROUNDOFF[dtype] + UNIT_ROUNDOFF["float64"]
+        self.narrowed = dtype != problem.dtype  # inputs rounded into the narrower dtype first
+        normal, subnormal = (2.0**-1022, 2.0**-1074) if dtype == "float64" else (2.0**-126, 2.0**-149)
+        self.eta = normal if departure.flushes else subnormal
+        self.tanh_ulps = TANH_ULPS[departure.tanh][dtype] if departure.tanh else 0
+        self.dtype = dtype
+
+    def given(self, a, b=None) -> _Ball:
+        """An input: the reference's value a and the candidate's b (default: the same)."""
+        a = np.asarray(a, dtype=np.float64)
+        r = np.zeros_like(a) if b is None else np.abs(a - np.asarray(b, dtype=np.float64))
+        if self.narrowed:
+            r = r + self.u * (np.abs(a) + r) + self.eta
+        return _Ball(a, r)
+
+    def gamma(self, k: int) -> float:
+        ku = k * self.u
+        return ku / (1 - ku) if ku < 1 else math.inf
+
+    def mul(self, a: _Ball, b: _Ball) -> _Ball:
+        size = (np.abs(a.c) + a.r) * (np.abs(b.c) + b.r)
+        moved = np.abs(a.c) * b.r + np.abs(b.c) * a.r + a.r * b.r
+        flushed = self.eta * (1 + np.abs(a.c) + a.r + np.abs(b.c) + b.r)
+        return _Ball(a.c * b.c, moved + self.u * size + flushed)
+
+    def add(self, a: _Ball, b: _Ball, sign: int = 1) -> _Ball:
+        size = np.abs(a.c) + a.r + np.abs(b.c) + b.r
+        return _Ball(a.c + sign * b.c, a.r + b.r + self.u * size + 2 * self.eta)
+
+    def total(self, a: _Ball, axis: int, extra: int = 0) -> _Ball:
+        """A sum of n terms in any order: n - 1 roundings on every path of its tree (Higham, 4.2), and extra more."""
+        n = a.c.shape[axis]
+        spread = self.gamma(n - 1 + extra) * np.sum(np.abs(a.c) + a.r, axis=axis)
+        return _Ball(np.sum(a.c, axis=axis), np.sum(a.r, axis=axis) + spread + n * self.eta)
+
+    def mean(self, a: _Ball, axis: int) -> _Ball:
+        """Sum then divide, or scale each term by fl(1/n) then sum (autograd's way): 2 more roundings a path."""
+        n = a.c.shape[axis]
+        s = self.total(a, axis, extra=2)
+        return _Ball(s.c / n, s.r / n + self.eta)
+
+    def twice(self, a: _Ball) -> _Ball:
+        return _Ball(2 * a.c, 2 * a.r)  # exact: a power of two
+
+    def relu(self, a: _Ball) -> tuple[_Ball, np.ndarray]:
+        """max(z, 0), and its mask; raises MaskMayFlip where a unit's z may lie on either side of 0."""
+        unsure = (np.abs(a.c) <= a.r) & (a.r > 0)
+        if unsure.any():
+            raise MaskMayFlip(int(np.flatnonzero(unsure.any(axis=0))[0]))
+        on = a.c > 0
+        return _Ball(np.where(on, a.c, 0.0), np.where(on, a.r, 0.0)), on
+
+    def tanh(self, a: _Ball) -> _Ball:
+        """A library's tanh: Lipschitz with the largest slope 1 - tanh^2 on the ball, plus its measured ULP."""
+        slope = 1 - np.tanh(np.maximum(np.abs(a.c) - a.r, 0.0)) ** 2
+        c = np.tanh(a.c)
+        moved = slope * a.r
+        ulp = 2 * UNIT_ROUNDOFF[self.dtype] * (np.abs(c) + moved) + self.eta  # one ULP, at most
+        # both runs within max(k, 1/2) ULP of tanh of their input: the library's k, the reference's correct 1/2
+        return _Ball(c, moved + max(self.tanh_ulps, 0.5) * ulp + 2 * UNIT_ROUNDOFF["float64"] * np.abs(c))
+
+    def tanh_slope(self, d_h: _Ball, h: _Ball) -> _Ball:
+        """d_h * tanh'(z), written 1 - h*h (torch, TensorFlow, the hand rows) or (d_h + d_h*h)(1 - h) (JAX)."""
+        one = self.given(np.ones_like(h.c))
+        written = [
+            self.mul(d_h, self.add(one, self.mul(h, h), -1)),
+            self.mul(self.add(d_h, self.mul(d_h, h)), self.add(one, h, -1)),
+        ]
+        apart = np.abs(written[0].c - written[1].c)
+        return _Ball(written[0].c, np.maximum(written[0].r, written[1].r + apart))
+
+
+def network_bounds(problem, batch: slice, reference: dict, candidate: dict, departure: Departure) -> np.ndarray:
+    """Largest |a - b| the two runs may show at one step, in Trajectory.network_rows' order.
+
+    reference and candidate hold each run's parameters at the start of the step
+    (by name, flat). The forward and backward pass are evaluated once on balls
+    (_Rounding): every value both runs may compute lies within r of c, so two
+    recorded numbers lie within 2r of each other. Every operation is bounded by
+    Higham's model whatever order or fusion a framework uses: a sum over the
+    batch or over the hidden units in any order, 1/m applied before or after
+    the sum, a multiply-add fused or not. Raises MaskMayFlip where a ReLU's
+    pre-activation may lie on either side of 0: beyond that the two runs may
+    train different units, and no bound of this kind holds.
+    """
+    fl = _Rounding(problem, departure)
+    x, y = fl.given(problem.x[batch].reshape(-1, 1)), fl.given(problem.y[batch])
+    w1, b1, w2, b2 = (fl.given(np.reshape(reference[n], (1, -1)), np.reshape(candidate[n], (1, -1))) for n in LAYERS)
+    lr = fl.given(problem.lr)
+    z = fl.add(fl.mul(x, w1), b1)  # 1: m x H
+    if problem.activation == "relu":
+        h, on = fl.relu(z)
+    else:
+        h = fl.tanh(z)
+    pred = fl.add(fl.total(fl.mul(h, w2), axis=1), _Ball(b2.c[0], b2.r[0]))  # 2: the sum over H, in any order
+    e = fl.add(pred, y, -1)
+    loss = fl.mean(fl.mul(e, e), axis=0)  # 3
+    d_pred = fl.twice(_Ball(e.c.reshape(-1, 1), e.r.reshape(-1, 1)))  # 4: dL/dpred per sample, m x 1
+    d_w2, d_b2 = fl.mean(fl.mul(h, d_pred), axis=0), fl.mean(d_pred, axis=0)
+    d_h = fl.mul(d_pred, w2)  # the error sent back through W2
+    d_z = _Ball(d_h.c * on, d_h.r * on) if problem.activation == "relu" else fl.tanh_slope(d_h, h)
+    d_w1, d_b1 = fl.mean(fl.mul(x, d_z), axis=0), fl.mean(d_z, axis=0)
+    grads = (d_w1, d_b1, d_w2, d_b2)
+    new = [fl.add(p, fl.mul(lr, g), -1) for p, g in zip((w1, b1, w2, b2), grads)]
+    radii = [np.ravel(loss.r)] + [np.ravel(b.r) for b in (*grads, *new)]
+    # Evaluated in float64 through a few dozen operations: relatively within 2^-40 of exact
+    return 2 * np.concatenate(radii) * (1 + 2.0**-40)
+
+
+def network_labels(problem) -> list[str]:
+    """The name of each column of Trajectory.network_rows: loss, then 'grad W1[0]' ..., then 'W1[0]' ..."""
+    names = [f"{n}[{i}]" for n in LAYERS for i in range(problem.sizes[n])]
+    return ["loss", *(f"grad {n}" for n in names), *names]
+
+
+def _group(label: str) -> str:
+    """Which headline number a column counts towards."""
+    return "losses" if label == "loss" else "gradients" if label.startswith("grad ") else "parameters"
+
+
 @dataclass(frozen=True)
 class Deviation:
     """One recorded number that is not bit-for-bit the reference's."""
@@ -351,11 +566,14 @@ class Deviation:
     bound: float  # allowed |value - reference|; 0.0 where bitwise is claimed
 
     def describe(self) -> str:
-        name = NAMES[self.quantity]
+        name = NAMES.get(self.quantity, self.quantity)  # a network's column is named by itself: "grad W1[2]"
         return f"{name} at step {self.step} is {self.value!r}, reference {self.reference!r} ({_ulps(self.ulps)})"
 
 
 NAMES = {"losses": "loss", "grads": "gradient", "weights": "weight", "bias_grads": "bias gradient", "biases": "bias"}
+NAMES |= {"parameters": "parameters", "gradients": "gradients"}  # a network's, over all its layers
+NETWORK_QUANTITIES = ("losses", "gradients", "parameters")
+_INF_NAN_PART = "inf/NaN part as the bound allows"
 
 
 def _ulps(n: float) -> str:
@@ -375,6 +593,7 @@ class Verdict:
     failure: Deviation | None = None  # first step that breaks the claim
     reason: str = ""  # why it is a mismatch
     compared_steps: int | None = None  # set where an allowed inf/NaN difference ended the comparison
+    stopped: str = _INF_NAN_PART  # why the comparison ended at compared_steps
     device: str = "cpu"  # where the candidate ran
     note: str | None = None  # "not measured on gpu; the CPU claim is applied", where that is so
 
@@ -387,11 +606,12 @@ class Verdict:
         if self.status == "bitwise":
             return "bitwise"
         if self.status == "bounded":
-            shown = [q for q in ("weights", "losses", "grads", "biases", "bias_grads") if q in self.max_ulps]
+            order = ("weights", "parameters", "losses", "grads", "gradients", "biases", "bias_grads")
+            shown = [q for q in order if q in self.max_ulps]
             ulps = "/".join(f"{self.max_ulps[q]:g}" for q in shown)
             names = "/".join(NAMES[q].replace("gradient", "grad") for q in shown)
             cut = self.compared_steps
-            overflow = "" if cut is None else f"; compared up to step {cut}, where inf/NaN part as the bound allows"
+            overflow = "" if cut is None else f"; compared up to step {cut}, where {self.stopped}"
             return f"within {ulps} ULP ({names}){overflow}"
         return f"MISMATCH at step {self.failure.step}: {self.reason}"
 
@@ -421,6 +641,7 @@ class Verdict:
             "note": self.note,
             "max_ulps": {k: (v if math.isfinite(v) else repr(v)) for k, v in self.max_ulps.items()},
             "compared_steps": self.compared_steps,
+            "stopped": None if self.compared_steps is None else self.stopped,
             "worst": dev(self.worst),
             "failure": dev(self.failure),
         }
@@ -439,8 +660,8 @@ def _starts(problem, reference: Trajectory, candidate: Trajectory) -> list[_Star
 @np.errstate(over="ignore", invalid="ignore")
 def compare(problem, reference: Trajectory, candidate: Trajectory) -> Verdict:
     """Check candidate against reference: bitwise unless DEPARTURES says why not on the candidate's device."""
-    if not isinstance(problem, (OneWeight, Batched)):
-        raise TypeError(f"problem must be a bridge.OneWeight or bridge.Batched, got {type(problem).__name__}")
+    if not isinstance(problem, PROBLEMS):
+        raise TypeError(f"problem must be a bridge.OneWeight, Batched or Network, got {type(problem).__name__}")
     for trajectory in (reference, candidate):
         if not isinstance(trajectory, Trajectory):
             raise TypeError(f"compare takes two bridge.Trajectory objects, got {type(trajectory).__name__}")
@@ -448,13 +669,15 @@ def compare(problem, reference: Trajectory, candidate: Trajectory) -> Verdict:
     departure = expected_departure(name, problem, device)
     recorded = quantities(problem)
     verdict = Verdict(name, problem.dtype, "bitwise", departure and departure.cause, device=device)
-    verdict.note = unmeasured(name, device)
+    verdict.note = unmeasured(name, device, loop_of(problem))
     verdict.max_ulps = dict.fromkeys(recorded, 0)
 
     def fail(deviation: Deviation, reason: str) -> Verdict:
         verdict.status, verdict.failure, verdict.reason = "mismatch", deviation, reason
         return verdict
 
+    if isinstance(problem, Network):
+        return _compare_network(problem, reference, candidate, verdict, departure, fail)
     if len(candidate) != len(reference) or any(len(getattr(candidate, q)) != len(candidate) for q in recorded):
         step = min(len(candidate), len(reference))
         return fail(
@@ -490,6 +713,75 @@ def compare(problem, reference: Trajectory, candidate: Trajectory) -> Verdict:
                 return fail(deviation, f"{deviation.describe()}; derived bound {bounds[q]:.3g} exceeded")
             verdict.status, verdict.max_ulps[q] = "bounded", max(verdict.max_ulps[q], ulps)
             ratio = abs(a - b) / bounds[q] if bounds[q] else 0.0
+            if ratio > worst_ratio:
+                worst_ratio, verdict.worst = ratio, deviation
+    return verdict
+
+
+def _network_starts(problem, trajectory: Trajectory) -> list[dict]:
+    """The parameters each update starts from, by name."""
+    starts = [problem.initial]
+    for step in range(len(trajectory) - 1):
+        starts.append({n: trajectory.parameters[n][step] for n in LAYERS})
+    return starts
+
+
+@np.errstate(over="ignore", invalid="ignore")
+def _compare_network(problem, reference, candidate, verdict: Verdict, departure, fail) -> Verdict:
+    """compare() for a network: every column of every update, bitwise or within network_bounds."""
+    verdict.max_ulps = dict.fromkeys(NETWORK_QUANTITIES, 0)
+    if len(candidate) == len(reference) == 0:
+        return verdict  # no update: nothing recorded, nothing to differ
+    shapes_differ = len(candidate) != len(reference) or set(candidate.parameters) != set(LAYERS)
+    if not shapes_differ:
+        shapes_differ = any(
+            np.shape(table[n]) != (len(candidate), problem.sizes[n])
+            for table in (candidate.parameters, candidate.gradients)
+            for n in LAYERS
+        )
+    if shapes_differ:
+        step = min(len(candidate), len(reference))
+        shape = f"{len(candidate)} updates of {sorted(candidate.parameters)}"
+        return fail(
+            Deviation(step, "parameters", math.nan, math.nan, math.inf, 0.0),
+            f"recorded {shape}, the reference {len(reference)} updates of {list(LAYERS)}",
+        )
+    a_rows, b_rows, labels = reference.network_rows(), candidate.network_rows(), network_labels(problem)
+    same = (a_rows.view(np.int64) == b_rows.view(np.int64)) | (np.isnan(a_rows) & np.isnan(b_rows))
+    worst_ratio = -1.0
+    ref_starts = cand_starts = None
+    for step in np.flatnonzero(~same.all(axis=1)).tolist():
+        columns = np.flatnonzero(~same[step]).tolist()
+        if departure is None:
+            q = labels[columns[0]]
+            a, b = a_rows[step, columns[0]], b_rows[step, columns[0]]
+            deviation = Deviation(step, q, float(a), float(b), ulp_distance(a, b, problem.dtype), 0.0)
+            return fail(deviation, f"{deviation.describe()}; bitwise claimed")
+        if ref_starts is None:
+            ref_starts, cand_starts = _network_starts(problem, reference), _network_starts(problem, candidate)
+        batch = problem.batches[step % len(problem.batches)]
+        try:
+            bounds = network_bounds(problem, batch, ref_starts[step], cand_starts[step], departure)
+        except MaskMayFlip as unit:
+            verdict.status, verdict.compared_steps = "bounded", step
+            verdict.stopped = (
+                f"unit {unit} of the hidden layer has a pre-activation within its bound of 0 (its mask may flip)"
+            )
+            return verdict
+        for column in columns:
+            a, b, q = float(a_rows[step, column]), float(b_rows[step, column]), labels[column]
+            ulps = ulp_distance(a, b, problem.dtype)
+            deviation = Deviation(step, q, a, b, ulps, float(bounds[column]))
+            if not (math.isfinite(a) and math.isfinite(b)):
+                if not np.isfinite(bounds).all():  # some intermediate may overflow: inf and NaN may part here
+                    verdict.status, verdict.compared_steps = "bounded", step
+                    return verdict
+                return fail(deviation, f"{deviation.describe()}; inf and NaN must agree exactly")
+            if not abs(a - b) <= bounds[column]:
+                return fail(deviation, f"{deviation.describe()}; derived bound {bounds[column]:.3g} exceeded")
+            group = _group(q)
+            verdict.status, verdict.max_ulps[group] = "bounded", max(verdict.max_ulps[group], ulps)
+            ratio = abs(a - b) / bounds[column] if bounds[column] else 0.0
             if ratio > worst_ratio:
                 worst_ratio, verdict.worst = ratio, deviation
     return verdict

@@ -13,13 +13,18 @@ from bridge.console import Console
 from bridge.errors import BridgeError, InvalidProblem
 from bridge.files import writable_file, writable_folder
 from bridge.floats import DTYPES
-from bridge.problems import PRESETS, Batched, OneWeight, preset, with_changes
+from bridge.problems import PRESETS, Batched, Network, OneWeight, preset, with_changes
 from bridge.registry import IMPLEMENTATIONS, REGISTRY, get, start, train
 from bridge.teaching import AUTOGRAD, first_divergence, lesson_number, notes, parity_rows, practice, show
 
 REFERENCE = "python"
-ONE_WEIGHT_ONLY = ("x", "y", "steps")
-BATCHED_ONLY = ("epochs", "batch_size", "b0")
+OVERRIDES = ("x", "y", "w0", "lr", "steps", "epochs", "batch_size", "b0", "hidden")
+APPLIES = {  # which overrides each kind of problem takes
+    OneWeight: ("x", "y", "w0", "lr", "steps"),
+    Batched: ("w0", "lr", "epochs", "batch_size", "b0"),
+    Network: ("lr", "epochs", "batch_size", "hidden"),
+}
+KIND = {OneWeight: "one-weight", Batched: "batched", Network: "network"}
 SHOW_WIDTHS = (8, 1000)  # columns of `show --side-by-side`: narrower hides the code, wider no screen shows
 
 
@@ -55,6 +60,9 @@ def _problem_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--epochs", type=_count, help="epochs of a batched problem")
     group.add_argument("--batch-size", type=_count, help="batch size of a batched problem")
     group.add_argument("--b0", type=_number, help="a batched problem's starting bias (adds a bias if it has none)")
+    group.add_argument(
+        "--hidden", type=_count, help="a network's hidden units (its parameters drawn anew from its seed)"
+    )
     group.add_argument("--dtype", default="float64", help=f"{' or '.join(DTYPES)} (default: float64)")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda or gpu, for torch, TensorFlow and JAX")
     parser.add_argument(
@@ -67,14 +75,12 @@ def _problem_options(parser: argparse.ArgumentParser) -> None:
 def _problem(args):
     """The preset named by --problem, with the command line's overrides applied."""
     base = preset(args.problem, args.dtype)
-    changes = {k: getattr(args, k) for k in ("x", "y", "w0", "lr", "steps", "epochs", "batch_size", "b0")}
+    changes = {k: getattr(args, k) for k in OVERRIDES}
     changes = {k: v for k, v in changes.items() if v is not None}
-    wrong = BATCHED_ONLY if isinstance(base, OneWeight) else ONE_WEIGHT_ONLY
-    for name in wrong:
-        if name in changes:
-            kind = "one-weight" if isinstance(base, OneWeight) else "batched"
+    for name in changes:
+        if name not in APPLIES[type(base)]:
             flag = "--" + name.replace("_", "-")
-            raise InvalidProblem(f"{flag} does not apply to {args.problem!r}, a {kind} problem")
+            raise InvalidProblem(f"{flag} does not apply to {args.problem!r}, a {KIND[type(base)]} problem")
     args.label = args.problem + (" (modified)" if changes else "")  # for headers and titles
     # overrides are plain floats: round them to the dtype like the preset's own numbers
     return with_changes(base, **changes) if changes else base
@@ -82,6 +88,17 @@ def _problem(args):
 
 def describe(problem) -> dict:
     """The problem's parameters, for headers and JSON."""
+    if isinstance(problem, Network):
+        shape = {"n": int(problem.x.size), "epochs": problem.epochs, "batch_size": problem.batch_size}
+        layer = {"hidden": problem.hidden, "activation": problem.activation, "seed": problem.seed}
+        return {
+            "kind": "network",
+            **shape,
+            **layer,
+            "lr": problem.lr,
+            "dtype": problem.dtype,
+            "updates": problem.updates,
+        }
     common = {"w0": problem.w0, "lr": problem.lr, "dtype": problem.dtype, "updates": problem.updates}
     if isinstance(problem, Batched):
         return {
@@ -143,6 +160,9 @@ def cmd_run(args) -> int:
         out = {"problem": describe(problem) | {"name": args.problem}, **trajectory.to_dict()}
         print(json.dumps(out | {"diverged": first_divergence(trajectory)}, indent=2))
         return 0
+    if isinstance(problem, Network):  # the lesson's line has one weight; a network's has its loss (--json: all)
+        for step, loss in enumerate(trajectory.losses):
+            print(f"step {step:2d}  loss={lesson_number(loss)}")
     for step, (weight, loss) in enumerate(zip(trajectory.weights, trajectory.losses)):
         # the lesson's line; numbers beyond 1e15 in scientific form (teaching.lesson_number)
         bias = f"  bias={lesson_number(trajectory.biases[step])}" if trajectory.biases else ""
@@ -214,7 +234,7 @@ def cmd_compare(args) -> int:
             "dtype": problem.dtype,
             "device": device,
             "verdict": "reference" if name == REFERENCE else verdict.summary(),
-            "final_weight": _finite_or_text(trajectory.weights[-1]) if len(trajectory) else problem.w0,
+            "final_weight": _final_weight(problem, trajectory),
             "final_loss": _finite_or_text(trajectory.losses[-1]) if len(trajectory) else None,
             "detail": verdict.to_dict(),
             "_verdict": verdict,
@@ -234,6 +254,13 @@ def cmd_compare(args) -> int:
     else:
         table.end(rows, skipped, notes(problem, reference))
     return 0 if conforms else 1
+
+
+def _final_weight(problem, trajectory):
+    """The last weight: the one-weight and batched models' w; a network has no one weight (None)."""
+    if isinstance(problem, Network):
+        return None
+    return _finite_or_text(trajectory.weights[-1]) if len(trajectory) else problem.w0
 
 
 def _starting(name: str) -> str:
@@ -270,6 +297,10 @@ class _Table:
         if info["kind"] == "batched":
             shape = f"{info['n']} samples, batch {info['batch_size']}"
             shape += "" if info["b0"] is None else ", weight and bias"
+        if info["kind"] == "network":
+            shape = (
+                f"{info['n']} samples, batch {info['batch_size']}, {info['hidden']} hidden units ({info['activation']})"
+            )
         console.line(
             f"problem {args.label}: {shape}, lr {problem.lr!r}, {problem.updates} updates, "
             f"{problem.dtype}; reference: {REFERENCE}"
@@ -334,23 +365,33 @@ def cmd_grads(args) -> int:
         parity = {"implementations": names, "not_installed": missing, "rows": list(steps)}
         print(json.dumps({"problem": describe(problem) | {"name": args.problem}, **parity}, indent=2, default=repr))
         return 0
-    console.line(
-        f"gradient parity on {args.label} ({problem.dtype}): the hand-derived 2 * (pred - y) * x "
-        "against the gradient each autograd finds"
-    )
+    network = isinstance(problem, Network)
+    hand = "backpropagation by hand, layer by layer," if network else "the hand-derived 2 * (pred - y) * x"
+    console.line(f"gradient parity on {args.label} ({problem.dtype}): {hand} against the gradient each autograd finds")
     width = max(12, *(len(n) for n in names)) if names else 12
-    console.line(f"{'step':>4}  {'hand-derived':<24}" + "".join(f"{n:<{width + 2}}" for n in names))
+    first = f"{'step':>4}  {'layer':<5}  {'hand-derived':<24}" if network else f"{'step':>4}  {'hand-derived':<24}"
+    console.line(first + "".join(f"{n:<{width + 2}}" for n in names))
     exact = dict.fromkeys(names, 0)
     count = 0
+
+    def cell_text(cell) -> str:
+        text = "exact" if cell["exact"] else f"{cell['ulps']:g} ULP" if cell["ulps"] else "exact (±0)"
+        status = "bitwise" if cell["exact"] or not cell["ulps"] else "bounded"
+        return console.paint(text, status) + " " * (width + 2 - len(text))
+
     for row in steps:  # each step's line as soon as every implementation has given its gradient
-        cells = []
-        for name in names:
-            cell = row["autograd"][name]
-            exact[name] += cell["exact"]
-            text = "exact" if cell["exact"] else f"{cell['ulps']:g} ULP" if cell["ulps"] else "exact (±0)"
-            status = "bitwise" if cell["exact"] or not cell["ulps"] else "bounded"
-            cells.append(console.paint(text, status) + " " * (width + 2 - len(text)))
-        console.line(f"{row['step']:>4}  {row['hand']!r:<24}" + "".join(cells).rstrip())
+        if network:  # one line per layer; a step is exact where every layer is
+            for layer, values in row["hand"].items():
+                shown = repr(values[0]) + (" …" if len(values) > 1 else "")
+                cells = "".join(cell_text(row["autograd"][n][layer]) for n in names)
+                console.line(f"{row['step']:>4}  {layer:<5}  {shown:<24}" + cells.rstrip())
+            for name in names:
+                exact[name] += all(cell["exact"] for cell in row["autograd"][name].values())
+        else:
+            for name in names:
+                exact[name] += row["autograd"][name]["exact"]
+            cells = "".join(cell_text(row["autograd"][n]) for n in names)
+            console.line(f"{row['step']:>4}  {row['hand']!r:<24}" + cells.rstrip())
         count += 1
         console.status(f"step {count + 1} of {problem.updates}…")
     console.line("; ".join(f"{n}: {exact[n]} of {count} exact" for n in names) + ".")
@@ -491,7 +532,7 @@ def _parser() -> _Parser:
     _problem_options(plot)
     show_cmd = commands.add_parser("show", help="the loop of each implementation, from its source file")
     show_cmd.add_argument("--impl", action="extend", nargs="+", help="default: all")
-    show_cmd.add_argument("--loop", choices=("one_weight", "batched"), default="one_weight")
+    show_cmd.add_argument("--loop", choices=("one_weight", "batched", "network"), default="one_weight")
     show_cmd.add_argument("--side-by-side", action="store_true", help="columns, with the lesson's steps aligned")
     show_cmd.add_argument("--width", type=_count, default=72, help="columns of --side-by-side (8 to 1000)")
     drill = commands.add_parser("practice", help="the lesson's practice set, worked by the code")

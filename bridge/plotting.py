@@ -1,5 +1,9 @@
 """The lesson's pictures: one loss curve from every implementation, the valley, three learning rates.
 
+A network (bridge.Network) gets its own: the loss curves, the function it fits
+as training goes on beside the best a single weight can do, and the size of
+each layer's gradient per step.
+
 Uses matplotlib's object API with the Agg canvas, never pyplot, so drawing a
 file changes no global backend (a notebook's display keeps working).
 """
@@ -12,7 +16,7 @@ import numpy as np
 
 from bridge.errors import FrameworkMissing
 from bridge.files import writable_file, written_whole
-from bridge.problems import Batched
+from bridge.problems import Batched, Network
 from bridge.registry import REGISTRY, train
 from bridge.teaching import error_factor, lr_variants
 
@@ -137,6 +141,61 @@ def _shown(problem) -> int | None:
     return 4 if abs(error_factor(problem)) >= 1 else None
 
 
+def predict(problem, parameters: dict, x) -> np.ndarray:
+    """The network's output for each x, in float64: act(x W1 + b1) @ W2 + b2."""
+    z = np.multiply.outer(np.asarray(x, dtype=np.float64), parameters["W1"]) + np.asarray(parameters["b1"])
+    h = np.maximum(z, 0) if problem.activation == "relu" else np.tanh(z)
+    return h @ np.asarray(parameters["W2"]) + parameters["b2"][0]
+
+
+def _fit_panel(ax, problem, trajectory):
+    """The data, the best single weight, and the network's function at a few moments of training."""
+    x, y = problem.x.astype(np.float64), problem.y.astype(np.float64)
+    grid = np.linspace(x.min() - 0.25, x.max() + 0.25, 300)
+    ax.scatter(x, y, s=70, color="black", zorder=4, label="the data")
+    best = float(np.dot(x, y) / np.dot(x, x))  # least squares through 0: the best one weight can do
+    best_loss = float(np.mean((best * x - y) ** 2))
+    ax.plot(
+        grid,
+        best * grid,
+        color="0.5",
+        linestyle="--",
+        linewidth=2,
+        label=f"one weight at its best: w = {best:.3g}, loss {best_loss:.3g}",
+    )
+    per_epoch = len(problem.batches)
+    moments = sorted({0, per_epoch, min(5 * per_epoch, problem.updates), problem.updates})
+    for k in moments:
+        if k > problem.updates:
+            continue
+        parameters = problem.initial if k == 0 else {n: rows[k - 1] for n, rows in trajectory.parameters.items()}
+        with np.errstate(over="ignore", invalid="ignore"):
+            fitted = predict(problem, parameters, grid)
+        if np.isfinite(fitted).all():
+            epochs = k // per_epoch
+            ax.plot(grid, fitted, linewidth=2, label=f"after {k} updates ({epochs} epoch{'' if epochs == 1 else 's'})")
+    ax.set_title(f"What the hidden layer of {problem.hidden} {problem.activation} units learns", fontsize=14)
+    ax.set_xlabel("x", fontsize=13)
+    ax.set_ylabel("prediction", fontsize=13)
+    ax.legend(fontsize=10)
+    ax.grid(alpha=0.3)
+
+
+def _gradient_panel(ax, trajectory):
+    """The size (largest |value|) of each layer's gradient at every step."""
+    for name, rows in trajectory.gradients.items():
+        with np.errstate(invalid="ignore"):
+            size = np.abs(np.asarray(rows, dtype=np.float64)).max(axis=1)
+        steps = [s for s, v in enumerate(size) if 0 < v <= LARGEST_SHOWN]
+        ax.plot(steps, size[steps], linewidth=1.2, label=f"d loss / d {name}")
+    ax.set_yscale("log")
+    ax.set_title("Each layer's gradient per step (largest entry)", fontsize=14)
+    ax.set_xlabel("step", fontsize=13)
+    ax.set_ylabel("|gradient| (log scale)", fontsize=13)
+    ax.legend(fontsize=11)
+    ax.grid(alpha=0.3)
+
+
 def plot(problem, names, output: str, problem_name: str = "", device: str = "cpu") -> tuple[int, int]:
     """Draw the three panels into a PNG file; return its size in pixels."""
     target = writable_file(output, "--output", ".png")  # before any training: a bad path costs nothing
@@ -151,6 +210,22 @@ def plot(problem, names, output: str, problem_name: str = "", device: str = "cpu
     grid = figure.add_gridspec(2, 6)
     _loss_panel(figure.add_subplot(grid[0, :3]), trajectories)
     reference = next(iter(trajectories.values()))
+    if isinstance(problem, Network):  # no valley of one weight: the function it fits, and each layer's gradient
+        _fit_panel(figure.add_subplot(grid[0, 3:]), problem, reference)
+        _gradient_panel(figure.add_subplot(grid[1, :]), reference)
+    else:
+        _lesson_panels(figure, grid, problem, reference, names, run)
+    label = problem_name or "custom problem"
+    who = ", ".join(names) if len(names) <= 6 else f"{len(names)} implementations"  # more would run off the page
+    figure.suptitle(f"Gradient descent on '{label}' ({problem.dtype}): {who}", fontsize=16)
+    with written_whole(target) as temporary:  # a failed or interrupted save leaves no partial file
+        figure.savefig(temporary, format="png")
+    width, height = (round(v * DPI) for v in SIZE_INCHES)
+    return width, height
+
+
+def _lesson_panels(figure, grid, problem, reference, names, run):
+    """The valley at the problem's learning rate, then at the lesson's three."""
     _valley_panel(
         figure.add_subplot(grid[0, 3:]),
         problem,
@@ -167,10 +242,3 @@ def plot(problem, names, output: str, problem_name: str = "", device: str = "cpu
             f"lr {rate:g}: {_describe_rate(variant)}",
             steps=_shown(variant),
         )
-    label = problem_name or "custom problem"
-    who = ", ".join(names) if len(names) <= 6 else f"{len(names)} implementations"  # more would run off the page
-    figure.suptitle(f"Gradient descent on '{label}' ({problem.dtype}): {who}", fontsize=16)
-    with written_whole(target) as temporary:  # a failed or interrupted save leaves no partial file
-        figure.savefig(temporary, format="png")
-    width, height = (round(v * DPI) for v in SIZE_INCHES)
-    return width, height

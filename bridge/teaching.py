@@ -10,14 +10,18 @@ import re
 import numpy as np
 
 from bridge.floats import same_bits, ulp_distance
-from bridge.problems import Batched, OneWeight, preset, with_changes
+from bridge.problems import Batched, Network, OneWeight, preset, with_changes
 from bridge.registry import get, train
 
 AUTOGRAD = ("python_autograd", "torch_autograd", "tf_tape", "jax_grad")  # gradients not typed by hand
 
 
-def one_step_problem(problem, step: int, weight: float):
-    """The problem's update number `step` alone, starting from `weight`."""
+def one_step_problem(problem, step: int, weight):
+    """The problem's update number `step` alone, starting from `weight` (a network's: its parameters by name)."""
+    if isinstance(problem, Network):
+        b = problem.batches[step % len(problem.batches)]
+        start = {"w1": weight["W1"], "b1": weight["b1"], "w2": weight["W2"], "b2": weight["b2"][0]}
+        return with_changes(problem, x=problem.x[b], y=problem.y[b], epochs=1, batch_size=b.stop - b.start, **start)
     if isinstance(problem, OneWeight):
         return with_changes(problem, w0=weight, steps=1)
     b = problem.batches[step % len(problem.batches)]
@@ -33,6 +37,9 @@ def gradient_parity(problem, names=AUTOGRAD, device: str = "cpu") -> dict:
 
 def parity_rows(problem, names, device: str = "cpu"):
     """gradient_parity's rows, one step at a time, each as soon as every implementation has given its gradient."""
+    if isinstance(problem, Network):
+        yield from _layer_parity_rows(problem, names, device)
+        return
     reference = train("python", problem)
     hand = reference.grads
     starts = [problem.w0, *reference.weights[:-1]]
@@ -53,6 +60,41 @@ def parity_rows(problem, names, device: str = "cpu"):
             for n in names
         }
         yield {"step": step, "hand": g, "autograd": cells}
+
+
+def _layer_parity_rows(problem, names, device: str):
+    """A network's parity rows: per step, each layer's hand-derived gradient, and per autograd how far each layer is.
+
+    Each cell: exact (every entry bit for bit), or the largest distance in ULP over the layer's entries.
+    """
+    reference = train("python", problem)
+    starts = [
+        problem.initial,
+        *({n: rows[k] for n, rows in reference.parameters.items()} for k in range(len(reference) - 1)),
+    ]
+    whole = {}
+
+    def grads_at(name, step):
+        where = get(name).device_for(device)
+        finite = all(math.isfinite(v) for values in starts[step].values() for v in values)
+        if finite:  # every row from the reference's parameters: the gradient computation alone, no drift
+            run = train(name, one_step_problem(problem, step, starts[step]), where)
+            return {n: rows[0] for n, rows in run.gradients.items()}
+        if name not in whole:
+            whole[name] = train(name, problem, where).gradients
+        return {n: rows[step] for n, rows in whole[name].items()}
+
+    for step in range(len(reference)):
+        hand = {n: rows[step] for n, rows in reference.gradients.items()}
+        cells = {}
+        for name in names:
+            found = grads_at(name, step)
+            cells[name] = {}
+            for layer, values in hand.items():
+                ulps = [ulp_distance(a, b, problem.dtype) for a, b in zip(values, found[layer])]
+                exact = all(same_bits(a, b) for a, b in zip(values, found[layer]))
+                cells[name][layer] = {"grad": found[layer], "ulps": max(ulps), "exact": exact}
+        yield {"step": step, "hand": hand, "autograd": cells}
 
 
 def error_factor(problem) -> float:
@@ -77,6 +119,18 @@ def first_divergence(trajectory) -> dict | None:
     step = trajectory.first_non_finite()
     if step is None:
         return None
+    if trajectory.parameters:  # a network: the loss, then each layer's gradient and values
+        at_step = {"loss": [trajectory.losses[step]]}
+        at_step |= {f"gradient of {n}": rows[step] for n, rows in trajectory.gradients.items()}
+        at_step |= {n: rows[step] for n, rows in trajectory.parameters.items()}
+        became = {
+            q: repr(next(v for v in vs if not math.isfinite(v)))
+            for q, vs in at_step.items()
+            if not all(map(math.isfinite, vs))
+        }
+        rows = zip(*trajectory.parameters.values())
+        nan_weight = next((k for k, row in enumerate(rows) if any(math.isnan(v) for r in row for v in r)), None)
+        return {"step": step, "non_finite": became, "first_nan_weight": nan_weight}
     values = [trajectory.losses, trajectory.grads, trajectory.weights, trajectory.bias_grads, trajectory.biases]
     at_step = {q: v[step] for q, v in zip(QUANTITIES, values) if step < len(v)}
     became = {q: repr(v) for q, v in at_step.items() if not math.isfinite(v)}
@@ -95,7 +149,7 @@ def divergence_note(problem, trajectory) -> str | None:
     note = f"diverged: at step {where['step']} {listed}"
     nan_step = where["first_nan_weight"]
     if nan_step is not None and not (nan_step == where["step"] and "weight" in where["non_finite"]):
-        note += f"; the weight became nan at step {nan_step}"
+        note += f"; the {'parameters' if trajectory.parameters else 'weight'} became nan at step {nan_step}"
     if isinstance(problem, OneWeight):
         note += f"; each step multiplies the error by {error_factor(problem):.3g}"
     if problem.lr > 0:

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 
 import bridge
@@ -91,7 +92,13 @@ def test_explode_diverges_at_the_same_step(name, dtype):
 def test_records_one_entry_per_update(name, preset):
     problem = bridge.preset(preset)
     trajectory = train(name, problem)
-    assert len(trajectory.weights) == len(trajectory.losses) == len(trajectory.grads) == problem.updates
+    if isinstance(problem, bridge.Network):  # every layer's gradient and values, per update
+        sizes = [(problem.updates, problem.sizes[n]) for n in problem.sizes]
+        assert [np.shape(trajectory.parameters[n]) for n in problem.sizes] == sizes
+        assert [np.shape(trajectory.gradients[n]) for n in problem.sizes] == sizes
+        assert len(trajectory.losses) == problem.updates and trajectory.weights == trajectory.grads == []
+    else:
+        assert len(trajectory.weights) == len(trajectory.losses) == len(trajectory.grads) == problem.updates
     assert (trajectory.implementation, trajectory.dtype, trajectory.device) == (name, "float64", device_for(name))
 
 
@@ -100,6 +107,8 @@ def test_float32_run_holds_only_float32_values(name):
     trajectory = train(name, bridge.preset("mini_batch", "float32"))
     for value in trajectory.weights + trajectory.losses + trajectory.grads:
         assert bridge.floats.to_float32(value) == value
+    rows = train(name, bridge.preset("mlp_tanh", "float32")).network_rows()
+    assert (rows.astype(np.float32).astype(np.float64) == rows).all()
 
 
 @pytest.mark.parametrize("name", impl_params())

@@ -23,4 +23,6 @@ def test_instructor_notebook_runs_top_to_bottom(tmp_path):
     text = "".join(o.get("text", "") for o in outputs)
     assert "implementations conform." in text and "MISMATCH" not in text
     assert (tmp_path / "lesson.png").stat().st_size > 10_000
+    assert (tmp_path / "mlp.png").stat().st_size > 10_000, "the network's plot (From one weight to a layer)"
+    assert "problem mlp: 16 samples" in text and "problem mlp_tanh" in text
     assert any("image/png" in o.get("data", {}) for o in outputs), "the plot is displayed"

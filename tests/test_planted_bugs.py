@@ -12,6 +12,7 @@ import pytest
 
 import bridge
 from bridge.compare import compare
+from bridge.problems import loop_of, with_changes
 from tests.conftest import impl_params
 from tests.test_recording import KeepsReferences
 
@@ -62,7 +63,34 @@ MUTANTS = {
     ("tf_tape", "weight read after the run, not copied at each step"): [
         ("TFRecorder(problem)", "KeepsReferences(problem)"),
     ],
+    # Backpropagation through the hidden layer: each trains silently to a wrong trajectory (no shape breaks)
+    ("numpy", "ReLU mask missing in the backward pass"): [
+        ("d_z = d_h * (z > 0) if", "d_z = d_h if"),
+    ],
+    ("torch_manual", "ReLU mask missing in the backward pass"): [
+        ("d_z = d_h * (z > 0) if", "d_z = d_h if"),
+    ],
+    ("numpy", "b1's gradient summed where the mean is meant"): [
+        ("d_b1 = np.mean(d_z, axis=0)", "d_b1 = np.sum(d_z, axis=0)"),
+    ],
+    ("torch_manual", "b1's gradient summed where the mean is meant"): [
+        ("d_b1 = d_z.mean(dim=0)", "d_b1 = d_z.sum(dim=0)"),
+    ],
+    ("numpy", "W1's gradient from the hidden activations, not the input"): [
+        ("d_w1 = xb.T @ d_z / m", "d_w1 = np.sum(h * d_z, axis=0, keepdims=True) / m"),
+    ],
+    ("torch_manual", "W1's gradient from the hidden activations, not the input"): [
+        ("d_w1 = xb.T @ d_z / m", "d_w1 = (h * d_z).sum(dim=0, keepdim=True) / m"),
+    ],
+    ("numpy", "tanh's derivative as 1 - tanh(h)^2, where 1 - h^2 is meant"): [
+        ("d_h * (1 - np.square(h))", "d_h * (1 - np.square(np.tanh(h)))"),
+    ],
+    ("torch_manual", "tanh's derivative as 1 - tanh(h)^2, where 1 - h^2 is meant"): [
+        ("d_h * (1 - h**2)", "d_h * (1 - h.tanh() ** 2)"),
+    ],
 }
+# The presets train one sample at a time, where a sum over the batch is its mean: mini-batches catch that bug
+NETWORK_BATCHES = [with_changes(bridge.PRESETS[p], batch_size=5, epochs=10) for p in ("mlp", "mlp_tanh")]
 
 
 def load_mutant(name: str, replacements):
@@ -81,16 +109,29 @@ def load_mutant(name: str, replacements):
 def failures(name: str, module) -> list[str]:
     """Every preset and dtype on which the suite's check rejects the module's runs."""
     found = []
-    for preset in bridge.PRESETS:
-        for dtype in ("float64", "float32"):
-            problem = bridge.preset(preset, dtype)
-            loop = module.one_weight if isinstance(problem, bridge.OneWeight) else module.batched
-            trajectory = loop(problem, "cpu")
-            trajectory.implementation, trajectory.dtype = name, dtype  # judged under the real one's claim
-            verdict = compare(problem, bridge.train("python", problem), trajectory)
-            if not verdict.conforms:
-                found.append(f"{preset}/{dtype}: {verdict.summary()}")
+    cases = [(p, bridge.preset(p, d)) for p in bridge.PRESETS for d in ("float64", "float32")]
+    cases += [
+        (f"{p.activation} in batches of 5", with_changes(p, dtype=d))
+        for p in NETWORK_BATCHES
+        for d in ("float64", "float32")
+    ]
+    for label, problem in cases:
+        trajectory = getattr(module, loop_of(problem))(problem, "cpu")
+        trajectory.implementation, trajectory.dtype = name, problem.dtype  # judged under the real one's claim
+        verdict = compare(problem, _reference(label, problem.dtype, problem), trajectory)
+        if not verdict.conforms:
+            found.append(f"{label}/{problem.dtype}: {verdict.summary()}")
     return found
+
+
+_REFERENCES = {}
+
+
+def _reference(label: str, dtype: str, problem):
+    """The python reference's run, once per case for all the mutants (the network's tanh is slow in decimal)."""
+    if (label, dtype) not in _REFERENCES:
+        _REFERENCES[label, dtype] = bridge.train("python", problem)
+    return _REFERENCES[label, dtype]
 
 
 @pytest.mark.parametrize(
@@ -104,7 +145,7 @@ def test_planted_bug_makes_the_suite_fail(name, bug):
         assert any("float64" in f for f in found)
 
 
-@pytest.mark.parametrize("name", impl_params(["numpy", "torch_autograd", "jax_grad", "tf_tape"]))
+@pytest.mark.parametrize("name", impl_params(["numpy", "torch_manual", "torch_autograd", "jax_grad", "tf_tape"]))
 def test_unmutated_source_loaded_the_same_way_passes(name):
     # guards the harness itself: the failures above come from the bug, not the loading
     assert failures(name, load_mutant(name, [])) == []

@@ -127,7 +127,7 @@ def test_unknown_implementation_names_the_choices():
 
 
 def test_train_refuses_what_is_not_a_problem():
-    with pytest.raises(TypeError, match="bridge.OneWeight or bridge.Batched"):
+    with pytest.raises(TypeError, match="bridge.OneWeight, Batched or Network"):
         bridge.train("python", {"x": 1.5})
 
 

@@ -77,6 +77,14 @@ def _samples(name: str, values, dtype: str) -> np.ndarray:
     return rounded
 
 
+def _data(x, y, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    """A batched problem's samples: x and y as read-only arrays of dtype, of the same length."""
+    x, y = _samples("x", x, dtype), _samples("y", y, dtype)
+    if x.size != y.size:
+        raise InvalidProblem(f"x and y must have the same length, got {x.size} and {y.size}")
+    return x, y
+
+
 @dataclass(frozen=True)
 class OneWeight:
     """The lesson's problem: one input, one target, one weight, `steps` updates.
@@ -136,9 +144,7 @@ class Batched:
 
     def __post_init__(self):
         dtype = _dtype(self.dtype)
-        x, y = _samples("x", self.x, dtype), _samples("y", self.y, dtype)
-        if x.size != y.size:
-            raise InvalidProblem(f"x and y must have the same length, got {x.size} and {y.size}")
+        x, y = _data(self.x, self.y, dtype)
         object.__setattr__(self, "x", x)
         object.__setattr__(self, "y", y)
         for name in ("w0", "lr"):
@@ -215,9 +221,7 @@ class Network:
 
     def __post_init__(self):
         dtype = _dtype(self.dtype)
-        x, y = _samples("x", self.x, dtype), _samples("y", self.y, dtype)
-        if x.size != y.size:
-            raise InvalidProblem(f"x and y must have the same length, got {x.size} and {y.size}")
+        x, y = _data(self.x, self.y, dtype)
         hidden = _count("hidden", self.hidden, 1)
         if hidden > MAX_HIDDEN:
             raise InvalidProblem(f"hidden must be <= {MAX_HIDDEN}, got {_shown(self.hidden)}")
@@ -255,6 +259,11 @@ class Network:
     def initial(self) -> dict[str, list[float]]:
         """The starting parameters by name (LAYERS), each a flat list: W1 and W2 as H numbers."""
         return dict(zip(LAYERS, (self.w1.tolist(), self.b1.tolist(), self.w2.tolist(), [self.b2])))
+
+    @property
+    def layers(self) -> tuple:
+        """The parameters shaped as the layers use them: W1 (1 x H), b1 (H), W2 (H x 1), b2 (a list of one)."""
+        return self.w1.reshape(1, -1), self.b1, self.w2.reshape(-1, 1), [self.b2]
 
     @property
     def sizes(self) -> dict[str, int]:

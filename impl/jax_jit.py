@@ -121,8 +121,7 @@ def descend_network(parameters, x, y_true, lr, epochs, batch_size, activation):
 def network(problem, device="cpu", data=None):
     """A hidden layer: epochs and batches in one XLA program."""
     x, y_true = prepare(problem, device) if data is None else data
-    initial = (problem.w1.reshape(1, -1), problem.b1, problem.w2.reshape(-1, 1), [problem.b2])
-    parameters = jax_arrays(problem, device, *initial)  # W1: 1 x H, W2: H x 1
+    parameters = jax_arrays(problem, device, *problem.layers)  # W1: 1 x H, W2: H x 1
     activation = jax.nn.relu if problem.activation == "relu" else jnp.tanh
     with jax.enable_x64(problem.dtype == "float64"), jax.default_device(jax_device(device)):
         lr = jnp.asarray(problem.lr, problem.dtype)

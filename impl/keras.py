@@ -13,7 +13,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from bridge import Trajectory
+from bridge import Network, Trajectory
 from bridge.devices import keras_device
 
 
@@ -107,12 +107,7 @@ def build_network(problem, jit_compile=False, recording=True):
         ]
     )
     # A Keras kernel is (inputs, outputs): W1 is 1 x H and W2 is H x 1, as in the hand loops
-    model.set_weights(
-        [
-            np.asarray(v, problem.dtype)
-            for v in (problem.w1.reshape(1, -1), problem.b1, problem.w2.reshape(-1, 1), [problem.b2])
-        ]
-    )
+    model.set_weights([np.asarray(v, problem.dtype) for v in problem.layers])
     sgd = RecordingSGD if recording else keras.optimizers.SGD
     model.compile(
         optimizer=sgd(learning_rate=problem.lr),  # 4: every parameter steps by lr times its gradient
@@ -126,7 +121,7 @@ def build_network(problem, jit_compile=False, recording=True):
 def fit(problem, x, y, epochs, batch_size, device, jit_compile="auto"):
     """Build the lesson's model (or the network), fit it, and return what it walked through."""
     with keras.device(keras_device(device)):
-        model = build_network(problem, jit_compile) if hasattr(problem, "hidden") else build(problem, jit_compile)
+        model = build_network(problem, jit_compile) if isinstance(problem, Network) else build(problem, jit_compile)
         trajectory = Trajectory()
         x, y = np.asarray(x, problem.dtype).reshape(-1, 1), np.asarray(y, problem.dtype).reshape(-1, 1)
         model.fit(

@@ -73,8 +73,7 @@ def network(problem, device="cpu", data=None):
     """A hidden layer, one compiled step per batch."""
     x, y_true = prepare(problem, device) if data is None else data
     with tf.device(tf_device(device)):
-        initial = (problem.w1.reshape(1, -1), problem.b1, problem.w2.reshape(-1, 1), [problem.b2])
-        parameters = [tf.constant(value, problem.dtype) for value in initial]  # W1: 1 x H, W2: H x 1
+        parameters = [tf.constant(value, problem.dtype) for value in problem.layers]  # W1: 1 x H, W2: H x 1
         lr = tf.constant(problem.lr, problem.dtype)
         activation = tf.nn.relu if problem.activation == "relu" else tf.tanh
         trajectory = TFRecorder(problem)

@@ -58,8 +58,7 @@ def network(problem, device="cpu", data=None):
     """A hidden layer; the tape records the forward pass and tape.gradient does the backpropagation."""
     x, y_true = prepare(problem, device) if data is None else data
     with tf.device(tf_device(device)):
-        initial = (problem.w1.reshape(1, -1), problem.b1, problem.w2.reshape(-1, 1), [problem.b2])
-        parameters = [tf.Variable(value, dtype=problem.dtype) for value in initial]  # W1: 1 x H, W2: H x 1
+        parameters = [tf.Variable(value, dtype=problem.dtype) for value in problem.layers]  # W1: 1 x H, W2: H x 1
         w1, b1, w2, b2 = parameters
         activation = tf.nn.relu if problem.activation == "relu" else tf.tanh
         lr = problem.lr

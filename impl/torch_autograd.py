@@ -58,9 +58,7 @@ def batched(problem, device="cpu", data=None):
 def network(problem, device="cpu", data=None):
     """A hidden layer; loss.backward() does the backpropagation."""
     x, y_true = prepare(problem, device) if data is None else data
-    w1, b1, w2, b2 = torch_tensors(problem, device, problem.w1, problem.b1, problem.w2, [problem.b2])
-    w1, w2 = w1.reshape(1, -1), w2.reshape(-1, 1)  # W1: 1 x H, W2: H x 1 (x @ W, as Keras's kernels)
-    parameters = [w1, b1, w2, b2]
+    parameters = torch_tensors(problem, device, *problem.layers)  # W1: 1 x H, W2: H x 1 (x @ W, as Keras's kernels)
     for parameter in parameters:
         parameter.requires_grad_(True)
     activation = torch.relu if problem.activation == "relu" else torch.tanh
@@ -69,6 +67,7 @@ def network(problem, device="cpu", data=None):
     for epoch in range(problem.epochs):
         for batch in problem.batches:
             xb, yb = x[batch].reshape(-1, 1), y_true[batch].reshape(-1, 1)
+            w1, b1, w2, b2 = parameters
             h = activation(xb @ w1 + b1)  # 1: the hidden layer
             pred = h @ w2 + b2  # 2: predict
             loss = ((pred - yb) ** 2).mean()  # 3: mean squared error

@@ -87,7 +87,7 @@ def test_explode_diverges_at_the_same_step(name, dtype):
     assert math.isnan(trajectory.weights[-1]), "once the weight is inf, inf - inf gives NaN"
 
 
-@pytest.mark.parametrize("preset", PRESET_NAMES)
+@pytest.mark.parametrize("preset", [p for p in PRESET_NAMES if p != "mlp_tanh"])  # mlp: the network's shape
 @pytest.mark.parametrize("name", impl_params())
 def test_records_one_entry_per_update(name, preset):
     problem = bridge.preset(preset)
@@ -107,7 +107,7 @@ def test_float32_run_holds_only_float32_values(name):
     trajectory = train(name, bridge.preset("mini_batch", "float32"))
     for value in trajectory.weights + trajectory.losses + trajectory.grads:
         assert bridge.floats.to_float32(value) == value
-    rows = train(name, bridge.preset("mlp_tanh", "float32")).network_rows()
+    rows = train(name, bridge.with_changes(bridge.preset("mlp_tanh", "float32"), epochs=2)).network_rows()
     assert (rows.astype(np.float32).astype(np.float64) == rows).all()
 
 

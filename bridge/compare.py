@@ -405,7 +405,7 @@ TANH_ULPS = {  # library -> dtype -> the most ULP from the correctly rounded tan
     "torch": {"float64": 1, "float32": 1},  # ATen's vectorised tanh (SLEEF)
     "inductor": {"float64": 1, "float32": 1},  # TorchInductor's generated C++
     "eigen": {"float64": 4, "float32": 4},  # TensorFlow's eager kernel
-    "xla": {"float64": 4, "float32": 4},  # XLA's CPU tanh (jax, and tf.function with jit_compile)
+    "xla": {"float64": 4, "float32": 5},  # XLA's CPU tanh (jax, tf.function); float32: 5 over every float
 }
 TANH_RANGE = 4.0  # |z| up to which TANH_ULPS was measured; beyond it (near saturation) the bound is not claimed
 _TANH = "its tanh ({}) is not correctly rounded, the reference's is; and it writes tanh's derivative in its own order"

@@ -404,7 +404,7 @@ TANH_ULPS = {  # library -> dtype -> the most ULP from the correctly rounded tan
     "numpy": {"float64": 1, "float32": 1},  # NumPy 2.4's SIMD tanh
     "torch": {"float64": 1, "float32": 1},  # ATen's vectorised tanh (SLEEF)
     "inductor": {"float64": 1, "float32": 1},  # TorchInductor's generated C++
-    "eigen": {"float64": 4, "float32": 4},  # TensorFlow's eager kernel
+    "eigen": {"float64": 4, "float32": 5},  # TensorFlow's eager kernel; float32: 5 over every normal float
     "xla": {"float64": 4, "float32": 5},  # XLA's CPU tanh (jax, tf.function); float32: 5 over every float
 }
 TANH_RANGE = 4.0  # |z| up to which TANH_ULPS was measured; beyond it (near saturation) the bound is not claimed

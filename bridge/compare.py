@@ -718,7 +718,7 @@ def compare(problem, reference: Trajectory, candidate: Trajectory) -> Verdict:
     return verdict
 
 
-def _network_starts(problem, trajectory: Trajectory) -> list[dict]:
+def network_starts(problem, trajectory: Trajectory) -> list[dict]:
     """The parameters each update starts from, by name."""
     starts = [problem.initial]
     for step in range(len(trajectory) - 1):
@@ -758,7 +758,7 @@ def _compare_network(problem, reference, candidate, verdict: Verdict, departure,
             deviation = Deviation(step, q, float(a), float(b), ulp_distance(a, b, problem.dtype), 0.0)
             return fail(deviation, f"{deviation.describe()}; bitwise claimed")
         if ref_starts is None:
-            ref_starts, cand_starts = _network_starts(problem, reference), _network_starts(problem, candidate)
+            ref_starts, cand_starts = network_starts(problem, reference), network_starts(problem, candidate)
         batch = problem.batches[step % len(problem.batches)]
         try:
             bounds = network_bounds(problem, batch, ref_starts[step], cand_starts[step], departure)

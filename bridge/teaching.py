@@ -9,6 +9,7 @@ import re
 
 import numpy as np
 
+from bridge.compare import network_starts
 from bridge.floats import same_bits, ulp_distance
 from bridge.problems import Batched, Network, OneWeight, preset, with_changes
 from bridge.registry import get, train
@@ -68,10 +69,7 @@ def _layer_parity_rows(problem, names, device: str):
     Each cell: exact (every entry bit for bit), or the largest distance in ULP over the layer's entries.
     """
     reference = train("python", problem)
-    starts = [
-        problem.initial,
-        *({n: rows[k] for n, rows in reference.parameters.items()} for k in range(len(reference) - 1)),
-    ]
+    starts = network_starts(problem, reference)
     whole = {}
 
     def grads_at(name, step):

@@ -54,6 +54,12 @@ STORED = {
     "keras_tensorflow": Cost(200, 320, steps_are_samples=True),  # this process and the worker together
     "keras_jax": Cost(200, 320, steps_are_samples=True),
     "keras_torch": Cost(200, 320, steps_are_samples=True),
+    # The data-parallel rows run in launcher processes (bridge.parallel): estimated, not measured (tests/test_budget.py
+    # measures this process only). Per value: N workers' records, their files or JSON, this process's lists.
+    "torch_ddp": Cost(2000, 400),
+    "jax_sharded": Cost(6000, 400),
+    "tf_mirrored": Cost(2000, 400),
+    "keras_data_parallel": Cost(2000, 800),
 }
 UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
 UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}

@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from bridge import budget, keras_process
+from bridge import budget, keras_process, parallel
 from bridge.compare import compare, expected_departure
 from bridge.console import Console
 from bridge.errors import BridgeError, InvalidProblem
@@ -15,7 +15,7 @@ from bridge.files import writable_file, writable_folder
 from bridge.floats import DTYPES
 from bridge.problems import PRESETS, Batched, Network, OneWeight, preset, with_changes
 from bridge.registry import IMPLEMENTATIONS, REGISTRY, get, start, train
-from bridge.teaching import AUTOGRAD, first_divergence, lesson_number, notes, parity_rows, practice, show
+from bridge.teaching import AUTOGRAD, first_divergence, lesson_number, notes, parity_rows, practice, show, show_parallel
 
 REFERENCE = "python"
 OVERRIDES = ("x", "y", "w0", "lr", "steps", "epochs", "batch_size", "b0", "hidden")
@@ -154,8 +154,9 @@ def cmd_list(args) -> int:
 
 def cmd_run(args) -> int:
     get(args.impl)
+    workers = _workers(args)
     problem = _problem(args)
-    trajectory = train(args.impl, problem, args.device)
+    trajectory = train(args.impl, problem, args.device, workers)
     if args.json:
         out = {"problem": describe(problem) | {"name": args.problem}, **trajectory.to_dict()}
         print(json.dumps(out | {"diverged": first_divergence(trajectory)}, indent=2))
@@ -172,12 +173,21 @@ def cmd_run(args) -> int:
     return 0
 
 
-def _rows_to_run(args) -> tuple[list[str], list[dict]]:
+def _workers(args) -> int:
+    """--workers, checked whether or not a data-parallel row is asked for: a bad value is never ignored."""
+    try:
+        return parallel.check_workers(args.workers)
+    except InvalidProblem as error:
+        raise InvalidProblem(f"--{error}") from None
+
+
+def _rows_to_run(args, problem=None) -> tuple[list[str], list[dict]]:
     """The installed rows a command runs, each able to use the device; and the uninstalled ones, skipped.
 
-    Everything that can be refused is refused here, before anything runs.
+    Everything that can be refused is refused here, before anything runs. Asked for none by name, a command
+    runs every row with a loop for the problem (the data-parallel rows run the batched loop only).
     """
-    names = args.impl or list(IMPLEMENTATIONS)
+    names = args.impl or [n for n in IMPLEMENTATIONS if problem is None or REGISTRY[n].applies(problem)]
     for name in names:
         get(name)
     run, skipped = [], []
@@ -213,12 +223,13 @@ def _held(problem, names) -> dict[str, int]:
 
 
 def cmd_compare(args) -> int:
+    workers = _workers(args)
     problem = _problem(args)
-    names, skipped = _rows_to_run(args)
+    names, skipped = _rows_to_run(args, problem)
     budget.check(_held(problem, names), "this comparison")
     console = Console(plain=args.json)
     # Keras rows train in worker processes: all of them start now, while the rows in this process run
-    runs = {n: start(n, problem, REGISTRY[n].device_for(args.device)) for n in names}
+    runs = {n: start(n, problem, REGISTRY[n].device_for(args.device), workers) for n in names}
     table = _Table(console, args, problem, names)
     reference = train(REFERENCE, problem)
     rows = []
@@ -233,6 +244,7 @@ def cmd_compare(args) -> int:
             "framework": impl.version(),
             "dtype": problem.dtype,
             "device": device,
+            "workers": workers if impl.parallel else 1,
             "verdict": "reference" if name == REFERENCE else verdict.summary(),
             "final_weight": _final_weight(problem, trajectory),
             "final_loss": _finite_or_text(trajectory.losses[-1]) if len(trajectory) else None,
@@ -268,6 +280,8 @@ def _starting(name: str) -> str:
     impl = REGISTRY[name]
     if impl.backend:
         return f"{name}: waiting for its Keras worker (Keras on {impl.backend}, in a process of its own)…"
+    if impl.parallel:
+        return f"{name}: starting its launcher and workers (processes of their own)…"
     if impl.framework and impl.framework not in sys.modules:
         return f"{name}: importing {impl.framework}…"
     return f"{name}: training…"
@@ -283,7 +297,7 @@ class _Table:
         self.console, self.args, self.problem, self.notes = console, args, problem, []
         if args.json:
             return
-        devices = [REGISTRY[n].device_for(args.device) for n in names]
+        devices = [self.device(n) for n in names]
         self.widths = [
             max(len(self.HEADER[0]), *map(len, names)),
             max(len(self.HEADER[1]), *(len(REGISTRY[n].version()) for n in names)),
@@ -307,6 +321,11 @@ class _Table:
         )
         self._print(self.HEADER[:-1], self.HEADER[-1])
 
+    def device(self, name: str) -> str:
+        """Where the row ran: the device, and for a data-parallel row how many workers (cpu x2)."""
+        where = REGISTRY[name].device_for(self.args.device)
+        return f"{where} x{self.args.workers}" if REGISTRY[name].parallel else where
+
     def _print(self, cells, verdict: str = "") -> None:
         self.console.line("  ".join(str(c).ljust(w) for c, w in zip(cells, self.widths)) + "  " + verdict)
 
@@ -320,7 +339,7 @@ class _Table:
             marks = "".join(f" [{self.notes.index(note) + 1}]" for note in verdict.footnotes())
             text = self.console.paint(verdict.headline(), verdict.status) + marks
         numbers = (_number_text(r["final_weight"]), _number_text(r["final_loss"]))
-        self._print((r["implementation"], r["framework"], r["dtype"], r["device"], *numbers), text)
+        self._print((r["implementation"], r["framework"], r["dtype"], self.device(r["implementation"]), *numbers), text)
 
     def end(self, rows, skipped, lines) -> None:
         """Below the table: each cause once, the closest calls, failures with how to reproduce, the count."""
@@ -408,8 +427,10 @@ def cmd_plot(args) -> int:
     from bridge.plotting import plot
 
     target = writable_file(args.output, "--output", ".png")  # before any training: a bad path costs nothing
-    names, _ = _rows_to_run(args)
     problem = _problem(args)
+    names, _ = _rows_to_run(args, problem)
+    if not args.impl:  # the data-parallel rows walk the batched trajectory again, in launchers: named only
+        names = [n for n in names if not REGISTRY[n].parallel]
     if not names:
         raise InvalidProblem("no implementation to plot is installed")
     held = {n: budget.stored(n, problem) for n in names}
@@ -429,6 +450,9 @@ def cmd_show(args) -> int:
     if not isinstance(args.width, int) or not SHOW_WIDTHS[0] <= args.width <= SHOW_WIDTHS[1]:
         low, high = SHOW_WIDTHS
         raise InvalidProblem(f"--width must be a whole number from {low} to {high}, got {args.width}")
+    if args.impl and all(REGISTRY[n].parallel for n in names):  # each beside the single-process loop it splits
+        print("\n\n".join(show_parallel(n, args.width) for n in dict.fromkeys(names)))
+        return 0
     print(show(names, args.loop, args.side_by_side, args.width))
     return 0
 
@@ -521,8 +545,16 @@ def _parser() -> _Parser:
     run.add_argument("--impl", required=True, help=f"one of: {', '.join(IMPLEMENTATIONS)}")
     _problem_options(run)
     comp = commands.add_parser("compare", help="run implementations and check them against the reference")
-    comp.add_argument("--impl", action="extend", nargs="+", help="one or more names (default: all)")
+    comp.add_argument("--impl", action="extend", nargs="+", help="one or more names (default: all that apply)")
     _problem_options(comp)
+    for command in (run, comp):
+        command.add_argument(
+            "--workers",
+            type=_count,
+            default=parallel.DEFAULT_WORKERS,
+            help=f"workers a data-parallel row splits each batch across, 1 to {parallel.MAX_WORKERS} "
+            f"(default: {parallel.DEFAULT_WORKERS})",
+        )
     grads = commands.add_parser("grads", help="the hand-derived gradient beside autograd's, step by step")
     grads.add_argument("--impl", action="extend", nargs="+", help=f"default: {' '.join(AUTOGRAD)}")
     _problem_options(grads)

@@ -36,7 +36,8 @@ from typing import NamedTuple
 import numpy as np
 
 from bridge.devices import parse
-from bridge.floats import UNIT_ROUNDOFF, gamma, same_bits, ulp_distance
+from bridge.floats import UNIT_ROUNDOFF, gamma, rounder, same_bits, ulp_distance
+from bridge.parallel import DEFAULT_WORKERS, MAX_WORKERS
 from bridge.problems import PROBLEMS, Batched, Network, loop_of
 from bridge.trajectory import LAYERS, Trajectory
 
@@ -55,6 +56,7 @@ class Departure:
     precision: str | None = None  # the dtype it computes in, where narrower than the problem's
     batch_only: bool = False  # it reorders only a batch's sums: with one sample per batch, bitwise is claimed
     tanh: str | None = None  # whose tanh it calls, a key of TANH_ULPS (a network with tanh only)
+    scalings: int = 0  # roundings a data-parallel row adds to every gradient's path (its 1/N and N scalings)
 
 
 _ORDER = " sums the batch in its own order; the reference sums left to right"
@@ -154,6 +156,39 @@ DEPARTURES = {
     ("torch_compile", "batched", GPU): Departure("the compiled mean" + _ORDER + "; " + _TRITON_FMA, True),
 }
 
+# The data-parallel rows (bridge.parallel), keyed by their worker count as well; established in tests/test_parallel.py
+_SPLIT = (
+    "the batch is split across {} workers, each summing its own share of the mean (sum / n), and the all-reduce "
+    "adds the shares: a different order from the reference's left-to-right sum"
+)
+_DDP_SCALING = (
+    "; each share is scaled by N and DDP's reducer multiplies each worker's gradient by fl(1/N) before the sum "
+    "(two roundings more, where N is not a power of two)"
+)
+_KERAS_DP = (
+    "; Keras's JAX trainer compiles the step with XLA (fused multiply-adds), and the all-reduce with it; padding "
+    "weighs 0 and the loss divides by the weights' sum"
+)
+
+
+def _data_parallel(name: str, workers: int) -> Departure:
+    split = _SPLIT.format(workers)
+    if name == "torch_ddp":
+        return Departure(split + _DDP_SCALING, True, scalings=2)
+    if name == "jax_sharded":
+        return _flushes("XLA", split + "; XLA compiles each device's step (fused multiply-adds)")
+    if name == "tf_mirrored":
+        return _flushes("TensorFlow", split)
+    return _flushes("XLA", split + _KERAS_DP)
+
+
+PARALLEL_ROWS = ("torch_ddp", "jax_sharded", "tf_mirrored", "keras_data_parallel")
+DEPARTURES |= {
+    (name, "batched", CPU, workers): _data_parallel(name, workers)
+    for name in PARALLEL_ROWS
+    for workers in range(1, MAX_WORKERS + 1)
+}
+
 # Where each implementation's claims have been measured on a GPU: every preset, both dtypes (and, for the
 # eager rows, 150 random problems). A GPU run of any other implementation is held to its CPU claim, and says so.
 H200 = "NVIDIA H200, torch 2.11.0+cu130, Triton 3.6.0, jax 0.11.2 (CUDA), keras 3.15.1 (issue 9)"
@@ -171,16 +206,25 @@ _PROMOTION = (
 NARROWED = {
     "keras_jax": _PROMOTION.format("JAX", "loss='mse' takes its mean in float32, so the loss and the 1/n are rounded"),
     "keras_torch": _PROMOTION.format("torch", "Dense's matmul, and with it the loss and the gradient, run in float32"),
+    "keras_data_parallel": _PROMOTION.format("JAX", "the loss and its weighted mean are taken in float32"),
 }
 
 
-def expected_departure(implementation: str, problem, device: str = "cpu") -> Departure | None:
+def expected_departure(
+    implementation: str, problem, device: str = "cpu", workers: int = DEFAULT_WORKERS
+) -> Departure | None:
     """Why this implementation may depart from bitwise on this problem and device, or None: bitwise.
 
-    A GPU run is held to the GPU row where there is one, else to the CPU row.
+    A GPU run is held to the GPU row where there is one, else to the CPU row. A data-parallel row's key
+    adds its worker count.
     """
     kind, loop = parse(device)[0], loop_of(problem)
-    departure = DEPARTURES.get((implementation, loop, kind), DEPARTURES.get((implementation, loop, CPU)))
+    if implementation in PARALLEL_ROWS:
+        departure = DEPARTURES.get(
+            (implementation, loop, kind, workers), DEPARTURES.get((implementation, loop, CPU, workers))
+        )
+    else:
+        departure = DEPARTURES.get((implementation, loop, kind), DEPARTURES.get((implementation, loop, CPU)))
     if departure and departure.batch_only and problem.longest_batch == 1:
         departure = None  # a batch of one sample has no sum over the batch to reorder
     if isinstance(problem, Network) and problem.activation == "tanh" and implementation in TANH_OF:
@@ -287,7 +331,7 @@ def step_bounds(problem, s: _Batch, start: _Start, departure: Departure) -> dict
     """
     dtype = _computed_in(problem, departure)
     extra = 3 if dtype != problem.dtype else 0  # inputs rounded into the narrower dtype
-    k = (3 if problem.has_bias else 2) + extra
+    k = (3 if problem.has_bias else 2) + extra + (departure.scalings if departure else 0)
     m, lr = s.m, problem.lr
     step = abs(lr)  # an error's size moves with |lr|: a negative lr (uphill) must not make a bound negative
     dw, db = abs(start.wa - start.wb), abs(start.ba - start.bb)
@@ -596,6 +640,7 @@ class Verdict:
     stopped: str = _INF_NAN_PART  # why the comparison ended at compared_steps
     device: str = "cpu"  # where the candidate ran
     note: str | None = None  # "not measured on gpu; the CPU claim is applied", where that is so
+    replay: str | None = None  # a data-parallel row: how it compares with its engine's combine rule, replayed
 
     @property
     def conforms(self) -> bool:
@@ -617,7 +662,7 @@ class Verdict:
 
     def footnotes(self) -> list[str]:
         """What the headline needs said beside it: the cause of a bounded verdict, and the note."""
-        return [t for t in (self.cause if self.status == "bounded" else None, self.note) if t]
+        return [t for t in (self.cause if self.status == "bounded" else None, self.note, self.replay) if t]
 
     def summary(self) -> str:
         """One line: bitwise / within N ULP: cause / MISMATCH at step k; and the note, where there is one."""
@@ -639,6 +684,7 @@ class Verdict:
             "summary": self.summary(),
             "cause": self.cause,
             "note": self.note,
+            "replay": self.replay,
             "max_ulps": {k: (v if math.isfinite(v) else repr(v)) for k, v in self.max_ulps.items()},
             "compared_steps": self.compared_steps,
             "stopped": None if self.compared_steps is None else self.stopped,
@@ -666,7 +712,7 @@ def compare(problem, reference: Trajectory, candidate: Trajectory) -> Verdict:
         if not isinstance(trajectory, Trajectory):
             raise TypeError(f"compare takes two bridge.Trajectory objects, got {type(trajectory).__name__}")
     name, device = candidate.implementation, candidate.device
-    departure = expected_departure(name, problem, device)
+    departure = expected_departure(name, problem, device, candidate.workers or DEFAULT_WORKERS)
     recorded = quantities(problem)
     verdict = Verdict(name, problem.dtype, "bitwise", departure and departure.cause, device=device)
     verdict.note = unmeasured(name, device, loop_of(problem))
@@ -687,6 +733,10 @@ def compare(problem, reference: Trajectory, candidate: Trajectory) -> Verdict:
     if not problem.has_bias and (candidate.biases or candidate.bias_grads):
         no_bias = Deviation(0, "biases", math.nan, math.nan, math.inf, 0.0)
         return fail(no_bias, "recorded a bias the model does not have")
+    if candidate.workers:
+        failure = check_replay(problem, candidate, verdict)
+        if failure is not None:
+            return fail(*failure)
     batches = _batches(problem) if departure else []
     starts = _starts(problem, reference, candidate) if departure else []
     worst_ratio = -1.0
@@ -785,3 +835,81 @@ def _compare_network(problem, reference, candidate, verdict: Verdict, departure,
             if ratio > worst_ratio:
                 worst_ratio, verdict.worst = ratio, deviation
     return verdict
+
+
+# ---- data-parallel rows: each engine's combine rule, replayed from the workers' own gradients ----
+
+
+@dataclass(frozen=True)
+class Combine:
+    """How an engine's all-reduce makes one gradient of the workers' own: the rule the replay follows."""
+
+    rule: str  # what it computes, in words
+    reciprocal: bool  # each worker's gradient is multiplied by fl(1/N) before the sum
+    ordered_up_to: int  # the most workers for which the sum's order is established; beyond it, the bound alone
+
+
+# Established by experiment in tests/test_parallel.py. With 2 workers the order is no question: a + b == b + a.
+COMBINE = {
+    "torch_ddp": Combine(
+        "each worker's gradient times fl(1/N) (DDP's reducer, as it copies it into its bucket), then gloo's sum",
+        True,
+        2,
+    ),
+    "jax_sharded": Combine("jax.lax.psum: the devices' gradients added, nothing scaled", False, 2),
+    "tf_mirrored": Combine("all_reduce(SUM) in the replica context: the replicas' gradients added", False, 2),
+}
+UNREPLAYED = {
+    "keras_data_parallel": "its workers' gradients are never seen apart: XLA compiles the all-reduce into the step",
+}
+_ORDER_UNKNOWN = "the order in which {} adds {} contributions is observed but not documented"
+
+
+def replay(name: str, local: list[float], dtype: str) -> float:
+    """The engine's combine rule (COMBINE) in plain Python floats, rounded to dtype at every operation."""
+    fl, rule = rounder(dtype), COMBINE[name]
+    terms = [fl(g * fl(1 / len(local))) for g in local] if rule.reciprocal else list(local)
+    total = terms[0]
+    for term in terms[1:]:  # worker 0 first: where the order is established (2 workers) it is no question
+        total = fl(total + term)
+    return total
+
+
+def check_replay(problem, candidate: Trajectory, verdict: Verdict):
+    """A data-parallel run: parallel indeed, and bitwise against its combine rule where the order is known.
+
+    Sets verdict.replay; returns (Deviation, reason) where the run breaks either claim, else None.
+    """
+    name, workers, world = candidate.implementation, candidate.workers, candidate.world
+    ran = (world.get("world_size"), world.get("devices"))
+    nothing = Deviation(0, "grads", math.nan, math.nan, math.inf, 0.0)
+    if ran != (workers, workers):
+        return nothing, f"asked for {workers} workers, its workers report world size {ran[0]} on {ran[1]} devices"
+    if name in UNREPLAYED:
+        verdict.replay = f"not replayed: {UNREPLAYED[name]}; the bound alone"
+        return None
+    rule = COMBINE[name]
+    tables = [("grads", "local_grads")] + ([("bias_grads", "local_bias_grads")] if problem.has_bias else [])
+    for _, local in tables:
+        rows = getattr(candidate, local)
+        if len(rows) != len(candidate) or any(len(row) != workers for row in rows):
+            return nothing, f"recorded {len(rows)} updates of its workers' gradients, not {len(candidate)} of {workers}"
+    if workers > rule.ordered_up_to:
+        engine = world.get("engine", name)
+        verdict.replay = f"not replayed: {_ORDER_UNKNOWN.format(engine, workers)}; the bound alone"
+        return None
+    fl = rounder(problem.dtype)
+    for step in range(len(candidate)):
+        for combined, local in tables:
+            a, b = replay(name, getattr(candidate, local)[step], problem.dtype), getattr(candidate, combined)[step]
+            if not same_bits(a, b):
+                deviation = Deviation(step, combined, a, b, ulp_distance(a, b, problem.dtype), 0.0)
+                return deviation, f"{deviation.describe()} where its replay ({rule.rule}) is the reference"
+        for value, grad in (("weights", "grads"), ("biases", "bias_grads"))[: len(tables)]:
+            before = getattr(candidate, value)[step - 1] if step else (problem.w0 if value == "weights" else problem.b0)
+            a, b = fl(before - fl(problem.lr * getattr(candidate, grad)[step])), getattr(candidate, value)[step]
+            if not same_bits(a, b):
+                deviation = Deviation(step, value, a, b, ulp_distance(a, b, problem.dtype), 0.0)
+                return deviation, f"{deviation.describe()}, where w - lr * grad from its own gradient is the reference"
+    verdict.replay = f"bitwise against its replay: {rule.rule}, from its {workers} workers' recorded gradients"
+    return None

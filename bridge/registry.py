@@ -10,9 +10,9 @@ import platform
 import sys
 from dataclasses import dataclass
 
-from bridge import budget, keras_process
+from bridge import budget, keras_process, parallel
 from bridge.devices import check, parse
-from bridge.errors import DeviceUnavailable, FrameworkMissing, UnknownName
+from bridge.errors import DeviceUnavailable, FrameworkMissing, InvalidProblem, UnknownName
 from bridge.problems import PROBLEMS, loop_of
 from bridge.trajectory import Trajectory
 
@@ -33,6 +33,25 @@ class Implementation:
     gpu: bool = False  # whether --device cuda/gpu means anything to it
     compiled: bool = False  # a compiler sees more than one operation at a time
     backend: str = ""  # Keras rows: the backend, which runs in a process of its own (bridge.keras_process)
+    parallel: bool = False  # data-parallel: runs the batched loop over workers, in a launcher (bridge.parallel)
+    uses: tuple[str, ...] = ()  # modules it imports beyond its framework (keras_data_parallel: jax)
+    single: str = ""  # a data-parallel row: the single-process row whose loop it splits (descent show)
+    worker_loop: str = "batched"  # the function holding the loop each worker runs (descent show)
+
+    @property
+    def loops(self) -> tuple[str, ...]:
+        """The loops it runs: a data-parallel row splits batches, so only the batched loop."""
+        return ("batched",) if self.parallel else ("one_weight", "batched", "network")
+
+    def applies(self, problem) -> bool:
+        """Whether it has a loop for the problem."""
+        return loop_of(problem) in self.loops
+
+    def check_loop(self, problem) -> None:
+        """Raise InvalidProblem, in one line, where this row has no loop for the problem."""
+        if not self.applies(problem):
+            kind = loop_of(problem).replace("_", "-")
+            raise InvalidProblem(f"{self.name} runs the batched loop only (data-parallel); this is a {kind} problem")
 
     @property
     def module(self) -> str:
@@ -41,7 +60,7 @@ class Implementation:
     @property
     def requires(self) -> tuple[str, ...]:
         """The modules it imports: its framework, and a Keras row's backend."""
-        return tuple(m for m in (self.framework, self.backend) if m)
+        return tuple(m for m in (self.framework, self.backend, *self.uses) if m)
 
     def installed(self) -> bool:
         """Whether the framework (and backend) can be imported, found without importing them."""
@@ -79,7 +98,7 @@ class Implementation:
     def check_device(self, device: str) -> None:
         """Raise DeviceUnavailable unless its framework (a Keras row's backend) can run on the device."""
         self.quiet()
-        check(self.backend or self.framework, device)
+        check(self.backend or next(iter(self.uses), self.framework), device)  # keras_data_parallel: JAX's devices
 
     def load(self):
         """Import the implementation module, or say which extra installs its framework."""
@@ -142,7 +161,53 @@ _KERAS = tuple(
         ("torch", "torch", "torch"),
     )
 )
-REGISTRY = {impl.name: impl for impl in _ALL + _KERAS}
+_PARALLEL = (
+    Implementation(
+        "torch_ddp",
+        "torch, DistributedDataParallel over gloo (NCCL on GPUs), one process per worker",
+        "torch",
+        ("torch",),
+        "torch",
+        True,
+        parallel=True,
+        single="torch_autograd",
+        worker_loop="worker_loop",  # batched() starts the worker processes
+    ),
+    Implementation(
+        "jax_sharded",
+        "JAX, the batch sharded over devices: jax.shard_map and psum",
+        "jax",
+        ("jax",),
+        "jax",
+        True,
+        True,
+        parallel=True,
+        single="jax_grad",
+    ),
+    Implementation(
+        "tf_mirrored",
+        "TensorFlow, tf.distribute.MirroredStrategy over logical CPUs or GPUs",
+        "tensorflow",
+        ("tensorflow", "tensorflow-cpu"),
+        "tensorflow",
+        True,
+        parallel=True,
+        single="tf_tape",
+    ),
+    Implementation(
+        "keras_data_parallel",
+        "Keras 3 on JAX, keras.distribution.DataParallel, then fit()",
+        "keras",
+        ("keras",),
+        "keras,jax",
+        True,
+        True,
+        parallel=True,
+        uses=("jax",),
+        single="keras_jax",
+    ),
+)
+REGISTRY = {impl.name: impl for impl in _ALL + _KERAS + _PARALLEL}
 IMPLEMENTATIONS = tuple(REGISTRY)
 
 
@@ -174,18 +239,25 @@ def refusals(device: str) -> dict[str, str]:
     return found
 
 
-def train(name: str, problem, device: str = "cpu") -> Trajectory:
-    """Run one implementation on one problem and return its trajectory."""
-    return run(name, problem, device, prepare(name, problem, device))
+def train(name: str, problem, device: str = "cpu", workers: int = parallel.DEFAULT_WORKERS) -> Trajectory:
+    """Run one implementation on one problem and return its trajectory.
+
+    workers: how many workers a data-parallel row splits each batch across (1 to parallel.MAX_WORKERS);
+    the single-process rows have one, whatever it says.
+    """
+    return run(name, problem, device, prepare(name, problem, device, workers), workers)
 
 
-def start(name: str, problem, device: str = "cpu"):
+def start(name: str, problem, device: str = "cpu", workers: int = parallel.DEFAULT_WORKERS):
     """Begin a run; return a function that waits for its trajectory.
 
     A Keras row's worker process starts training at once, alongside whatever
     this process does next; any other row runs when the function is called.
     """
     implementation = get(name)
+    if implementation.parallel:
+        prepare(name, problem, device, workers)  # every refusal now
+        return lambda: run(name, problem, device, None, workers)
     if not implementation.backend:
         budget.check_run(name, problem)  # refused now; its framework is imported when the run is wanted
         return lambda: train(name, problem, device)
@@ -200,7 +272,7 @@ def _labelled(trajectory: Trajectory, name: str, problem, device: str) -> Trajec
     return trajectory
 
 
-def prepare(name: str, problem, device: str = "cpu"):
+def prepare(name: str, problem, device: str = "cpu", workers: int = parallel.DEFAULT_WORKERS):
     """Step 0 of a run: the problem's data on the device, as the implementation's loop reads it.
 
     A benchmark times this apart from run(). Keras rows have nothing to prepare
@@ -211,17 +283,22 @@ def prepare(name: str, problem, device: str = "cpu"):
         raise TypeError(f"problem must be a bridge.OneWeight, Batched or Network, got {type(problem).__name__}")
     parse(device)  # an unknown device name fails the same way for every implementation
     budget.check_run(name, problem)  # a run too long to record is refused before it starts
-    if implementation.backend:
+    implementation.check_loop(problem)
+    if implementation.parallel:
+        parallel.check_workers(workers)
+    if implementation.backend or implementation.parallel:
         if not implementation.installed():
             raise implementation.missing()
         return None
     return implementation.load().prepare(problem, device)
 
 
-def run(name: str, problem, device: str = "cpu", data=None) -> Trajectory:
+def run(name: str, problem, device: str = "cpu", data=None, workers: int = parallel.DEFAULT_WORKERS) -> Trajectory:
     """The training loop itself, on data from prepare(name, problem, device)."""
     implementation = get(name)
-    if implementation.backend:
+    if implementation.parallel:
+        trajectory = parallel.launch(name, problem, device, parallel.check_workers(workers))
+    elif implementation.backend:
         trajectory = keras_process.train(implementation.backend, problem, device)
     else:
         module = implementation.load()

@@ -230,17 +230,26 @@ def _segments(lines: list[str]) -> dict[str, list[str]]:
 
 
 def show(names, loop: str = "one_weight", side_by_side: bool = False, width: int = 72) -> str:
-    """The loops one after the other, or side by side with the lesson's steps aligned."""
-    sources = {n: loop_source(n, loop) for n in names}
+    """The loops one after the other, or side by side with the lesson's steps aligned.
+
+    A row without the loop (a data-parallel row has only the batched one) shows the loop its workers run.
+    """
+    sources = {n: loop_source(n, loop if loop in get(n).loops else get(n).worker_loop) for n in names}
     if not side_by_side:
         blocks = [f"==> {n} ({_path(n)}) <==\n" + "\n".join(src) for n, src in sources.items()]
         return "\n\n".join(blocks)
+    return _columns(sources, width)
+
+
+def _columns(sources: dict[str, list[str]], width: int) -> str:
+    """Each row's source in a column, the lesson's steps aligned across them."""
+    names = list(sources)
     parts = {n: _segments(src) for n, src in sources.items()}
 
     def cell(text: str) -> str:
         return text[: width - 1] + "…" if len(text) > width else text.ljust(width)
 
-    rows = [" │ ".join(cell(f"{n} (impl/{n}.py)") for n in names), "─┼─".join("─" * width for _ in names)]
+    rows = [" │ ".join(cell(f"{n} ({_path(n)})") for n in names), "─┼─".join("─" * width for _ in names)]
     for key in ("before", "1", "3", "4"):
         height = max(len(parts[n][key]) for n in names)
         if key != "before" and height:
@@ -248,6 +257,23 @@ def show(names, loop: str = "one_weight", side_by_side: bool = False, width: int
         for i in range(height):
             rows.append(" │ ".join(cell(parts[n][key][i] if i < len(parts[n][key]) else "") for n in names))
     return "\n".join(row.rstrip() for row in rows)
+
+
+def show_parallel(name: str, width: int = 72) -> str:
+    """A data-parallel row's loop beside its single-process one, and what changes between them."""
+    from bridge.compare import COMBINE, UNREPLAYED
+
+    single = get(name).single
+    combine = COMBINE[name].rule if name in COMBINE else UNREPLAYED[name]
+    changes = (
+        f"what changes from {single} to {name}: each batch is split across the workers in data order "
+        "(bridge.parallel.shards); each worker's loss is its share of the batch's mean, sum / n with n the whole "
+        f"batch's real size, so shares of a short or empty split still add up to the mean; and the workers' "
+        f"gradients are combined by the all-reduce: {combine}.\n"
+        "what does not: predict, the squared error, and the step w = w - lr * grad, the same on every worker."
+    )
+    sources = {single: loop_source(single, "batched"), name: loop_source(name, get(name).worker_loop)}
+    return _columns(sources, width) + "\n\n" + changes
 
 
 # ---- the lesson's practice set, worked by the code ----

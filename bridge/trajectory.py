@@ -31,6 +31,11 @@ class Trajectory:
     device: str = "cpu"
     parameters: dict[str, list[list[float]]] = field(default_factory=dict)
     gradients: dict[str, list[list[float]]] = field(default_factory=dict)
+    # Data-parallel rows (bridge.parallel): each worker's own gradient, before the all-reduce, per update
+    local_grads: list[list[float]] = field(default_factory=list)
+    local_bias_grads: list[list[float]] = field(default_factory=list)
+    workers: int = 0  # the workers asked for; 0: a single-process run
+    world: dict = field(default_factory=dict)  # what the workers reported: engine, world_size, devices
 
     def record(self, loss, grad, weight, bias_grad=None, bias=None) -> None:
         """Append one update; accepts anything float() takes (0-d tensors and arrays too)."""
@@ -99,4 +104,11 @@ class Trajectory:
             "bias_grads": encode(self.bias_grads),
             "parameters": {name: [encode(row) for row in rows] for name, rows in self.parameters.items()},
             "gradients": {name: [encode(row) for row in rows] for name, rows in self.gradients.items()},
-        }
+        } | self._parallel_dict(encode)
+
+    def _parallel_dict(self, encode) -> dict:
+        """A data-parallel run's own records: its workers' gradients and what they reported."""
+        if not self.workers:
+            return {}
+        local = {k: [encode(row) for row in getattr(self, k)] for k in ("local_grads", "local_bias_grads")}
+        return {"workers": self.workers, "world": self.world, **local}

@@ -80,12 +80,23 @@ def train(name: str, problem):
     return bridge.train(name, problem, device_for(name))
 
 
-def impl_params(names=bridge.IMPLEMENTATIONS):
-    """One pytest param per implementation, skipped (with the reason) when absent or unable to use --device."""
+PARALLEL = tuple(n for n in bridge.IMPLEMENTATIONS if bridge.REGISTRY[n].parallel)
+SINGLE_PROCESS = tuple(n for n in bridge.IMPLEMENTATIONS if n not in PARALLEL)
+IN_TEST_PARALLEL = "data-parallel: each run starts a launcher and its workers, so tests/test_parallel.py checks it"
+
+
+def impl_params(names=bridge.IMPLEMENTATIONS, parallel: bool = False):
+    """One pytest param per implementation, skipped (with the reason) when absent or unable to use --device.
+
+    The data-parallel rows are skipped, saying why, unless parallel=True: the registry-wide tests run many
+    problems per row, and each of their runs starts processes.
+    """
     params = []
     for name in names:
         impl = bridge.REGISTRY[name]
         reason = impl.install_hint() if not impl.installed() else SUITE["refused"].get(name)
+        if impl.parallel and not parallel and reason is None:
+            reason = IN_TEST_PARALLEL
         if SUITE["device_rows_only"] and not impl.gpu:
             reason = "runs on the CPU only, and --device-rows-only leaves it out"
         params.append(pytest.param(name, id=name, marks=pytest.mark.skipif(reason is not None, reason=reason or "")))
@@ -94,7 +105,7 @@ def impl_params(names=bridge.IMPLEMENTATIONS):
 
 # Keras on JAX and torch computes a float64 problem in float32 (bridge.compare.NARROWED, tests/test_keras.py):
 # facts that hold to float64's precision are checked on every other implementation.
-FLOAT64_EXACT = tuple(n for n in bridge.IMPLEMENTATIONS if n not in bridge.compare.NARROWED)
+FLOAT64_EXACT = tuple(n for n in SINGLE_PROCESS if n not in bridge.compare.NARROWED)
 
 
 def reproduce(name: str, problem, preset: str | None = None) -> str:

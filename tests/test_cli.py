@@ -9,7 +9,7 @@ import pytest
 
 import bridge
 from bridge.cli import main
-from tests.conftest import FLOAT64_EXACT, impl_params
+from tests.conftest import FLOAT64_EXACT, PARALLEL, SINGLE_PROCESS, impl_params
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,7 +61,7 @@ def test_run_json_is_strict_json_even_after_divergence(capsys):
 
 
 def test_compare_conforms_on_the_lesson(capsys):
-    names = [n for n in bridge.IMPLEMENTATIONS if bridge.REGISTRY[n].installed()]
+    names = [n for n in SINGLE_PROCESS if bridge.REGISTRY[n].installed()]  # the data-parallel rows: batched only
     assert main(["compare"]) == 0
     out = capsys.readouterr().out
     for name in names:
@@ -71,6 +71,7 @@ def test_compare_conforms_on_the_lesson(capsys):
         expected = "reference" if name == "python" else "within" if departs else "bitwise"
         assert (expected in row) if departs else row.endswith(expected), row
     assert f"{len(names)} of {len(names)} implementations conform" in out
+    assert not any(line.startswith(PARALLEL) for line in out.splitlines())
 
 
 def test_compare_json_reports_every_row(capsys):
@@ -168,7 +169,7 @@ def test_compare_skips_what_is_not_installed_and_says_so():
     assert result.returncode == 0
     result = descent("compare", prelude=BLOCK_TF)
     assert "tf_tape: not installed, not compared (pip install 'descent-bridge[tensorflow]')" in result.stdout
-    needing_tf = sum("tensorflow" in bridge.REGISTRY[n].requires for n in bridge.IMPLEMENTATIONS)
+    needing_tf = sum("tensorflow" in bridge.REGISTRY[n].requires for n in SINGLE_PROCESS)  # those the lesson runs
     assert f"{needing_tf} not installed" in result.stdout
     assert result.returncode == 0, "every implementation that ran conforms"
 

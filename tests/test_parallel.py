@@ -1,0 +1,274 @@
+"""Data-parallel rows: the single-process trajectory within the derived bound, their engine's combine rule
+replayed bit for bit, uneven splits trained as one process would, and planted bugs that reach the workers.
+
+Every run starts a fresh launcher (bridge.parallel) and its workers: nothing here forks this process, and no
+device count or process group is left behind in it. The default run covers one preset per row; the full
+matrix (presets x dtypes x workers) runs with DESCENT_STRESS=1.
+"""
+
+import functools
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import bridge
+from bridge import parallel
+from bridge.compare import COMBINE, UNREPLAYED, compare, replay
+from bridge.floats import rounder, same_bits
+from tests.conftest import PARALLEL, STRESS, impl_params, stress
+
+ROOT = Path(__file__).resolve().parent.parent
+ROWS = impl_params(PARALLEL, parallel=True)
+REPLAYED = [p for p in ROWS if p.values[0] in COMBINE]
+ONE_PRESET = {
+    "torch_ddp": "mini_batch",
+    "jax_sharded": "bias",
+    "tf_mirrored": "full_batch",
+    "keras_data_parallel": "mini_batch",
+}
+# 5 samples in batches of 4 and 1, with a bias: 2 workers get shares of 2 and 2, then 1 and none
+SMALL = bridge.Batched(
+    [0.5, -1.5, 2.0, 1.0, -0.25], [2.0, -1.0, 5.0, 3.5, 0.5], w0=0.25, lr=0.1, epochs=3, batch_size=4, b0=0.5
+)
+
+
+@functools.cache
+def _run(name, problem, workers, source=None):
+    trajectory = parallel.launch(name, problem, "cpu", workers, source)
+    trajectory.implementation, trajectory.dtype = name, problem.dtype
+    return trajectory
+
+
+@functools.cache
+def _reference(problem):
+    return bridge.train("python", problem)
+
+
+def check(name, problem, workers=2, source=None):
+    """The row against the reference; a failure names the row and how to rerun it."""
+    verdict = compare(problem, _reference(problem), _run(name, problem, workers, source))
+    again = f"descent compare --impl python {name} --workers {workers} (problem {problem!r})"
+    assert verdict.conforms, f"{name}: {verdict.summary()}; reproduce: {again}"
+    return verdict
+
+
+@pytest.mark.parametrize("name", ROWS)
+def test_conforms_on_one_preset_and_is_parallel(name):
+    problem = bridge.preset(ONE_PRESET[name])
+    verdict = check(name, problem)
+    world = _run(name, problem, 2).world
+    assert (world["world_size"], world["devices"]) == (2, 2), world  # reported by the workers themselves
+    expected = "bitwise against its replay" if name in COMBINE else "not replayed"
+    assert verdict.replay.startswith(expected), verdict.replay
+
+
+@pytest.mark.parametrize("name", ROWS)
+def test_a_batch_smaller_than_the_workers_trains_as_one_process(name):
+    # the last batch has one sample for 2 workers: one share is empty (torch's mean of it would be NaN),
+    # and where an engine pads, the padded sample has an error of b, unless the mask zeroes it
+    trajectory = _run(name, SMALL, 2)
+    assert all(map(math.isfinite, trajectory.losses + trajectory.weights + trajectory.biases))
+    check(name, SMALL)
+
+
+@pytest.mark.parametrize("name", REPLAYED)
+def test_the_combine_rule_at_three_workers_is_found_and_discriminating(name):
+    # The experiment behind COMBINE: of the rules an all-reduce could follow (where 1/N is applied, in which
+    # order the 3 contributions add), which reproduce every recorded gradient. The recorded rule must be among
+    # them, and the candidates must disagree somewhere, or the experiment could not tell them apart.
+    problem = bridge.preset("mini_batch", "float32")
+    trajectory = _run(name, problem, 3)
+    fl = rounder(problem.dtype)
+    scalings = {
+        "none": lambda g: g,
+        "times fl(1/N) each": lambda g: [fl(v * fl(1 / 3)) for v in g],
+        "divided by N each": lambda g: [fl(v / 3) for v in g],
+    }
+    orders = {"(0+1)+2": lambda t: fl(fl(t[0] + t[1]) + t[2]), "0+(1+2)": lambda t: fl(t[0] + fl(t[1] + t[2]))}
+    found = {
+        (scale, order)
+        for scale, scaled in scalings.items()
+        for order, total in orders.items()
+        if all(same_bits(total(scaled(local)), g) for local, g in zip(trajectory.local_grads, trajectory.grads))
+    }
+    scale = "times fl(1/N) each" if COMBINE[name].reciprocal else "none"
+    assert scale in {s for s, _ in found}, f"{name} at 3 workers follows {found or 'none of the rules'}"
+    assert len(found) < len(scalings) * len(orders), "every rule fits: the data cannot tell them apart"
+
+
+def test_the_replay_rule_is_what_compare_uses():
+    # two workers: each rule in plain Python, against hand-worked numbers
+    assert replay("torch_ddp", [3.0, 5.0], "float64") == 4.0  # 3 * 0.5 + 5 * 0.5
+    assert replay("jax_sharded", [3.0, 5.0], "float64") == 8.0
+    third = rounder("float32")(1 / 3)
+    assert replay("torch_ddp", [1.0, 1.0, 1.0], "float32") == rounder("float32")(third + rounder("float32")(2 * third))
+
+
+def test_a_run_on_one_device_cannot_pass_as_parallel():
+    problem = bridge.preset("mini_batch")
+    run = _run("jax_sharded", problem, 2)
+    alone = bridge.Trajectory(run.weights, run.losses, run.grads, implementation="jax_sharded")
+    alone.local_grads, alone.workers, alone.world = run.local_grads, 2, dict(run.world, devices=1)
+    verdict = compare(problem, _reference(problem), alone)
+    assert not verdict.conforms and "1 devices" in verdict.reason
+
+
+def test_a_gradient_that_is_not_its_replay_fails():
+    problem = bridge.preset("mini_batch")
+    run = _run("jax_sharded", problem, 2)
+    local = [list(row) for row in run.local_grads]
+    local[3][1] = math.nextafter(local[3][1], math.inf)  # one worker's gradient one ULP away at step 3
+    changed = bridge.Trajectory(run.weights, run.losses, run.grads, implementation="jax_sharded")
+    changed.local_grads, changed.workers, changed.world = local, 2, run.world
+    verdict = compare(problem, _reference(problem), changed)
+    assert not verdict.conforms and verdict.failure.step == 3 and "replay" in verdict.reason
+
+
+# ---- each engine's default behaviour on uneven shards, and how the rows avoid it ----
+
+
+def test_torch_mean_of_an_empty_share_is_nan_and_its_sum_is_zero():
+    torch = pytest.importorskip("torch")
+    empty = torch.empty(0, dtype=torch.float64)
+    assert math.isnan(empty.mean().item())  # what a per-worker mean would give a worker with no sample
+    assert (empty.sum() / 4).item() == 0.0  # impl/torch_ddp.py: its share of the batch's mean
+
+
+def _fresh(code, env):
+    """Run code in a fresh interpreter with env added: device counts never enter this process."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=os.environ | env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip()
+
+
+def test_jax_sharding_refuses_unequal_shards():
+    pytest.importorskip("jax")
+    code = (
+        "import jax, numpy as np\n"
+        "from jax.sharding import Mesh, NamedSharding, PartitionSpec as P\n"
+        "mesh = Mesh(np.array(jax.devices()), ('workers',))\n"
+        "try:\n"
+        "    jax.device_put(np.arange(3.0), NamedSharding(mesh, P('workers')))\n"
+        "except ValueError as error:\n"
+        "    print('refused', len(jax.devices()))\n"
+    )
+    assert _fresh(code, {"JAX_NUM_CPU_DEVICES": "2"}) == "refused 2"  # hence impl/jax_sharded.py pads
+
+
+def test_keras_data_parallel_refuses_a_batch_that_does_not_divide():
+    pytest.importorskip("keras")
+    code = (
+        "import keras, numpy as np\n"
+        "keras.distribution.set_distribution(keras.distribution.DataParallel())\n"
+        "model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])\n"
+        "model.compile(optimizer='sgd', loss='mse')\n"
+        "try:\n"
+        "    model.fit(np.ones((3, 1)), np.ones((3, 1)), batch_size=3, verbose=0)\n"
+        "    print('trained')\n"
+        "except ValueError as error:\n"
+        "    print('refused')\n"
+    )
+    assert _fresh(code, {"JAX_NUM_CPU_DEVICES": "2", "KERAS_BACKEND": "jax"}) == "refused"  # hence the padding
+
+
+# ---- planted bugs, written into a copy of the source that the launcher and its workers import ----
+
+PLANTED = {
+    ("torch_ddp", "mean of local means"): [
+        (
+            "xb, yb, n = x[mine], y_true[mine], batch.stop - batch.start",
+            "xb, yb, n = x[mine], y_true[mine], max(mine.stop - mine.start, 1)",
+        ),
+    ],
+    ("torch_ddp", "gradient N times too large"): [
+        ("(share * workers).backward()", "(share * workers * workers).backward()"),
+    ],
+    ("tf_mirrored", "mean of local means"): [
+        ("global_batch_size=n)", "global_batch_size=tf.shape(xb)[0] * workers)"),  # TensorFlow's default, too
+    ],
+    ("jax_sharded", "gradient N times too large"): [  # the trap: the replicated parameter's gradient, summed twice
+        ('mine = jax.lax.pcast(parameters, AXIS, to="varying")', "mine = parameters"),
+    ],
+    ("jax_sharded", "a padded sample that counts"): [
+        ("error = (pred - y_true) * real", "error = pred - y_true"),
+    ],
+    ("keras_data_parallel", "a padded sample that counts"): [  # Keras's default: the batch's length divides
+        ('REDUCTION = "mean_with_sample_weight"', 'REDUCTION = "sum_over_batch_size"'),
+    ],
+}
+BUG_PROBLEM = {"mean of local means": bridge.preset("mini_batch"), "gradient N times too large": bridge.preset("bias")}
+BUG_PROBLEM["a padded sample that counts"] = SMALL
+
+
+def planted(tmp_path_factory, name, replacements) -> Path:
+    """A copy of bridge/ and impl/ with the bug written into impl/<name>.py."""
+    copy = tmp_path_factory.mktemp(name)
+    for folder in ("bridge", "impl"):
+        shutil.copytree(ROOT / folder, copy / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    source = copy / "impl" / f"{name}.py"
+    text = source.read_text()
+    for old, new in replacements:
+        assert old in text, f"the bug's target is gone from impl/{name}.py: {old!r}"
+        text = text.replace(old, new)
+    source.write_text(text)
+    return copy
+
+
+@pytest.mark.parametrize("name, bug", PLANTED, ids=[f"{n}-{b.replace(' ', '_')}" for n, b in PLANTED])
+def test_planted_bug_fails(tmp_path_factory, name, bug):
+    if not bridge.REGISTRY[name].installed():
+        pytest.skip(bridge.REGISTRY[name].install_hint())
+    problem = BUG_PROBLEM[bug]
+    copy = planted(tmp_path_factory, name, PLANTED[name, bug])
+    verdict = compare(problem, _reference(problem), _run(name, problem, 2, str(copy)))
+    assert not verdict.conforms, f"{name} with {bug!r} planted still conforms: {verdict.summary()}"
+
+
+def test_padding_changes_nothing(tmp_path_factory):
+    # padded samples are zeroed through their error, so what their data holds cannot matter
+    pytest.importorskip("jax")
+    copy = planted(
+        tmp_path_factory,
+        "jax_sharded",
+        [
+            (
+                "x, y_true, real = (np.zeros(workers * size, problem.dtype) for _ in range(3))",
+                "x, y_true, real = (np.full(workers * size, v, problem.dtype) for v in (7.0, -3.0, 0.0))",
+            )
+        ],
+    )
+    padded, plain = _run("jax_sharded", SMALL, 2, str(copy)), _run("jax_sharded", SMALL, 2)
+    assert plain.losses and all(
+        same_bits(a, b)
+        for q in ("losses", "grads", "weights", "biases")
+        for a, b in zip(getattr(padded, q), getattr(plain, q))
+    )
+
+
+# ---- the full matrix: every batched preset, both dtypes, 2 and 3 workers ----
+
+MATRIX = [
+    pytest.param(p.values[0], preset, dtype, workers, marks=[*p.marks, stress], id=f"{p.id}-{preset}-{dtype}-{workers}")
+    for p in ROWS
+    for preset in ("mini_batch", "bias", "full_batch")
+    for dtype in ("float64", "float32")
+    for workers in (2, 3)
+]
+
+
+@pytest.mark.parametrize("name, preset, dtype, workers", MATRIX)
+def test_matrix(name, preset, dtype, workers):
+    verdict = check(name, bridge.preset(preset, dtype), workers)
+    if name in COMBINE and workers <= COMBINE[name].ordered_up_to:
+        assert verdict.replay.startswith("bitwise against its replay"), verdict.replay
+    else:
+        assert verdict.replay.startswith("not replayed"), verdict.replay
+    assert name in COMBINE or name in UNREPLAYED
+    assert STRESS

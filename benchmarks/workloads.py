@@ -34,7 +34,10 @@ def runs_here(name: str) -> bool:
     return True
 
 
-ROWS = [n for n in (*bridge.IMPLEMENTATIONS, *PEERS) if runs_here(n)]
+# The data-parallel rows are not benchmarked: a run of theirs is mostly process start-up and a rendezvous,
+# and the lesson's one-weight workload is not theirs to run.
+SINGLE_PROCESS = [n for n in bridge.IMPLEMENTATIONS if not bridge.REGISTRY[n].parallel]
+ROWS = [n for n in (*SINGLE_PROCESS, *PEERS) if runs_here(n)]
 
 
 def device_of(name: str) -> str:

@@ -310,7 +310,11 @@ def step_bounds(problem, s: _Batch, start: _Start, departure: Departure) -> dict
     the same for the bias with A_b. An implementation that computes in a
     narrower dtype than the problem's (Departure.precision) also rounds its
     inputs w, x, y and b there: 3 more roundings on every path, and gamma is
-    that dtype's. These terms count only where the two round differently:
+    that dtype's. A data-parallel row splits the batch's sum into its workers'
+    partial sums and adds those: one more summation tree over the same m
+    terms (an empty share adds an exact 0), which "any order" covers; its
+    scalings (Departure.scalings: DDP's N times each share and fl(1/N) times
+    each gradient) add their roundings to k. These terms count only where the two round differently:
     when one reorders its sums, or once their parameters differ.
     Starting apart by Dw = |wa - wb| and Db = |ba - bb| adds what exact
     arithmetic does with them, since each error moves by Dw |x| + Db:
@@ -894,6 +898,11 @@ def check_replay(problem, candidate: Trajectory, verdict: Verdict):
         rows = getattr(candidate, local)
         if len(rows) != len(candidate) or any(len(row) != workers for row in rows):
             return nothing, f"recorded {len(rows)} updates of its workers' gradients, not {len(candidate)} of {workers}"
+    if parse(candidate.device)[0] != CPU:  # NCCL, and XLA's and TensorFlow's GPU all-reduces, fix no order
+        verdict.replay = (
+            f"not replayed: on a GPU the order of {world.get('engine', name)}'s sum is not fixed; the bound alone"
+        )
+        return None
     if workers > rule.ordered_up_to:
         engine = world.get("engine", name)
         verdict.replay = f"not replayed: {_ORDER_UNKNOWN.format(engine, workers)}; the bound alone"

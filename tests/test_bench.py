@@ -10,6 +10,7 @@ import pytest
 import bridge
 from benchmarks.peers import PEERS
 from bridge import bench
+from tests.conftest import SINGLE_PROCESS
 from tests.test_teaching import png_size
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +28,7 @@ def test_bench_quick_runs_every_benchmark_and_reports(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
-    installed = {n for n in bridge.IMPLEMENTATIONS if bridge.REGISTRY[n].installed()}
+    installed = {n for n in SINGLE_PROCESS if bridge.REGISTRY[n].installed()}  # data-parallel rows: not timed
     peers = {n for n, p in PEERS.items() if p.installed()}
     peers |= {f"keras_fit_{n.removeprefix('keras_')}" for n in installed if n.startswith("keras_")}
     for workload in ("lesson: 20 steps", "full-batch step, N=1000", "full-batch step, N=10000"):

@@ -97,8 +97,9 @@ def test_the_combine_rule_at_three_workers_is_found_and_discriminating(name):
         if all(same_bits(total(scaled(local)), g) for local, g in zip(trajectory.local_grads, trajectory.grads))
     }
     scale = "times fl(1/N) each" if COMBINE[name].reciprocal else "none"
-    assert scale in {s for s, _ in found}, f"{name} at 3 workers follows {found or 'none of the rules'}"
-    assert len(found) < len(scalings) * len(orders), "every rule fits: the data cannot tell them apart"
+    assert {s for s, _ in found} == {scale}, f"{name} at 3 workers follows {found or 'none of the rules'}"
+    assert len(found) == 1, f"{name}: more than one order fits, so the data cannot tell them apart: {found}"
+    # the order found is observed, not documented: beyond 2 workers compare relies on the bound alone
 
 
 def test_the_replay_rule_is_what_compare_uses():
@@ -190,8 +191,8 @@ PLANTED = {
     ("torch_ddp", "gradient N times too large"): [
         ("(share * workers).backward()", "(share * workers * workers).backward()"),
     ],
-    ("tf_mirrored", "mean of local means"): [
-        ("global_batch_size=n)", "global_batch_size=tf.shape(xb)[0] * workers)"),  # TensorFlow's default, too
+    ("tf_mirrored", "mean of local means"): [  # TensorFlow's default: this replica's size times N divides
+        ("tf.square(pred - yb), global_batch_size=n)", "tf.square(pred - yb))"),
     ],
     ("jax_sharded", "gradient N times too large"): [  # the trap: the replicated parameter's gradient, summed twice
         ('mine = jax.lax.pcast(parameters, AXIS, to="varying")', "mine = parameters"),

@@ -372,7 +372,11 @@ def cmd_grads(args) -> int:
     problem = _problem(args)
     wanted = args.impl or list(AUTOGRAD)
     for name in wanted:
-        get(name)
+        if get(name).parallel:  # grads retrains one step at a time: a launcher and its workers per step
+            raise InvalidProblem(
+                f"descent grads compares single-process rows; {name} is data-parallel: "
+                f"descent compare --impl python {name} checks its every gradient"
+            )
     names = [n for n in dict.fromkeys(wanted) if REGISTRY[n].installed()]
     missing = [n for n in dict.fromkeys(wanted) if n not in names]
     _check_devices(names, args.device)

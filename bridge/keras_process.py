@@ -31,19 +31,19 @@ RECORDED = ("weights", "losses", "grads", "biases", "bias_grads")
 NICENESS = 10  # a worker's scheduling priority below its parent's (only matters when the CPUs are all busy)
 
 
-def _pack(values) -> str:
+def pack(values) -> str:
     """Floats as the base64 of their little-endian float64 bytes: exact, and compact for 10^6 samples."""
     return base64.b64encode(np.asarray(values, dtype="<f8").tobytes()).decode("ascii")
 
 
-def _unpack(text: str) -> list[float]:
+def unpack(text: str) -> list[float]:
     return np.frombuffer(base64.b64decode(text), dtype="<f8").tolist()
 
 
 def problem_to_json(problem) -> dict:
     """Every field of the problem, floats exact."""
     if isinstance(problem, Network):
-        arrays = {k: _pack(getattr(problem, k)) for k in ("x", "y", "w1", "b1", "w2")}
+        arrays = {k: pack(getattr(problem, k)) for k in ("x", "y", "w1", "b1", "w2")}
         counts = {k: getattr(problem, k) for k in ("hidden", "epochs", "batch_size", "seed")}
         numbers = {"lr": problem.lr.hex(), "b2": problem.b2.hex()}
         return {
@@ -59,8 +59,8 @@ def problem_to_json(problem) -> dict:
         return {"kind": "one_weight", **numbers, "steps": problem.steps, "dtype": problem.dtype}
     return {
         "kind": "batched",
-        "x": _pack(problem.x),
-        "y": _pack(problem.y),
+        "x": pack(problem.x),
+        "y": pack(problem.y),
         "w0": problem.w0.hex(),
         "lr": problem.lr.hex(),
         "epochs": problem.epochs,
@@ -72,7 +72,7 @@ def problem_to_json(problem) -> dict:
 
 def problem_from_json(data: dict):
     if data["kind"] == "network":
-        arrays = {k: _unpack(data[k]) for k in ("x", "y", "w1", "b1", "w2")}
+        arrays = {k: unpack(data[k]) for k in ("x", "y", "w1", "b1", "w2")}
         counts = {k: data[k] for k in ("hidden", "epochs", "batch_size", "seed")}
         numbers = {k: float.fromhex(data[k]) for k in ("lr", "b2")}
         return Network(**arrays, **counts, **numbers, activation=data["activation"], dtype=data["dtype"])
@@ -81,7 +81,7 @@ def problem_from_json(data: dict):
         return OneWeight(x, y, w0, lr, data["steps"], data["dtype"])
     b0 = None if data["b0"] is None else float.fromhex(data["b0"])
     w0, lr = float.fromhex(data["w0"]), float.fromhex(data["lr"])
-    x, y = _unpack(data["x"]), _unpack(data["y"])
+    x, y = unpack(data["x"]), unpack(data["y"])
     return Batched(x, y, w0, lr, data["epochs"], data["batch_size"], data["dtype"], b0)
 
 
@@ -202,9 +202,9 @@ def _trajectory(backend: str, reply: dict) -> Trajectory:
         raise errors.BridgeError(f"Keras ({backend}) failed: {reply['error']}: {reply['message']}")
     data = reply["trajectory"]
     if "network" in data:  # flat rows (Trajectory.network_rows) and the parameters' sizes
-        rows = np.asarray(_unpack(data["network"])).reshape(-1, data["width"])
+        rows = np.asarray(unpack(data["network"])).reshape(-1, data["width"])
         return Trajectory.of_network(data["sizes"], rows)
-    return Trajectory(*(_unpack(data[k]) for k in RECORDED))
+    return Trajectory(*(unpack(data[k]) for k in RECORDED))
 
 
 # ---- the worker's side ----
@@ -246,9 +246,9 @@ def serve() -> None:
                 trajectory = getattr(lesson, loop_of(problem))(problem, request["device"], **options)
             if isinstance(problem, Network):
                 rows = trajectory.network_rows()
-                table = {"network": _pack(rows), "width": problem.values_per_update, "sizes": problem.sizes}
+                table = {"network": pack(rows), "width": problem.values_per_update, "sizes": problem.sizes}
             else:
-                table = {k: _pack(getattr(trajectory, k)) for k in RECORDED}
+                table = {k: pack(getattr(trajectory, k)) for k in RECORDED}
             reply = {"trajectory": table}
         except Exception as error:  # sent back whole: the parent raises it with this message
             reply = {"error": type(error).__name__, "message": str(error)}

@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 from bridge import errors
-from bridge.keras_process import _pack, _unpack, problem_from_json, problem_to_json
+from bridge.keras_process import pack, problem_from_json, problem_to_json, unpack
 from bridge.problems import Batched
 from bridge.trajectory import Trajectory
 
@@ -109,9 +109,9 @@ def _trajectory(name: str, reply: dict, workers: int, said: list[str]) -> Trajec
             f"{name} failed: {reply['error']}: {reply['message']}" + "".join(f" ({w})" for w in last)
         )
     data = reply["trajectory"]
-    trajectory = Trajectory(*(_unpack(data[k]) for k in RECORDED[:5]))
+    trajectory = Trajectory(*(unpack(data[k]) for k in RECORDED[:5]))
     for key in ("local_grads", "local_bias_grads"):
-        values = _unpack(data[key])
+        values = unpack(data[key])
         setattr(trajectory, key, [values[i : i + workers] for i in range(0, len(values), workers)])
     trajectory.workers, trajectory.world = workers, data["world"]
     return trajectory
@@ -131,7 +131,7 @@ def serve() -> None:
         problem = problem_from_json(request["problem"])
         module = importlib.import_module(f"impl.{request['row']}")
         trajectory = module.batched(problem, request["device"], request["workers"])
-        table = {k: _pack(_flat(getattr(trajectory, k))) for k in RECORDED}
+        table = {k: pack(_flat(getattr(trajectory, k))) for k in RECORDED}
         reply = {"trajectory": table | {"world": trajectory.world}}
     except Exception as error:  # sent back whole: the caller raises it with this message
         reply = {"error": type(error).__name__, "message": str(error)}

@@ -286,6 +286,8 @@ def prepare(name: str, problem, device: str = "cpu", workers: int = parallel.DEF
     implementation.check_loop(problem)
     if implementation.parallel:
         parallel.check_workers(workers)
+        if parse(device)[0] != "cpu":  # refused here, in the words every row uses, before a launcher starts
+            implementation.check_device(device)
     if implementation.backend or implementation.parallel:
         if not implementation.installed():
             raise implementation.missing()

@@ -82,7 +82,9 @@ def train(name: str, problem):
 
 PARALLEL = tuple(n for n in bridge.IMPLEMENTATIONS if bridge.REGISTRY[n].parallel)
 SINGLE_PROCESS = tuple(n for n in bridge.IMPLEMENTATIONS if n not in PARALLEL)
-IN_TEST_PARALLEL = "data-parallel: each run starts a launcher and its workers, so tests/test_parallel.py checks it"
+IN_TEST_PARALLEL = (
+    "data-parallel: the batched loop only, each run in a launcher and its workers; tests/test_parallel.py checks it"
+)
 
 
 def impl_params(names=bridge.IMPLEMENTATIONS, parallel: bool = False):

@@ -10,7 +10,7 @@ import pytest
 import bridge
 from bridge import budget
 from bridge.cli import main
-from tests.conftest import impl_params, stress
+from tests.conftest import SINGLE_PROCESS, impl_params, stress
 
 ROOT = Path(__file__).resolve().parent.parent
 MiB = 2**20
@@ -77,8 +77,11 @@ def measured(name: str, kind: str, size: int) -> int:
     return json.loads(done.stdout.splitlines()[-1])
 
 
-def test_every_row_has_a_measured_cost():
-    assert set(budget.STORED) == set(bridge.IMPLEMENTATIONS) == set(SIZES)
+def test_every_row_has_a_cost_and_every_single_process_row_a_measured_one():
+    # The data-parallel rows' costs are estimates (bridge.budget.STORED says so): their data and records live
+    # in launcher and worker processes this measurement cannot see.
+    assert set(budget.STORED) == set(bridge.IMPLEMENTATIONS)
+    assert set(SIZES) == set(SINGLE_PROCESS)
 
 
 # Measured in the stress profile only: a Keras row's one-weight run (20 s at a measurable size), and the rows
@@ -89,7 +92,7 @@ STRESS_ONLY = {"torch_compile", "tf_function", "keras_tensorflow", "keras_torch"
 
 def cases():
     """Every row, both kinds; the slowest to measure (STRESS_ONLY) in the stress profile only."""
-    for param in impl_params():
+    for param in impl_params(SINGLE_PROCESS):
         for kind in ("one_weight", "batched"):
             name = param.values[0]
             slow = name in STRESS_ONLY or (kind == "one_weight" and bridge.REGISTRY[name].backend)

@@ -44,16 +44,20 @@ def _gpu_count(framework: str) -> int:
         return 0
 
 
-@pytest.mark.parametrize("name", impl_params([n for n in bridge.IMPLEMENTATIONS if bridge.REGISTRY[n].gpu]))
+GPU_ROWS = [n for n in bridge.IMPLEMENTATIONS if bridge.REGISTRY[n].gpu]
+
+
+@pytest.mark.parametrize("name", impl_params(GPU_ROWS, parallel=True))  # refused before any launcher starts
 def test_absent_gpu_is_refused_with_a_clear_message(name):
     impl = bridge.REGISTRY[name]
-    present = _gpu_count(impl.backend or impl.framework)
+    present = _gpu_count(impl.backend or next(iter(impl.uses), impl.framework))
+    problem = bridge.PRESETS["mini_batch" if impl.parallel else "lesson"]
     with pytest.raises(bridge.DeviceUnavailable, match=f"device 'cuda:{present}' is not available to"):
-        bridge.train(name, bridge.PRESETS["lesson"], device=f"cuda:{present}")
+        bridge.train(name, problem, device=f"cuda:{present}")
 
 
 @pytest.mark.device
-@pytest.mark.parametrize("name", impl_params([n for n in bridge.IMPLEMENTATIONS if bridge.REGISTRY[n].gpu]))
+@pytest.mark.parametrize("name", impl_params(GPU_ROWS))
 def test_gpu_run_conforms_where_a_gpu_is_present(name):
     impl = bridge.REGISTRY[name]
     if _gpu_count(impl.backend or impl.framework) == 0:
@@ -114,7 +118,7 @@ def test_compare_table_footnotes_the_unmeasured_gpu_claims(monkeypatch, capsys):
 
     # the rows run on the CPU, and are labelled as a GPU's; the device check up front lets them through
     monkeypatch.setattr(bridge.registry.Implementation, "check_device", lambda self, device: None)
-    monkeypatch.setattr(cli, "start", lambda name, problem, device="cpu": lambda: on_a_gpu(name, problem))
+    monkeypatch.setattr(cli, "start", lambda name, problem, device="cpu", workers=2: lambda: on_a_gpu(name, problem))
     assert cli.main(["compare", "--impl", "python", "torch_manual", "tf_tape", "--device", "cuda"]) == 0
     out = capsys.readouterr().out
     rows = {line.split()[0]: line for line in out.splitlines() if line.split() and line.split()[0] in bridge.REGISTRY}

@@ -193,6 +193,27 @@ def test_fuzzed_command_lines_end_in_output_or_a_one_line_refusal(root, capfd):
     @example(argv=["plot", "--output", paths["ok.png"], "--impl", "python", "numpy", "--x", "1e200", "--steps", "3"])
     @example(argv=["plot", "--output", paths["missing/x.png"], "--impl", "python"])
     @example(argv=["run", "--impl", "numpy", "--steps", "99999999999999999999"])
+    # the data-parallel rows: batches of 2 over 3 workers (an empty share at every step), a bias near overflow
+    @example(
+        argv=[
+            "compare",
+            "--problem",
+            "bias",
+            "--batch-size",
+            "2",
+            "--epochs",
+            "1",
+            "--workers",
+            "3",
+            "--b0",
+            "1e308",
+            "--impl",
+            "torch_ddp",
+            "jax_sharded",
+            "tf_mirrored",
+            "keras_data_parallel",
+        ]
+    )
     @example(argv=["run", "--impl", "python", "--problem", "mini_batch", "--epochs", "99999999999999999999"])
     @example(argv=["compare", "--problem", "bias", "--b0", "1e-320", "--lr", "0", "--impl", "python", "numpy"])
     @example(argv=["show", "--width", "99999999999999999999", "--side-by-side"])

@@ -11,7 +11,7 @@ import bridge
 from bridge.compare import Departure, MaskMayFlip, compare, expected_departure, network_bounds
 from bridge.floats import to_float32
 from bridge.problems import with_changes
-from tests.conftest import check_claim, impl_params, train
+from tests.conftest import SINGLE_PROCESS, check_claim, impl_params, train
 
 DTYPES = ["float64", "float32"]
 MLP = bridge.PRESETS["mlp"]
@@ -148,7 +148,7 @@ def test_hand_backprop_and_torch_autograd_are_bitwise_on_mlp(name, dtype):
 
 def test_only_torch_rows_claim_bitwise_for_one_sample_at_a_time():
     # numpy's claim stays bounded: its float32 dot is not left to right (below), though mlp happens to be bitwise
-    claimed = [n for n in bridge.IMPLEMENTATIONS if expected_departure(n, bridge.preset("mlp", "float32")) is None]
+    claimed = [n for n in SINGLE_PROCESS if expected_departure(n, bridge.preset("mlp", "float32")) is None]
     assert claimed == ["python", "torch_manual", "torch_autograd", "keras_torch"]
     assert all(expected_departure(n, MINI_BATCHES["mlp"]) is not None for n in claimed[1:]), "batches reorder"
 

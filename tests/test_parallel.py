@@ -273,3 +273,63 @@ def test_matrix(name, preset, dtype, workers):
         assert verdict.replay.startswith("not replayed"), verdict.replay
     assert name in COMBINE or name in UNREPLAYED
     assert STRESS
+
+
+# ---- the API and the CLI: refusals in one line, before anything starts ----
+
+
+@pytest.mark.parametrize("workers", [0, -1, parallel.MAX_WORKERS + 1, 2.0, True, "2", None, 10**30])
+def test_bad_worker_counts_are_refused_before_anything_starts(workers):
+    with pytest.raises(bridge.InvalidProblem, match="workers must be"):
+        bridge.train("torch_ddp", bridge.preset("mini_batch"), workers=workers)
+
+
+@pytest.mark.parametrize("name", PARALLEL)
+@pytest.mark.parametrize("preset", ["lesson", "mlp"])
+def test_other_loops_are_refused_in_one_line(name, preset):
+    with pytest.raises(bridge.InvalidProblem, match=f"^{name} runs the batched loop only"):
+        bridge.train(name, bridge.preset(preset))
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["run", "--impl", "torch_ddp"], "torch_ddp runs the batched loop only (data-parallel); this is a one-weight"),
+        (["compare", "--problem", "mini_batch", "--workers", "0"], "--workers must be from 1 to 8, got 0"),
+        (["run", "--impl", "jax_sharded", "--problem", "bias", "--workers", "two"], "--workers must be a whole number"),
+        (["compare", "--impl", "tf_mirrored", "--problem", "bias", "--workers", "9"], "--workers must be from 1 to 8"),
+        (["compare", "--impl", "torch_ddp", "--problem", "bias", "--device", "cuda"], "not available to torch"),
+        (["compare", "--impl", "jax_sharded", "--problem", "bias", "--device", "gpu"], "not available to JAX"),
+        (["grads", "--impl", "torch_ddp", "--problem", "bias"], "torch_ddp is data-parallel"),
+    ],
+)
+def test_cli_refusals(argv, message, capsys):
+    from bridge.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+
+
+def test_compare_on_a_batched_problem_runs_the_four_rows_and_on_the_lesson_none():
+    from bridge.cli import _parser, _problem, _rows_to_run
+
+    for preset, expected in (("mini_batch", set(PARALLEL)), ("lesson", set()), ("mlp", set())):
+        args = _parser().parse_args(["compare", "--problem", preset])
+        names, _ = _rows_to_run(args, _problem(args))
+        installed = {n for n in expected if bridge.REGISTRY[n].installed()}
+        assert set(names) & set(PARALLEL) == installed, preset
+
+
+def test_run_json_carries_the_workers_gradients_and_world(capsys):
+    import json
+
+    from bridge.cli import main
+
+    if not bridge.REGISTRY["jax_sharded"].installed():
+        pytest.skip(bridge.REGISTRY["jax_sharded"].install_hint())
+    assert main(["run", "--impl", "jax_sharded", "--problem", "bias", "--workers", "3", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["workers"] == 3 and data["world"]["world_size"] == 3 and data["world"]["devices"] == 3
+    assert len(data["local_grads"]) == len(data["losses"]) and all(len(row) == 3 for row in data["local_grads"])
+    assert len(data["local_bias_grads"][0]) == 3

@@ -122,7 +122,8 @@ def test_unknown_implementation_names_the_choices():
         bridge.train("keras", bridge.PRESETS["lesson"])
     assert str(error.value) == (
         "unknown implementation 'keras'; choose one of: python, numpy, torch_manual, python_autograd, torch_autograd, "
-        "tf_tape, jax_grad, tf_function, torch_compile, jax_jit, keras_tensorflow, keras_jax, keras_torch"
+        "tf_tape, jax_grad, tf_function, torch_compile, jax_jit, keras_tensorflow, keras_jax, keras_torch, "
+        "torch_ddp, jax_sharded, tf_mirrored, keras_data_parallel"
     )
 
 

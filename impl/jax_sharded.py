@@ -85,7 +85,7 @@ def batched(problem, device="cpu", workers=2):
         parameters = (problem.w0,) if problem.b0 is None else (problem.w0, problem.b0)
         parameters = tuple(jax.device_put(jnp.asarray(p, problem.dtype), NamedSharding(mesh, P())) for p in parameters)
         lr = problem.lr
-        kept = []
+        kept, world = [], mesh.size  # the workers' own count replaces the mesh's at the first step
         for epoch in range(problem.epochs):
             for x, y_true, real, n in batches:
                 loss, grads, local, world = step(parameters, x, y_true, real, n)  # 1-4, on every device
@@ -94,7 +94,7 @@ def batched(problem, device="cpu", workers=2):
                 # cores, and work queued ahead of a device can leave its all-reduce waiting for it forever
                 jax.block_until_ready(parameters)
                 kept.append((loss, grads, parameters, local))
-        return _trajectory(kept, int(world), len(local[0].sharding.device_set))
+        return _trajectory(kept, int(world), len(parameters[0].sharding.device_set))
 
 
 def _trajectory(kept, world, devices):

@@ -127,10 +127,11 @@ def batched(problem, device="cpu", workers=2):
         verbose=0,
         callbacks=[Recorder(trajectory)],
     )
-    mesh = distribution.device_mesh
+    # where the trained weights live after fit, read from the arrays themselves, not from the configuration
+    placed = {device for variable in model.weights for device in variable.value.sharding.device_set}
     trajectory.world = {
         "engine": "keras DataParallel",
-        "world_size": int(mesh.devices.size),
-        "devices": len(jax.devices(kind)),
+        "world_size": int(distribution.device_mesh.devices.size),
+        "devices": len(placed),
     }
     return trajectory

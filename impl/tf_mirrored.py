@@ -54,13 +54,13 @@ def batched(problem, device="cpu", workers=2):
         return loss, grads, local, context.num_replicas_in_sync
 
     x, y_true = problem.x, problem.y
-    trajectory = Trajectory()
+    trajectory, first = Trajectory(), strategy.experimental_local_results
+    world = strategy.num_replicas_in_sync  # the replicas' own count replaces it at the first step
     for epoch in range(problem.epochs):
         for batch in problem.batches:
             split = shards(batch, workers)
             xs, ys = (_per_replica(strategy, values, split, problem.dtype) for values in (x, y_true))
             loss, grads, local, world = strategy.run(replica_step, args=(xs, ys, batch.stop - batch.start))
-            first = strategy.experimental_local_results
             loss, grads = first(loss)[0], [first(g)[0] for g in grads]
             for parameter, grad in zip(parameters, grads):
                 parameter.assign(parameter - lr * grad)  # 4: step downhill, on every replica's copy
@@ -69,7 +69,7 @@ def batched(problem, device="cpu", workers=2):
             trajectory.local_grads.append([float(g) for g in first(local[0])])
             if bias is not None:
                 trajectory.local_bias_grads.append([float(g) for g in first(local[1])])
-    devices = {v.device for v in strategy.experimental_local_results(weight)}
+    devices = {v.device for v in first(weight)}  # the devices holding a copy of the weight
     trajectory.world = {"engine": "MirroredStrategy", "world_size": int(first(world)[0]), "devices": len(devices)}
     return trajectory
 

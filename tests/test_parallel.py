@@ -20,6 +20,7 @@ import bridge
 from bridge import parallel
 from bridge.compare import COMBINE, UNREPLAYED, compare, replay
 from bridge.floats import rounder, same_bits
+from bridge.problems import with_changes
 from tests.conftest import PARALLEL, STRESS, impl_params, stress
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -182,11 +183,12 @@ def test_keras_data_parallel_refuses_a_batch_that_does_not_divide():
 # ---- planted bugs, written into a copy of the source that the launcher and its workers import ----
 
 PLANTED = {
-    ("torch_ddp", "mean of local means"): [
+    ("torch_ddp", "mean of local means"): [  # each worker's own mean, which DDP then averages
         (
             "xb, yb, n = x[mine], y_true[mine], batch.stop - batch.start",
-            "xb, yb, n = x[mine], y_true[mine], max(mine.stop - mine.start, 1)",
+            "xb, yb, n = x[mine], y_true[mine], len(x[mine])",
         ),
+        ("(share * workers).backward()", "share.backward()"),
     ],
     ("torch_ddp", "gradient N times too large"): [
         ("(share * workers).backward()", "(share * workers * workers).backward()"),
@@ -232,25 +234,34 @@ def test_planted_bug_fails(tmp_path_factory, name, bug):
     assert not verdict.conforms, f"{name} with {bug!r} planted still conforms: {verdict.summary()}"
 
 
-def test_padding_changes_nothing(tmp_path_factory):
-    # padded samples are zeroed through their error, so what their data holds cannot matter
-    pytest.importorskip("jax")
-    copy = planted(
-        tmp_path_factory,
-        "jax_sharded",
-        [
-            (
-                "x, y_true, real = (np.zeros(workers * size, problem.dtype) for _ in range(3))",
-                "x, y_true, real = (np.full(workers * size, v, problem.dtype) for v in (7.0, -3.0, 0.0))",
-            )
-        ],
-    )
-    padded, plain = _run("jax_sharded", SMALL, 2, str(copy)), _run("jax_sharded", SMALL, 2)
-    assert plain.losses and all(
-        same_bits(a, b)
-        for q in ("losses", "grads", "weights", "biases")
-        for a, b in zip(getattr(padded, q), getattr(plain, q))
-    )
+PADDED_WITH_DATA = {  # the padded samples given data of their own: zeroed through their error, it cannot matter
+    "jax_sharded": [
+        (
+            "x, y_true, real = (np.zeros(workers * size, problem.dtype) for _ in range(3))",
+            "x, y_true, real = (np.full(workers * size, v, problem.dtype) for v in (7.0, -3.0, 0.0))",
+        )
+    ],
+    "keras_data_parallel": [
+        ("x += [*problem.x[shard], *[0.0] * pad]", "x += [*problem.x[shard], *[7.0] * pad]"),
+        ("y += [*problem.y[shard], *[0.0] * pad]", "y += [*problem.y[shard], *[-3.0] * pad]"),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", [p for p in ROWS if p.values[0] in PADDED_WITH_DATA])
+def test_padding_changes_nothing(tmp_path_factory, name):
+    copy = planted(tmp_path_factory, name, PADDED_WITH_DATA[name])
+    padded, plain = _run(name, SMALL, 2, str(copy)), _run(name, SMALL, 2)
+    assert len(plain) == SMALL.updates
+    for q in ("losses", "grads", "weights", "biases", "bias_grads"):
+        assert all(map(same_bits, getattr(padded, q), getattr(plain, q))), f"{name}: padding's data changed the {q}"
+
+
+@pytest.mark.parametrize("name", ROWS)
+def test_no_update_is_still_a_parallel_run(name):
+    problem = with_changes(SMALL, epochs=0)
+    verdict = check(name, problem)
+    assert _run(name, problem, 2).world["devices"] == 2 and verdict.status == "bitwise"
 
 
 # ---- the full matrix: every batched preset, both dtypes, 2 and 3 workers ----

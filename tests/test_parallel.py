@@ -50,10 +50,12 @@ def _reference(problem):
     return bridge.train("python", problem)
 
 
-def check(name, problem, workers=2, source=None):
+def check(name, problem, workers=2, source=None, preset=None):
     """The row against the reference; a failure names the row and how to rerun it."""
     verdict = compare(problem, _reference(problem), _run(name, problem, workers, source))
-    again = f"descent compare --impl python {name} --workers {workers} (problem {problem!r})"
+    again = f"bridge.train({name!r}, p, workers={workers}) with p = {problem!r}"
+    if preset is not None:
+        again = f"descent compare --impl python {name} --problem {preset} --dtype {problem.dtype} --workers {workers}"
     assert verdict.conforms, f"{name}: {verdict.summary()}; reproduce: {again}"
     return verdict
 
@@ -61,7 +63,7 @@ def check(name, problem, workers=2, source=None):
 @pytest.mark.parametrize("name", ROWS)
 def test_conforms_on_one_preset_and_is_parallel(name):
     problem = bridge.preset(ONE_PRESET[name])
-    verdict = check(name, problem)
+    verdict = check(name, problem, preset=ONE_PRESET[name])
     world = _run(name, problem, 2).world
     assert (world["world_size"], world["devices"]) == (2, 2), world  # reported by the workers themselves
     expected = "bitwise against its replay" if name in COMBINE else "not replayed"
@@ -277,7 +279,7 @@ MATRIX = [
 
 @pytest.mark.parametrize("name, preset, dtype, workers", MATRIX)
 def test_matrix(name, preset, dtype, workers):
-    verdict = check(name, bridge.preset(preset, dtype), workers)
+    verdict = check(name, bridge.preset(preset, dtype), workers, preset=preset)
     if name in COMBINE and workers <= COMBINE[name].ordered_up_to:
         assert verdict.replay.startswith("bitwise against its replay"), verdict.replay
     else:

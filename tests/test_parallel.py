@@ -201,6 +201,9 @@ PLANTED = {
     ("jax_sharded", "gradient N times too large"): [  # the trap: the replicated parameter's gradient, summed twice
         ('mine = jax.lax.pcast(parameters, AXIS, to="varying")', "mine = parameters"),
     ],
+    ("jax_sharded", "gradient N times too small"): [  # pmean divides the sum by N: the shares already make the mean
+        ("grads = jax.lax.psum(local, AXIS)", "grads = jax.lax.pmean(local, AXIS)"),
+    ],
     ("jax_sharded", "a padded sample that counts"): [
         ("error = (pred - y_true) * real", "error = pred - y_true"),
     ],
@@ -209,6 +212,7 @@ PLANTED = {
     ],
 }
 BUG_PROBLEM = {"mean of local means": bridge.preset("mini_batch"), "gradient N times too large": bridge.preset("bias")}
+BUG_PROBLEM["gradient N times too small"] = bridge.preset("bias")
 BUG_PROBLEM["a padded sample that counts"] = SMALL
 
 

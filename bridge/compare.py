@@ -171,21 +171,23 @@ _KERAS_DP = (
 )
 
 
-def _data_parallel(name: str, workers: int) -> Departure:
-    split = _SPLIT.format(workers)
-    if name == "torch_ddp":
-        return Departure(split + _DDP_SCALING, True, scalings=2)
-    if name == "jax_sharded":
-        return _flushes("XLA", split + "; XLA compiles each device's step (fused multiply-adds)")
-    if name == "tf_mirrored":
-        return _flushes("TensorFlow", split)
-    return _flushes("XLA", split + _KERAS_DP)
+# row -> (who flushes subnormals, or None; what it adds to the split's cause; roundings its scalings add)
+_DATA_PARALLEL = {
+    "torch_ddp": (None, _DDP_SCALING, 2),
+    "jax_sharded": ("XLA", "; XLA compiles each device's step (fused multiply-adds)", 0),
+    "tf_mirrored": ("TensorFlow", "", 0),
+    "keras_data_parallel": ("XLA", _KERAS_DP, 0),
+}
 
 
-PARALLEL_ROWS = ("torch_ddp", "jax_sharded", "tf_mirrored", "keras_data_parallel")
+def _split(workers: int, flusher: str | None, more: str, scalings: int) -> Departure:
+    cause = _SPLIT.format(workers) + more + (f"; {_FLUSH.format(flusher)}" if flusher else "")
+    return Departure(cause, True, bool(flusher), scalings=scalings)
+
+
 DEPARTURES |= {
-    (name, "batched", CPU, workers): _data_parallel(name, workers)
-    for name in PARALLEL_ROWS
+    (name, "batched", CPU, workers): _split(workers, *row)
+    for name, row in _DATA_PARALLEL.items()
     for workers in range(1, MAX_WORKERS + 1)
 }
 
@@ -219,12 +221,9 @@ def expected_departure(
     adds its worker count.
     """
     kind, loop = parse(device)[0], loop_of(problem)
-    if implementation in PARALLEL_ROWS:
-        departure = DEPARTURES.get(
-            (implementation, loop, kind, workers), DEPARTURES.get((implementation, loop, CPU, workers))
-        )
-    else:
-        departure = DEPARTURES.get((implementation, loop, kind), DEPARTURES.get((implementation, loop, CPU)))
+    keys = [(implementation, loop, kind), (implementation, loop, CPU)]
+    keys = [(*key, workers) for key in keys] + keys  # a data-parallel row's rows carry the worker count
+    departure = next((DEPARTURES[key] for key in keys if key in DEPARTURES), None)
     if departure and departure.batch_only and problem.longest_batch == 1:
         departure = None  # a batch of one sample has no sum over the batch to reorder
     if isinstance(problem, Network) and problem.activation == "tanh" and implementation in TANH_OF:

@@ -194,12 +194,18 @@ def submit(backend: str, problem, device: str = "cpu", **options):
     return result
 
 
+def raise_if_error(reply: dict, who: str, detail: str = "") -> None:
+    """A worker's error reply raised here: a BridgeError as itself, anything else as a BridgeError naming who failed."""
+    if "error" not in reply:
+        return
+    kind = getattr(errors, reply["error"], None)
+    if isinstance(kind, type) and issubclass(kind, errors.BridgeError):
+        raise kind(reply["message"])
+    raise errors.BridgeError(f"{who} failed: {reply['error']}: {reply['message']}{detail}")
+
+
 def _trajectory(backend: str, reply: dict) -> Trajectory:
-    if "error" in reply:
-        kind = getattr(errors, reply["error"], None)
-        if isinstance(kind, type) and issubclass(kind, errors.BridgeError):
-            raise kind(reply["message"])
-        raise errors.BridgeError(f"Keras ({backend}) failed: {reply['error']}: {reply['message']}")
+    raise_if_error(reply, f"Keras ({backend})")
     data = reply["trajectory"]
     if "network" in data:  # flat rows (Trajectory.network_rows) and the parameters' sizes
         rows = np.asarray(unpack(data["network"])).reshape(-1, data["width"])

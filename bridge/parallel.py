@@ -3,7 +3,7 @@
 A data-parallel run needs what the rest of a process must not have: a device
 count JAX fixes when it starts (JAX_NUM_CPU_DEVICES), TensorFlow's logical CPU
 devices, torch's process group. So every run starts a fresh launcher process
-(`python -m bridge.parallel`), never a fork of the caller, which may already
+(serve(), in a new interpreter), never a fork of the caller, which may already
 hold JAX's and TensorFlow's threads; the launcher starts the workers
 (impl/torch_ddp.py starts one process per worker from it). The problem goes in
 and the trajectory comes back as one line of JSON each, numbers exact, as for
@@ -20,15 +20,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bridge import errors
-from bridge.keras_process import pack, problem_from_json, problem_to_json, unpack
+from bridge import errors, keras_process
+from bridge.devices import parse
+from bridge.keras_process import pack, problem_from_json, problem_to_json, raise_if_error, unpack
 from bridge.problems import Batched
 from bridge.trajectory import Trajectory
 
 MAX_WORKERS = 8  # a bound on processes and devices started for one run; the lesson needs 2 or 3
 DEFAULT_WORKERS = 2
 TIMEOUT_S = 600  # a launcher that has not answered by then is killed: a hung rendezvous never hangs the caller
-RECORDED = ("weights", "losses", "grads", "biases", "bias_grads", "local_grads", "local_bias_grads")
+LOCAL = ("local_grads", "local_bias_grads")  # each worker's own gradients: a row per update, a number per worker
+RECORDED = keras_process.RECORDED + LOCAL
 
 
 def check_workers(workers) -> int:
@@ -54,14 +56,14 @@ def padded_size(batch: slice, workers: int) -> int:
 
 
 def _environment(name: str, workers: int, device: str) -> dict:
-    """What a row's launcher must have before its framework starts."""
-    from bridge.registry import TENSORFLOW_ENVIRONMENT
+    """What a row's launcher must have before its framework starts, read from the row's registry entry."""
+    from bridge.registry import REGISTRY, TENSORFLOW_ENVIRONMENT
 
-    env = dict(os.environ) | TENSORFLOW_ENVIRONMENT
-    if name in ("jax_sharded", "keras_data_parallel") and device == "cpu":
+    row, env = REGISTRY[name], dict(os.environ) | TENSORFLOW_ENVIRONMENT
+    if "jax" in row.requires and parse(device)[0] == "cpu":
         env["JAX_NUM_CPU_DEVICES"] = str(workers)  # read once, when JAX starts: hence a process of its own
-    if name == "keras_data_parallel":
-        env["KERAS_BACKEND"] = "jax"  # Keras's DataParallel distribution is built for JAX
+    if row.framework == "keras":
+        env["KERAS_BACKEND"] = row.uses[0]  # keras_data_parallel: JAX, which DataParallel is built for
     return env
 
 
@@ -100,17 +102,11 @@ def launch(name: str, problem: Batched, device: str, workers: int, source: str |
 
 
 def _trajectory(name: str, reply: dict, workers: int, said: list[str]) -> Trajectory:
-    if "error" in reply:
-        kind = getattr(errors, reply["error"], None)
-        if isinstance(kind, type) and issubclass(kind, errors.BridgeError):
-            raise kind(reply["message"])
-        last = [line for line in said if "Error" in line or "error" in line][-1:]  # a worker's own last word
-        raise errors.BridgeError(
-            f"{name} failed: {reply['error']}: {reply['message']}" + "".join(f" ({w})" for w in last)
-        )
+    last = [line for line in said if "Error" in line or "error" in line][-1:]  # a worker's own last word
+    raise_if_error(reply, name, "".join(f" ({w})" for w in last))
     data = reply["trajectory"]
-    trajectory = Trajectory(*(unpack(data[k]) for k in RECORDED[:5]))
-    for key in ("local_grads", "local_bias_grads"):
+    trajectory = Trajectory(*(unpack(data[k]) for k in keras_process.RECORDED))
+    for key in LOCAL:
         values = unpack(data[key])
         setattr(trajectory, key, [values[i : i + workers] for i in range(0, len(values), workers)])
     trajectory.workers, trajectory.world = workers, data["world"]

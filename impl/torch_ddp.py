@@ -64,15 +64,14 @@ def batched(problem, device="cpu", workers=2):
         torch.multiprocessing.start_processes(
             worker, args=(request, folder), nprocs=workers, join=True, start_method="spawn"
         )
-        records = {k: np.load(os.path.join(folder, f"rank{k}.npz")) for k in range(workers)}
-        ranks = [dict(np.load(os.path.join(folder, f"world{k}.npz"))) for k in range(workers)]
-    first = records[0]
+        ranks = [dict(np.load(os.path.join(folder, f"rank{k}.npz"))) for k in range(workers)]  # read before it goes
+    first = ranks[0]
     trajectory = Trajectory(*(first[k].tolist() for k in ("weights", "losses", "grads", "biases", "bias_grads")))
-    trajectory.local_grads = np.stack([records[k]["local_grads"] for k in range(workers)], axis=1).tolist()
-    trajectory.local_bias_grads = np.stack([records[k]["local_bias_grads"] for k in range(workers)], axis=1).tolist()
+    trajectory.local_grads = np.stack([r["local_grads"] for r in ranks], axis=1).tolist()
+    trajectory.local_bias_grads = np.stack([r["local_bias_grads"] for r in ranks], axis=1).tolist()
     trajectory.world = {
         "engine": "nccl" if parse(device)[0] != "cpu" else "gloo",
-        "world_size": int(ranks[0]["world_size"]),
+        "world_size": int(first["world_size"]),
         "devices": len({(int(r["pid"]), str(r["device"])) for r in ranks}),  # distinct processes and devices
         "ranks": sorted(int(r["rank"]) for r in ranks),
     }
@@ -95,9 +94,8 @@ def worker(rank, request, folder):
     try:
         where = torch_device(f"cuda:{rank}") if on_gpu else torch.device("cpu")
         records = worker_loop(problem, where, rank, workers)
-        np.savez(os.path.join(folder, f"rank{rank}.npz"), **records)
         world = {"rank": rank, "world_size": dist.get_world_size(), "pid": os.getpid(), "device": str(where)}
-        np.savez(os.path.join(folder, f"world{rank}.npz"), **world)
+        np.savez(os.path.join(folder, f"rank{rank}.npz"), **records, **world)  # what it saw, and who saw it
         dist.barrier()  # every worker done before any leaves: gloo aborts a worker whose peer hung up mid-call
     finally:
         dist.destroy_process_group()

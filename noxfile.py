@@ -16,31 +16,40 @@ def _install(session, extras: str) -> None:
 
 @nox.session
 def lint(session):
-    """ruff over the whole tree."""
-    session.install("ruff")
+    """ruff over the whole tree, and the layers (import-linter's contracts in pyproject.toml)."""
+    session.install("ruff", "import-linter")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", "bridge", "impl", "tests", "noxfile.py", "benchmarks")
+    session.install("-e", ".")
+    session.run("lint-imports")
 
 
 @nox.session
 def tests(session):
-    """The full suite with every framework installed (what CI runs)."""
+    """The fast tier with every framework installed: what a developer runs after each change (about 3 minutes)."""
     _install(session, "all,test,bench")
     session.run("pytest", *session.posargs)
+
+
+@nox.session
+def full(session):
+    """Every test but the stress profile's (what .ci/run runs): the slow rows, processes, benchmarks' smoke run."""
+    _install(session, "all,test,bench")
+    session.run("pytest", "--full", *session.posargs)
 
 
 @nox.session
 def fuzz(session):
     """The CLI fuzz test alone, for 10,000 command lines (the suite runs 100)."""
     _install(session, "all,test")
-    session.run("pytest", "tests/test_fuzz_cli.py", "-s", env={"DESCENT_FUZZ_EXAMPLES": "10000"})
+    session.run("pytest", "tests/test_fuzz_cli.py", "--full", "-s", env={"DESCENT_FUZZ_EXAMPLES": "10000"})
 
 
 @nox.session
 def stress(session):
     """The whole suite with its long matrices (DESCENT_STRESS=1) and 3,000 Hypothesis examples per test."""
     _install(session, "all,test,bench")
-    session.run("pytest", *session.posargs, env={"DESCENT_STRESS": "1", "HYPOTHESIS_PROFILE": "stress"})
+    session.run("pytest", "--full", *session.posargs, env={"DESCENT_STRESS": "1", "HYPOTHESIS_PROFILE": "stress"})
 
 
 @nox.session
@@ -55,4 +64,4 @@ def benchmarks(session):
 def conformance(session, framework):
     """The conformance suite with one framework's extra only: the others must skip, not fail."""
     _install(session, ",".join(e for e in (FRAMEWORKS[framework], "test") if e))
-    session.run("pytest", "tests/test_conformance.py", *session.posargs)
+    session.run("pytest", "tests/test_conformance.py", "--full", *session.posargs)

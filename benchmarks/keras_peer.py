@@ -17,7 +17,7 @@ import pytest
 
 import bridge
 from benchmarks import workloads as w
-from bridge.compare import compare
+from bridge.compare import claim_for, compare
 from bridge.devices import keras_device
 from impl import keras as lesson
 
@@ -64,7 +64,7 @@ def measure(benchmark, workload, n, phase, problem, rounds):
         if phase != "many":
             recorded = lesson.fit(problem, x, y, epochs, batch_size, device)  # the same model, recorders attached
             recorded.implementation, recorded.dtype, recorded.device = ROW, problem.dtype, device
-            found = compare(problem, bridge.train("python", problem), recorded)
+            found = compare(problem, bridge.train("python", problem), recorded, claim_for(ROW, problem, device))
             assert found.conforms, found.summary()
             benchmark.extra_info["verdict"] = found.summary()
         benchmark.pedantic(fit, setup=from_w0, rounds=rounds, warmup_rounds=0)

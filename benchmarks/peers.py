@@ -2,8 +2,8 @@
 
 Each peer trains the batched loop; the lesson's one weight is a batch of one
 sample, once per step (the same numbers: a mean of one is the value itself).
-Their claims are rows of bridge.compare.DEPARTURES, established in
-tests/test_peers.py. Keras's peer (fit on a model built once) lives in
+Their claims live here, in each peer's own row (a bridge.rows.Row the registry
+never lists), established in tests/test_peers.py. Keras's peer (fit on a model built once) lives in
 benchmarks/keras_peer.py: Keras picks its backend when it is imported.
 """
 
@@ -14,8 +14,23 @@ import importlib.util
 from dataclasses import dataclass
 
 import bridge
+from bridge import causes
+from bridge.budget import Cost
+from bridge.causes import CPU
+from bridge.claims import Claim, claim_for
 from bridge.devices import jax_arrays, jax_device, torch_device, torch_tensors
 from bridge.recording import JaxRecorder, TorchRecorder
+from bridge.rows import Row
+
+# The peers' own causes, beside the core's (bridge/causes.py)
+SGD_FMA = (
+    "torch.optim.SGD steps with param.add_(grad, alpha=-lr), which ATen's CPU kernel computes as one fused "
+    "multiply-add (one rounding, not two)"
+)
+TORCH_NN_ORDER = (
+    "nn.MSELoss and nn.Linear's backward (a matmul) sum the batch in their own order, the gradient scaled by 2/n "
+    "before the sum; the reference sums left to right"
+)
 
 
 @dataclass(frozen=True)
@@ -26,6 +41,11 @@ class Peer:
     summary: str
     requires: tuple[str, ...]
     extra: str
+    row: Row  # its facts as a row of its own: above all, its claims
+
+    def claim(self, problem, device="cpu") -> Claim:
+        """What it claims on this problem and device (bridge.claims, from its row)."""
+        return claim_for(self.row, problem, device)
 
     def installed(self) -> bool:
         return all(importlib.util.find_spec(m) is not None for m in self.requires)
@@ -45,11 +65,43 @@ class Peer:
         return PREPARE[self.name](as_batched(problem), device)
 
 
+def _row(name: str, module: str, claims: dict) -> Row:
+    return Row(name=name, summary="a benchmark peer", module=module, claims=claims, cost=Cost(64, 64))
+
+
 PEERS = {
     peer.name: peer
     for peer in (
-        Peer("torch_sgd", "nn.Linear(1, 1) + nn.MSELoss + torch.optim.SGD", ("torch",), "torch"),
-        Peer("optax_sgd", "jax.jit of a step with optax.sgd", ("jax", "optax"), "bench"),
+        Peer(
+            "torch_sgd",
+            "nn.Linear(1, 1) + nn.MSELoss + torch.optim.SGD",
+            ("torch",),
+            "torch",
+            _row(
+                "torch_sgd",
+                "benchmarks.peers",
+                {
+                    ("one_weight", CPU): causes.plain(SGD_FMA),
+                    ("batched", CPU): causes.plain(TORCH_NN_ORDER + "; " + SGD_FMA),
+                },
+            ),
+        ),
+        Peer(
+            "optax_sgd",
+            "jax.jit of a step with optax.sgd",
+            ("jax", "optax"),
+            "bench",
+            _row(
+                "optax_sgd",
+                "benchmarks.peers",
+                {
+                    ("one_weight", CPU): causes.flushes("XLA", causes.FMA),
+                    ("batched", CPU): causes.flushes(
+                        "XLA", causes.FMA + "; jnp.mean" + causes.ORDER + causes.AUTOGRAD_MEAN
+                    ),
+                },
+            ),
+        ),
     )
 }
 

@@ -18,7 +18,9 @@ import pytest
 import bridge
 from benchmarks import workloads as w
 from benchmarks.peers import PEERS
-from bridge.compare import compare
+from bridge.compare import claim_for, compare
+from bridge.training import prepare as prepare_row
+from bridge.training import run as run_row
 
 TF32 = w.tf32_off()  # this process times only; the settings are recorded with every result
 VERSIONS = {n: (bridge.REGISTRY[n].version() if n in bridge.REGISTRY else PEERS[n].version()) for n in w.ROWS}
@@ -28,20 +30,23 @@ REFERENCES = {}  # the python reference of each problem checked, computed once
 def prepare(name, problem):
     if name in PEERS:
         return PEERS[name].prepare(problem, w.device_of(name))
-    return bridge.registry.prepare(name, problem, w.device_of(name))
+    return prepare_row(name, problem, w.device_of(name))
 
 
 def run(name, problem, data):
     if name in PEERS:
         return PEERS[name].train(problem, w.device_of(name), data)
-    return bridge.registry.run(name, problem, w.device_of(name), data)
+    return run_row(name, problem, w.device_of(name), data)
 
 
-def verdict(problem, trajectory) -> str:
+def verdict(name, problem, trajectory) -> str:
     key = repr(problem)
     if key not in REFERENCES:
         REFERENCES[key] = bridge.train("python", problem)
-    found = compare(problem, REFERENCES[key], trajectory)
+    claim = (
+        PEERS[name].claim(problem, trajectory.device) if name in PEERS else claim_for(name, problem, trajectory.device)
+    )
+    found = compare(problem, REFERENCES[key], trajectory, claim)
     assert found.conforms, found.summary()
     return found.summary()
 
@@ -54,7 +59,7 @@ def measure(benchmark, name, workload, n, phase, problem, rounds):
     info |= dict(device=w.device_of(name), device_name=w.DEVICE_NAME, tf32_settings=TF32)
     benchmark.extra_info.update(info, version=VERSIONS[name])
     if phase == "transfer":
-        if name.startswith("keras_"):
+        if name in bridge.REGISTRY and bridge.REGISTRY[name].runner == bridge.rows.KERAS_WORKER:
             pytest.skip("a Keras row's data travels to its worker process with every run")
         benchmark.pedantic(lambda: w.synchronize(prepare(name, problem)), rounds=rounds, warmup_rounds=1)
         return
@@ -64,7 +69,7 @@ def measure(benchmark, name, workload, n, phase, problem, rounds):
     trajectory = run(name, problem, data)  # the first call of this shape: compiles, if anything does
     benchmark.extra_info["first_call_s"] = time.perf_counter() - start
     if phase != "many":  # checked where it is cheapest; the long run is the same loop
-        benchmark.extra_info["verdict"] = verdict(problem, trajectory)
+        benchmark.extra_info["verdict"] = verdict(name, problem, trajectory)
     benchmark.pedantic(run, args=(name, problem, data), rounds=rounds, warmup_rounds=0)
 
 

@@ -7,7 +7,8 @@ t = bridge.train("torch_autograd", p)   # t.weights, t.losses, t.grads
 
 from bridge.errors import BridgeError, DeviceUnavailable, FrameworkMissing, InvalidProblem, UnknownName
 from bridge.problems import PRESETS, Batched, Network, OneWeight, preset, with_changes
-from bridge.registry import IMPLEMENTATIONS, REGISTRY, train
+from bridge.rows import IMPLEMENTATIONS, REGISTRY, Row
+from bridge.training import train
 from bridge.trajectory import Trajectory
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "InvalidProblem",
     "Network",
     "OneWeight",
+    "Row",
     "Trajectory",
     "UnknownName",
     "preset",

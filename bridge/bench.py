@@ -20,8 +20,6 @@ from bridge import budget
 from bridge.errors import BridgeError, InvalidProblem
 
 SUITE = Path(__file__).resolve().parent.parent / "benchmarks"
-COMPILED = ("jax_jit", "tf_function", "torch_compile")
-KERAS_BACKENDS = ("tensorflow", "jax", "torch")
 
 
 def _pytest(files: list[str], results: Path, env: dict) -> subprocess.CompletedProcess:
@@ -34,7 +32,7 @@ BUDGET = "16GiB"  # the largest workload, Keras at N = 10^7 on a GPU, stores abo
 
 def run_suite(output: Path, quick: bool, device: str) -> Path:
     """Run the suite in fresh interpreters (Keras's peer once per backend); return the merged JSON."""
-    from bridge.registry import REGISTRY
+    from bridge.rows import REGISTRY
 
     if not (SUITE / "test_benchmarks.py").exists():
         raise BridgeError(f"descent bench runs the suite in {SUITE}: use a clone of the repository")
@@ -45,9 +43,7 @@ def run_suite(output: Path, quick: bool, device: str) -> Path:
     done = _pytest([str(SUITE / "test_benchmarks.py")], parts[0], env)
     if done.returncode != 0 or not parts[0].exists():
         raise BridgeError(f"the benchmark suite failed (exit {done.returncode}); rerun: {' '.join(done.args)}")
-    for backend in KERAS_BACKENDS:
-        if not REGISTRY[f"keras_{backend}"].installed():
-            continue
+    for backend in [row.backend for row in REGISTRY.values() if row.backend and row.installed()]:
         part = output / f"benchmarks-keras-{backend}.json"
         done = _pytest([str(SUITE / "keras_peer.py")], part, env | {"KERAS_BACKEND": backend})
         if done.returncode not in (0, 5) or not part.exists():  # 5: every test skipped (not on this device)
@@ -135,18 +131,22 @@ def _row(workload: str, found: dict) -> dict | None:
 
 def targets(table: dict) -> list[dict]:
     """The earlier issue's targets, each measured against the floor or the Python loop of the same run."""
+    from bridge.rows import IN_PROCESS, REGISTRY, reference_row
+
     out = []
     big = table.get("full-batch step, N=1000000", {}).get("rows", {})
-    for name in (*COMPILED, "numpy"):
+    aims = {row.name: row.floor_target for row in REGISTRY.values() if row.floor_target}
+    for name, limit in sorted(aims.items(), key=lambda item: (item[1], item[0])):
         if name in big:
-            limit, ratio = (4.0 if name == "numpy" else 2.0), big[name]["vs_floor"]
+            ratio = big[name]["vs_floor"]
             target = f"{name} full-batch step at N=10^6 within {limit:g}x the floor"
             out.append({"target": target, "ratio": ratio, "met": ratio is not None and ratio <= limit})
     lesson = table.get("lesson: 20 steps", {}).get("rows", {})
-    compiled = [n for n in COMPILED if n in lesson]
-    if compiled and "python" in lesson:
+    compiled = [r.name for r in REGISTRY.values() if r.compiled and r.runner == IN_PROCESS and r.name in lesson]
+    python = reference_row().name
+    if compiled and python in lesson:
         best = min(compiled, key=lambda n: lesson[n]["seconds"])
-        ratio = lesson[best]["seconds"] / lesson["python"]["seconds"]
+        ratio = lesson[best]["seconds"] / lesson[python]["seconds"]
         target = f"lesson's 20 steps, fastest compiled ({best}) within 2x the Python loop"
         out.append({"target": target, "ratio": ratio, "met": ratio <= 2.0})
     return out

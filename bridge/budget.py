@@ -28,39 +28,24 @@ DEFAULT = 2**30  # 1 GiB: room for every preset and benchmark workload many time
 
 
 class Cost(NamedTuple):
-    """What a row stores: bytes per recorded value, per sample of data; whether a one-weight run's steps are samples."""
+    """What a row stores: bytes per recorded value, per sample of data; whether a one-weight run's steps are samples.
+
+    The peak resident memory a run adds, measured on x86-64 Linux in float64 (tests/test_budget.py
+    measures every row again), rounded up. A recorded value ends as a Python float in a list, 24 + 8
+    bytes, and about 8 more while the list grows; TensorFlow keeps a tensor per step (about 1.6 KB a
+    value) and eager JAX a tuple of arrays (about 4.9 KB a value). Per sample: the lists and temporaries
+    of a batch, a Keras worker's copies. Each row's own is in its entry (bridge/rows.py).
+    """
 
     per_value: int
     per_sample: int
     steps_are_samples: bool = False  # impl/keras.py: fit() sees the lesson's one sample once per step
+    # How tests/test_budget.py measures it again: (updates of a one-weight run, samples of a one-update batched
+    # run), about a second each on 2 cores and well above the measurement's grain; None: an estimate, not measured
+    measured_at: tuple[int, int] | None = None
+    stress_only: tuple[str, ...] = ()  # loops whose measurement is slow enough for the stress profile only
 
 
-# row -> (bytes per recorded value, bytes per sample of data): the peak resident memory a run adds,
-# measured on x86-64 Linux in float64 (tests/test_budget.py measures every row again), rounded up.
-# A recorded value ends as a Python float in a list, 24 + 8 bytes, and about 8 more while the list
-# grows; TensorFlow keeps a tensor per step (about 1.6 KB a value) and eager JAX a tuple of arrays
-# (about 4.9 KB a value). Per sample: the lists and temporaries of a batch, a Keras worker's copies.
-STORED = {
-    "python": Cost(48, 256),
-    "numpy": Cost(48, 24),
-    "torch_manual": Cost(56, 64),
-    "python_autograd": Cost(48, 2400),  # a Value node per operation per sample
-    "torch_autograd": Cost(56, 80),
-    "tf_tape": Cost(1800, 120),
-    "jax_grad": Cost(5600, 104),
-    "tf_function": Cost(1800, 72),
-    "torch_compile": Cost(56, 24),  # one fused kernel: no temporaries per sample
-    "jax_jit": Cost(64, 40),  # the scan's stacked outputs, their host copy, the lists
-    "keras_tensorflow": Cost(200, 320, steps_are_samples=True),  # this process and the worker together
-    "keras_jax": Cost(200, 320, steps_are_samples=True),
-    "keras_torch": Cost(200, 320, steps_are_samples=True),
-    # The data-parallel rows run in launcher processes (bridge.parallel): estimated, not measured (tests/test_budget.py
-    # measures this process only). Per value: N workers' records, their files or JSON, this process's lists.
-    "torch_ddp": Cost(2000, 400),
-    "jax_sharded": Cost(6000, 400),
-    "tf_mirrored": Cost(2000, 400),
-    "keras_data_parallel": Cost(2000, 800),
-}
 UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
 UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
@@ -106,9 +91,8 @@ def limited(size: int | None):
         _override = saved
 
 
-def stored(name: str, problem) -> int:
-    """Bytes a run of this row on this problem keeps at its peak, beyond what its framework takes to start."""
-    cost = STORED[name]
+def stored(cost: Cost, problem) -> int:
+    """Bytes a run that costs this keeps at its peak on this problem, beyond what its framework takes to start."""
     values = problem.updates * problem.values_per_update
     if isinstance(problem.x, np.ndarray):
         samples = problem.x.size
@@ -130,9 +114,9 @@ def check(rows: dict[str, int], what: str = "this run") -> None:
     )
 
 
-def check_run(name: str, problem) -> None:
+def check_run(name: str, cost: Cost, problem) -> None:
     """The budget check of one row's run: what bridge.train does before it starts."""
-    check({name: stored(name, problem)}, f"a run of {name}")
+    check({name: stored(cost, problem)}, f"a run of {name}")
 
 
 def size_text(size: int) -> str:

@@ -17,8 +17,7 @@ import numpy as np
 from bridge.errors import FrameworkMissing
 from bridge.files import writable_file, written_whole
 from bridge.problems import Batched, Network
-from bridge.registry import REGISTRY, train
-from bridge.teaching import error_factor, lr_variants
+from bridge.teaching.notes import error_factor, lr_variants
 
 SIZE_INCHES, DPI = (16, 10), 100  # 1600 x 1000 pixels: readable on a projector
 MARKERS = "osD^v<>ph*"
@@ -196,14 +195,13 @@ def _gradient_panel(ax, trajectory):
     ax.grid(alpha=0.3)
 
 
-def plot(problem, names, output: str, problem_name: str = "", device: str = "cpu") -> tuple[int, int]:
-    """Draw the three panels into a PNG file; return its size in pixels."""
+def plot(problem, names, output: str, problem_name: str, run) -> tuple[int, int]:
+    """Draw the three panels into a PNG file; return its size in pixels.
+
+    run(name, problem): the trajectory of that row on that problem (the CLI trains it on the chosen device).
+    """
     target = writable_file(output, "--output", ".png")  # before any training: a bad path costs nothing
     Figure, FigureCanvasAgg = _matplotlib()
-
-    def run(name, problem):
-        return train(name, problem, REGISTRY[name].device_for(device))
-
     trajectories = {name: run(name, problem) for name in names}
     figure = Figure(figsize=SIZE_INCHES, dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)

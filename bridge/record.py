@@ -21,10 +21,10 @@ from pathlib import Path
 from bridge.devices import device_name, parse
 from bridge.errors import BridgeError
 from bridge.problems import PRESETS, preset
-from bridge.registry import IMPLEMENTATIONS, REGISTRY, get, train
-from bridge.trajectory import Trajectory
+from bridge.rows import IMPLEMENTATIONS, REGISTRY, get
+from bridge.training import train
+from bridge.trajectory import RECORDED, Trajectory
 
-RECORDED = ("weights", "losses", "grads", "biases", "bias_grads")
 PRESETS_RECORDED = tuple(p for p in PRESETS if p != "explode")  # explode: 700 steps, checked live instead
 
 

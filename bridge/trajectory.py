@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 LAYERS = ("W1", "b1", "W2", "b2")  # a network's parameters (bridge.problems.Network), forward-pass order
+RECORDED = ("weights", "losses", "grads", "biases", "bias_grads")  # the one-weight and batched models' lists
+LOCAL = ("local_grads", "local_bias_grads")  # a data-parallel run's: each worker's own gradient per update
 
 
 @dataclass
@@ -110,5 +112,5 @@ class Trajectory:
         """A data-parallel run's own records: its workers' gradients and what they reported."""
         if not self.workers:
             return {}
-        local = {k: [encode(row) for row in getattr(self, k)] for k in ("local_grads", "local_bias_grads")}
+        local = {k: [encode(row) for row in getattr(self, k)] for k in LOCAL}
         return {"workers": self.workers, "world": self.world, **local}

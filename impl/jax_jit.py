@@ -9,18 +9,9 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
-from bridge import Trajectory
 from bridge.devices import jax_arrays, jax_device
-
-
-def squared_error(weight, x, y_true, bias=None):
-    """1-3: predict, then the mean squared error (a plain square for one sample)."""
-    pred = weight * x if bias is None else weight * x + bias  # 1-2: predict (Keras's Dense(1) adds a bias)
-    return jnp.mean((pred - y_true) ** 2)  # 3: squared-error loss
-
-
-slope = jax.value_and_grad(squared_error)  # 4: loss and d loss / d weight
-slopes = jax.value_and_grad(squared_error, argnums=(0, 3))  # the same, and d loss / d bias
+from bridge.trajectory import Trajectory
+from impl.jax_grad import network_loss, slope, slopes  # 1-4: the eager row's loss and its gradient, reused
 
 
 def step(parameters, x, y_true, lr):
@@ -84,14 +75,6 @@ def batched(problem, device="cpu", data=None):
         weight, lr = jnp.asarray(problem.w0, problem.dtype), jnp.asarray(problem.lr, problem.dtype)
         bias = None if problem.b0 is None else jnp.asarray(problem.b0, problem.dtype)
         return _trajectory(descend_batched((weight, bias), x, y_true, lr, problem.epochs, problem.longest_batch))
-
-
-def network_loss(parameters, x, y_true, activation):
-    """1-3: the hidden layer, the output, the mean squared error (as impl/jax_grad.py)."""
-    w1, b1, w2, b2 = parameters
-    h = activation(x @ w1 + b1)  # 1: the hidden layer
-    pred = h @ w2 + b2  # 2: predict
-    return jnp.mean((pred - y_true) ** 2)  # 3: mean squared error
 
 
 @partial(jax.jit, static_argnames=("epochs", "batch_size", "activation"))

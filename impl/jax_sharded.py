@@ -1,7 +1,7 @@
 """The batched loop, data-parallel: JAX, each batch sharded over N devices with jax.shard_map.
 
 On a CPU, N devices exist only if JAX_NUM_CPU_DEVICES says so before JAX starts:
-bridge.parallel runs this module in a launcher process of its own. Each device
+bridge.runners.launcher runs this module in a launcher process of its own. Each device
 runs the same step on its own shard:
   1-2: predict    pred = w * x (+ b), on this device's samples
   3:   loss       sum(error^2) / n, n the WHOLE batch's real size: this device's share of the batch's mean
@@ -18,10 +18,10 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from bridge import Trajectory
 from bridge.devices import parse
 from bridge.errors import DeviceUnavailable
 from bridge.parallel import padded_size, shards
+from bridge.trajectory import Trajectory
 
 AXIS = "workers"  # the mesh's one axis: the batch is split along it
 

@@ -1,67 +1,18 @@
 """The lesson's model in Keras 3: Sequential, Dense, compile and fit, on whichever backend this process has.
 
-Keras fixes its backend when it is imported, so bridge.keras_process runs this
-module in a process of its own for each backend. fit() does the loop's steps
-for us; three small additions only watch it, because the logs fit hands out
-hold a running mean of the epoch's losses, not each batch's own:
-  RecordingSGD  plain SGD that also keeps the gradient each update used
-  BatchLoss     the batch's mean squared error, from the y_pred the loss saw
-  Recorder      reads the weight (and the bias) after each batch
+Keras fixes its backend when it is imported, so bridge.runners.keras_worker runs
+this module in a process of its own for each backend. fit() does the loop's
+steps for us; bridge/keras_recording.py only watches it (RecordingSGD keeps each
+update's gradient, BatchLoss each batch's own loss, Recorder the weights).
 """
 
 import keras
 import numpy as np
-from keras import ops
 
-from bridge import Network, Trajectory
 from bridge.devices import keras_device
-
-
-class RecordingSGD(keras.optimizers.SGD):
-    """SGD's own update (variable - lr * gradient), which also keeps the gradient it used."""
-
-    def build(self, variables):
-        super().build(variables)
-        self.last_gradients = [self.add_variable_from_reference(v, name="last_gradient") for v in variables]
-
-    def update_step(self, gradient, variable, learning_rate):
-        self.assign(self.last_gradients[self._get_variable_index(variable)], gradient)
-        super().update_step(gradient, variable, learning_rate)  # 4: step downhill
-
-
-class BatchLoss(keras.metrics.Metric):
-    """This batch's loss before its update: "mse" on this batch alone, not averaged over the epoch."""
-
-    def __init__(self, dtype):
-        super().__init__(name="batch_loss", dtype=dtype)
-        self.mse = keras.losses.MeanSquaredError(dtype=dtype)  # what loss="mse" computes
-        self.value = self.add_variable(shape=(), initializer="zeros", name="value")
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        self.value.assign(self.mse(y_true, y_pred))
-
-    def result(self):
-        return ops.convert_to_tensor(self.value)
-
-
-class Recorder(keras.callbacks.Callback):
-    """After every batch, one entry of the trajectory."""
-
-    def __init__(self, trajectory):
-        super().__init__()
-        self.trajectory = trajectory
-
-    def on_train_batch_end(self, batch, logs=None):
-        if hasattr(self.model, "jax_state_sync"):  # the JAX trainer works on copies: bring them back first
-            self.model.jax_state_sync()
-        loss = ops.convert_to_numpy(logs["batch_loss"]).item()
-        grads = [ops.convert_to_numpy(g) for g in self.model.optimizer.last_gradients]
-        weights = [ops.convert_to_numpy(v) for v in self.model.weights]  # each layer's kernel, then its bias
-        if len(self.model.layers) == 2:  # the network: W1, b1, W2, b2
-            self.trajectory.record_layers(loss, grads, weights)
-            return
-        bias_values = (grads[1].item(), weights[1].item()) if len(weights) == 2 else ()
-        self.trajectory.record(loss, grads[0].item(), weights[0].item(), *bias_values)
+from bridge.keras_recording import BatchLoss, Recorder, RecordingSGD, float64
+from bridge.problems import Network
+from bridge.trajectory import Trajectory
 
 
 def build(problem, jit_compile="auto", recording=True):
@@ -118,9 +69,9 @@ def build_network(problem, jit_compile=False, recording=True):
     return model
 
 
-def fit(problem, x, y, epochs, batch_size, device, jit_compile="auto"):
+def fit(problem, x, y, epochs, batch_size, device, jit_compile="auto", keep_float64=False):
     """Build the lesson's model (or the network), fit it, and return what it walked through."""
-    with keras.device(keras_device(device)):
+    with float64(problem.dtype, keep_float64), keras.device(keras_device(device)):
         model = build_network(problem, jit_compile) if isinstance(problem, Network) else build(problem, jit_compile)
         trajectory = Trajectory()
         x, y = np.asarray(x, problem.dtype).reshape(-1, 1), np.asarray(y, problem.dtype).reshape(-1, 1)
@@ -130,7 +81,7 @@ def fit(problem, x, y, epochs, batch_size, device, jit_compile="auto"):
     return trajectory
 
 
-def one_weight(problem, device="cpu", jit_compile="auto"):
+def one_weight(problem, device="cpu", jit_compile="auto", keep_float64=False):
     """The lesson's one sample, once per step: one epoch of batches of one.
 
     (epochs=steps over a dataset of one gives the same numbers, but TensorFlow's
@@ -138,14 +89,14 @@ def one_weight(problem, device="cpu", jit_compile="auto"):
     """
     copies = max(problem.steps, 1)  # fit refuses empty data; 0 steps is 0 epochs
     x, y = [problem.x] * copies, [problem.y] * copies
-    return fit(problem, x, y, 1 if problem.steps else 0, 1, device, jit_compile)
+    return fit(problem, x, y, 1 if problem.steps else 0, 1, device, jit_compile, keep_float64)
 
 
-def batched(problem, device="cpu", jit_compile="auto"):
+def batched(problem, device="cpu", jit_compile="auto", keep_float64=False):
     """Mini-batch gradient descent: fit's batches are the canonical loop's consecutive slices."""
-    return fit(problem, problem.x, problem.y, problem.epochs, problem.longest_batch, device, jit_compile)
+    return fit(problem, problem.x, problem.y, problem.epochs, problem.longest_batch, device, jit_compile, keep_float64)
 
 
-def network(problem, device="cpu", jit_compile=False):
+def network(problem, device="cpu", jit_compile=False, keep_float64=False):
     """The next lesson's network, fitted batch by batch in data order."""
-    return fit(problem, problem.x, problem.y, problem.epochs, problem.longest_batch, device, jit_compile)
+    return fit(problem, problem.x, problem.y, problem.epochs, problem.longest_batch, device, jit_compile, keep_float64)

@@ -1,6 +1,6 @@
 """The batched loop, data-parallel, the Keras way: keras.distribution.DataParallel on the JAX backend, then fit().
 
-bridge.parallel runs this module in a launcher process of its own, with
+bridge.runners.launcher runs this module in a launcher process of its own, with
 KERAS_BACKEND=jax and, on a CPU, JAX_NUM_CPU_DEVICES=N. DataParallel
 replicates the model on N devices and splits every batch along them; the
 gradient's all-reduce is compiled into the train step by XLA, so the workers'
@@ -18,57 +18,14 @@ then padding whose sample weight is 0. The loss divides by the weights' sum:
 import jax
 import keras
 import numpy as np
-from keras import ops
 
-from bridge import Trajectory
 from bridge.devices import parse
 from bridge.errors import DeviceUnavailable
+from bridge.keras_recording import BatchLoss, Recorder, RecordingSGD
 from bridge.parallel import padded_size, shards
+from bridge.trajectory import Trajectory
 
 REDUCTION = "mean_with_sample_weight"  # the sample weights' sum, not the batch's length, divides
-
-
-class RecordingSGD(keras.optimizers.SGD):
-    """SGD's own update (variable - lr * gradient), which also keeps the gradient it used."""
-
-    def build(self, variables):
-        super().build(variables)
-        self.last_gradients = [self.add_variable_from_reference(v, name="last_gradient") for v in variables]
-
-    def update_step(self, gradient, variable, learning_rate):
-        self.assign(self.last_gradients[self._get_variable_index(variable)], gradient)
-        super().update_step(gradient, variable, learning_rate)  # 4: step downhill
-
-
-class BatchLoss(keras.metrics.Metric):
-    """This batch's loss before its update, as the loss computes it: over the real samples, padding weighed 0."""
-
-    def __init__(self, dtype):
-        super().__init__(name="batch_loss", dtype=dtype)
-        self.mse = keras.losses.MeanSquaredError(reduction=REDUCTION, dtype=dtype)
-        self.value = self.add_variable(shape=(), initializer="zeros", name="value")
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        self.value.assign(self.mse(y_true, y_pred, sample_weight))
-
-    def result(self):
-        return ops.convert_to_tensor(self.value)
-
-
-class Recorder(keras.callbacks.Callback):
-    """After every batch, one entry of the trajectory: the loss, the gradient used, the new weight (and bias)."""
-
-    def __init__(self, trajectory):
-        super().__init__()
-        self.trajectory = trajectory
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.model.jax_state_sync()  # the JAX trainer works on copies: bring them back first
-        loss = ops.convert_to_numpy(logs["batch_loss"]).item()
-        grads = [ops.convert_to_numpy(g).item() for g in self.model.optimizer.last_gradients]
-        weights = [ops.convert_to_numpy(v).item() for v in self.model.weights]  # the kernel, then the bias
-        bias = (grads[1], weights[1]) if len(weights) == 2 else ()
-        self.trajectory.record(loss, grads[0], weights[0], *bias)
 
 
 def padded(problem, workers):
@@ -113,7 +70,7 @@ def batched(problem, device="cpu", workers=2):
     model.compile(
         optimizer=RecordingSGD(learning_rate=problem.lr),  # 4: w = w - lr * grad
         loss=keras.losses.MeanSquaredError(reduction=REDUCTION),  # 3: over the real samples
-        weighted_metrics=[BatchLoss(problem.dtype)],  # given the sample weights (metrics= would not be)
+        weighted_metrics=[BatchLoss(problem.dtype, REDUCTION)],  # given the sample weights (metrics= would not be)
     )
     (x, y, weight), batch_size = padded(problem, workers)
     trajectory = Trajectory()

@@ -2,8 +2,9 @@
 
 import numpy as np
 
-from bridge import OneWeight, Trajectory
 from bridge.devices import require_cpu
+from bridge.problems import OneWeight
+from bridge.trajectory import Trajectory
 
 # Divergence (lr 0.9) is part of the lesson: inf and NaN are results to record, not warnings.
 quietly = np.errstate(over="ignore", invalid="ignore")

@@ -6,9 +6,10 @@ once gives the correctly rounded float32 result, because float64 carries more
 than 2 * 24 + 2 bits (so the double rounding is innocuous).
 """
 
-from bridge import OneWeight, Trajectory
 from bridge.devices import require_cpu
 from bridge.floats import rounder, tanh_rounded
+from bridge.problems import OneWeight
+from bridge.trajectory import Trajectory
 
 
 def prepare(problem, device="cpu"):

@@ -8,9 +8,10 @@ d loss / d parent += d self / d parent * d loss / d self.
 
 import math
 
-from bridge import OneWeight, Trajectory
 from bridge.devices import require_cpu
 from bridge.floats import rounder
+from bridge.problems import OneWeight
+from bridge.trajectory import Trajectory
 
 
 class Value:

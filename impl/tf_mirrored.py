@@ -1,7 +1,7 @@
 """The batched loop, data-parallel: TensorFlow's MirroredStrategy over N devices, a GradientTape on each.
 
 On a CPU the N devices are logical ones, which must be set before TensorFlow
-starts its runtime: bridge.parallel runs this module in a launcher process of
+starts its runtime: bridge.runners.launcher runs this module in a launcher process of
 its own. Each replica runs the same step on its own shard (in data order):
   1-2: predict    pred = w * x (+ b), on this replica's samples
   3:   loss       tf.nn.compute_average_loss(error^2, global_batch_size=n): the squared errors summed, over
@@ -13,10 +13,10 @@ Per-replica shards may differ in size here (an empty one sums to 0), so nothing 
 
 import tensorflow as tf
 
-from bridge import Trajectory
 from bridge.devices import parse
 from bridge.errors import DeviceUnavailable
 from bridge.parallel import shards
+from bridge.trajectory import Trajectory
 
 
 def strategy_for(device, workers):

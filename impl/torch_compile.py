@@ -1,7 +1,7 @@
 """The lesson's step compiled by torch.compile (TorchInductor): the hand-derived gradient, fused."""
 
-from bridge import OneWeight
 from bridge.devices import torch_compiled, torch_recompiles, torch_tensors
+from bridge.problems import OneWeight
 from bridge.recording import TorchRecorder
 
 

@@ -12,21 +12,21 @@ An empty share (a batch smaller than N) sums to 0; its mean would be NaN.
 """
 
 import datetime
+import json
 import os
 import socket
 import tempfile
 
-import numpy as np
 import torch
 import torch.distributed as dist
 import torch.multiprocessing
 from torch.nn.parallel import DistributedDataParallel
 
-from bridge import Trajectory
 from bridge.devices import parse, torch_device
 from bridge.errors import DeviceUnavailable
-from bridge.keras_process import problem_from_json, problem_to_json
 from bridge.parallel import shards
+from bridge.trajectory import Trajectory
+from bridge.wire import problem_from_json, problem_to_json, trajectory_from_json, trajectory_to_json
 
 RENDEZVOUS_TIMEOUT = datetime.timedelta(seconds=60)  # a worker that never arrives fails the run, not hangs it
 
@@ -64,18 +64,24 @@ def batched(problem, device="cpu", workers=2):
         torch.multiprocessing.start_processes(
             worker, args=(request, folder), nprocs=workers, join=True, start_method="spawn"
         )
-        ranks = [dict(np.load(os.path.join(folder, f"rank{k}.npz"))) for k in range(workers)]  # read before it goes
-    first = ranks[0]
-    trajectory = Trajectory(*(first[k].tolist() for k in ("weights", "losses", "grads", "biases", "bias_grads")))
-    trajectory.local_grads = np.stack([r["local_grads"] for r in ranks], axis=1).tolist()
-    trajectory.local_bias_grads = np.stack([r["local_bias_grads"] for r in ranks], axis=1).tolist()
+        ranks = [_read(os.path.join(folder, f"rank{k}.json")) for k in range(workers)]  # read before it goes
+    (trajectory, first), *_ = ranks
+    trajectory.local_grads = [[r.local_grads[k][0] for r, _ in ranks] for k in range(len(trajectory))]
+    trajectory.local_bias_grads = [[r.local_bias_grads[k][0] for r, _ in ranks] for k in range(len(trajectory.biases))]
     trajectory.world = {
         "engine": "nccl" if parse(device)[0] != "cpu" else "gloo",
-        "world_size": int(first["world_size"]),
-        "devices": len({(int(r["pid"]), str(r["device"])) for r in ranks}),  # distinct processes and devices
-        "ranks": sorted(int(r["rank"]) for r in ranks),
+        "world_size": first["world_size"],
+        "devices": len({(w["pid"], w["device"]) for _, w in ranks}),  # distinct processes and devices
+        "ranks": sorted(w["rank"] for _, w in ranks),
     }
     return trajectory
+
+
+def _read(path):
+    """A rank's file: its records (its own gradients among them) and what it reported."""
+    with open(path) as file:
+        data = json.load(file)
+    return trajectory_from_json(data, workers=1), data["world"]
 
 
 def worker(rank, request, folder):
@@ -94,8 +100,9 @@ def worker(rank, request, folder):
     try:
         where = torch_device(f"cuda:{rank}") if on_gpu else torch.device("cpu")
         records = worker_loop(problem, where, rank, workers)
-        world = {"rank": rank, "world_size": dist.get_world_size(), "pid": os.getpid(), "device": str(where)}
-        np.savez(os.path.join(folder, f"rank{rank}.npz"), **records, **world)  # what it saw, and who saw it
+        records.world = {"rank": rank, "world_size": dist.get_world_size(), "pid": os.getpid(), "device": str(where)}
+        with open(os.path.join(folder, f"rank{rank}.json"), "w") as file:  # what it saw, and who saw it
+            json.dump(trajectory_to_json(records, problem), file)
         dist.barrier()  # every worker done before any leaves: gloo aborts a worker whose peer hung up mid-call
     finally:
         dist.destroy_process_group()
@@ -112,7 +119,7 @@ def worker_loop(problem, device, rank, workers):
     dtype = getattr(torch, problem.dtype)
     x, y_true = (torch.tensor(v, dtype=dtype, device=device) for v in (problem.x, problem.y))
     lr = problem.lr
-    kept = {k: [] for k in ("weights", "losses", "grads", "biases", "bias_grads", "local_grads", "local_bias_grads")}
+    kept = Trajectory()
     for epoch in range(problem.epochs):
         for batch in problem.batches:
             mine = shards(batch, workers)[rank]
@@ -129,18 +136,16 @@ def worker_loop(problem, device, rank, workers):
             _keep(kept, loss, model, local)
             for parameter in parameters:
                 parameter.grad = None
-    return {k: np.asarray(v, dtype=np.float64) for k, v in kept.items()}
+    return kept
 
 
 def _keep(kept, loss, model, local):
-    kept["losses"].append(loss.item())
-    kept["grads"].append(model.weight.grad.item())
-    kept["weights"].append(model.weight.item())
-    kept["local_grads"].append(local[0].item())
+    """One update: the combined gradient and new values, and this worker's own gradient (a row of one)."""
+    bias = (model.bias.grad, model.bias) if model.bias is not None else ()
+    kept.record(loss, model.weight.grad, model.weight, *bias)
+    kept.local_grads.append([local[0].item()])
     if model.bias is not None:
-        kept["bias_grads"].append(model.bias.grad.item())
-        kept["biases"].append(model.bias.item())
-        kept["local_bias_grads"].append(local[1].item())
+        kept.local_bias_grads.append([local[1].item()])
 
 
 def _loopback() -> str:

@@ -1,4 +1,13 @@
-"""Shared fixtures, the suite's device (--device), and the two named checks: exact (bitwise) and bounded."""
+"""The suite's options (--device, --full), its tiers, and the markers each test gets from its rows' entries.
+
+Tiers, as NumPy's and SciPy's `slow` marker and PyTorch's @slowTest:
+  python -m pytest           the fast tier: every test not marked slow
+  python -m pytest --full    everything but the stress profile (what .ci/run and nox -s full run)
+  DESCENT_STRESS=1 ... --full  the long matrices too (nox -s stress)
+A test's markers come from the rows it is parametrized with (bridge/rows.py): a row that runs in
+another process (a Keras worker, a launcher) marks it `process`; one that compiles or runs in another
+process marks it `slow`. A test marked `core` stays in the fast tier whatever its rows.
+"""
 
 import os
 
@@ -6,26 +15,20 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import bridge
-from bridge.compare import compare, expected_departure
 from bridge.devices import device_name, parse
+from bridge.environment import quiet
+from bridge.rows import IN_PROCESS, REGISTRY
+from bridge.training import refusals
+from tests.helpers import SUITE
 
-# As bridge.registry does when it loads tf_tape; set here too for tests that import TF directly.
-for _name, _value in bridge.registry.TENSORFLOW_ENVIRONMENT.items():
-    os.environ.setdefault(_name, _value)
+quiet()  # as a row does before TensorFlow loads; set here too for tests that import TF directly
 
-# CI replays the same examples every run; locally Hypothesis explores new ones.
-settings.register_profile("ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("stress", parent=settings.get_profile("dev"), max_examples=3000)  # hunting edge cases
-settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
-
-# The long matrices: DESCENT_STRESS=1 python -m pytest (nox -s stress) runs them as well.
-STRESS = os.environ.get("DESCENT_STRESS") == "1"
-stress = pytest.mark.skipif(not STRESS, reason="in the stress profile only: DESCENT_STRESS=1 (nox -s stress)")
-
-
-# from --device: where the GPU-capable rows run; who cannot run there; whether the CPU-only rows are left out
-SUITE = {"device": "cpu", "refused": {}, "device_rows_only": False}
+# Each profile says how many examples a property test draws. CI replays the same examples every run.
+common = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("fast", max_examples=10, derandomize=True, **common)  # the fast tier
+settings.register_profile("ci", max_examples=100, derandomize=True, **common)  # the full tier
+settings.register_profile("dev", max_examples=100, **common)  # the full tier, exploring new examples
+settings.register_profile("stress", max_examples=3000, **common)  # hunting edge cases
 
 
 def pytest_addoption(parser):
@@ -39,9 +42,13 @@ def pytest_addoption(parser):
         action="store_true",
         help="skip the CPU-only implementations (python, numpy, python_autograd): for a short check of a GPU",
     )
+    parser.addoption("--full", action="store_true", help="the full tier: the slow tests too (what .ci/run runs)")
 
 
 def pytest_configure(config):
+    full = config.getoption("--full")
+    default = "ci" if os.environ.get("CI") else "dev"
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", default if full else "fast"))
     device = config.getoption("--device")
     try:
         parse(device)
@@ -49,102 +56,48 @@ def pytest_configure(config):
         raise pytest.UsageError(str(error)) from None
     SUITE["device"], SUITE["device_rows_only"] = device, config.getoption("--device-rows-only")
     try:
-        SUITE["refused"] = bridge.registry.refusals(device)
+        SUITE["refused"] = refusals(device)
     except bridge.DeviceUnavailable as error:
         raise pytest.UsageError(f"--device {device}: {error}") from None
 
 
+def rows_of(item) -> list:
+    """The rows a test is parametrized with: every parameter value that names one."""
+    values = getattr(getattr(item, "callspec", None), "params", {}).values()
+    return [REGISTRY[v] for v in values if isinstance(v, str) and v in REGISTRY]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark each test from its rows' entries; in the fast tier, leave the slow ones out (deselected, and counted)."""
+    for item in items:
+        for row in rows_of(item):
+            if row.runner != IN_PROCESS:
+                item.add_marker(pytest.mark.process)
+            if (row.compiled or row.runner != IN_PROCESS) and not item.get_closest_marker("core"):
+                item.add_marker(pytest.mark.slow)
+    if config.getoption("--full"):
+        return
+    kept = [item for item in items if not item.get_closest_marker("slow")]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item.get_closest_marker("slow")])
+        items[:] = kept
+
+
 def pytest_report_header(config):
+    tier = (
+        "full (--full)" if config.getoption("--full") else "fast (python -m pytest --full runs every tier but stress)"
+    )
+    lines = [f"tier: {tier}; hypothesis profile: {settings._current_profile}"]
     device = SUITE["device"]
     if parse(device)[0] == "cpu":
-        return [f"device: cpu ({device_name('cpu')}); --device cuda runs the GPU-capable rows on a GPU"]
+        return lines + [f"device: cpu ({device_name('cpu')}); --device cuda runs the GPU-capable rows on a GPU"]
     installed = [n for n in bridge.IMPLEMENTATIONS if bridge.REGISTRY[n].installed()]
     there = [n for n in installed if bridge.REGISTRY[n].gpu and n not in SUITE["refused"]]
     cpu_only = [n for n in installed if not bridge.REGISTRY[n].gpu]
     versions = dict.fromkeys(bridge.REGISTRY[n].version() for n in installed)
-    lines = [
+    lines += [
         f"device: {device} ({device_name(device)}): {', '.join(there)} run there, against the CPU reference",
         f"on the CPU only, whatever --device says: {', '.join(cpu_only)}",
         f"versions: {', '.join(versions)}",
     ]
     return lines + [f"skipped, {name}: {why}" for name, why in SUITE["refused"].items()]
-
-
-def device_for(name: str) -> str:
-    """Where the suite runs this implementation: --device for the GPU-capable ones, else the CPU."""
-    return bridge.REGISTRY[name].device_for(SUITE["device"])
-
-
-def train(name: str, problem):
-    """bridge.train on the suite's device for this implementation."""
-    return bridge.train(name, problem, device_for(name))
-
-
-PARALLEL = tuple(n for n in bridge.IMPLEMENTATIONS if bridge.REGISTRY[n].parallel)
-SINGLE_PROCESS = tuple(n for n in bridge.IMPLEMENTATIONS if n not in PARALLEL)
-IN_TEST_PARALLEL = (
-    "data-parallel: the batched loop only, each run in a launcher and its workers; tests/test_parallel.py checks it"
-)
-
-
-def impl_params(names=bridge.IMPLEMENTATIONS, parallel: bool = False):
-    """One pytest param per implementation, skipped (with the reason) when absent or unable to use --device.
-
-    The data-parallel rows are skipped, saying why, unless parallel=True: the registry-wide tests run many
-    problems per row, and each of their runs starts processes.
-    """
-    params = []
-    for name in names:
-        impl = bridge.REGISTRY[name]
-        reason = impl.install_hint() if not impl.installed() else SUITE["refused"].get(name)
-        if impl.parallel and not parallel and reason is None:
-            reason = IN_TEST_PARALLEL
-        if SUITE["device_rows_only"] and not impl.gpu:
-            reason = "runs on the CPU only, and --device-rows-only leaves it out"
-        params.append(pytest.param(name, id=name, marks=pytest.mark.skipif(reason is not None, reason=reason or "")))
-    return params
-
-
-# Keras on JAX and torch computes a float64 problem in float32 (bridge.compare.NARROWED, tests/test_keras.py):
-# facts that hold to float64's precision are checked on every other implementation.
-FLOAT64_EXACT = tuple(n for n in SINGLE_PROCESS if n not in bridge.compare.NARROWED)
-
-
-def reproduce(name: str, problem, preset: str | None = None) -> str:
-    """The command (or code) that reruns this comparison."""
-    device = device_for(name)
-    on = "" if device == "cpu" else f" --device {device}"
-    if preset is not None:
-        return f"descent compare --impl {name} --problem {preset} --dtype {problem.dtype}{on}"
-    if isinstance(problem, bridge.OneWeight):
-        return (
-            f"descent compare --impl {name} --x {problem.x!r} --y {problem.y!r} --w0 {problem.w0!r} "
-            f"--lr {problem.lr!r} --steps {problem.steps} --dtype {problem.dtype}{on}"
-        )
-    return (
-        f"bridge.compare.compare(p, bridge.train('python', p), bridge.train({name!r}, p, {device!r})) with "
-        f"p = bridge.Batched({problem.x.tolist()!r}, {problem.y.tolist()!r}, w0={problem.w0!r}, "
-        f"lr={problem.lr!r}, epochs={problem.epochs}, batch_size={problem.batch_size}, dtype={problem.dtype!r}, "
-        f"b0={problem.b0!r})"
-    )
-
-
-def check_bitwise(name: str, problem, preset: str | None = None):
-    """Exact check: every loss, gradient and weight equal to the reference's, bit for bit."""
-    verdict = compare(problem, bridge.train("python", problem), train(name, problem))
-    assert verdict.status == "bitwise", f"{name}: {verdict.summary()}; reproduce: {reproduce(name, problem, preset)}"
-    return verdict
-
-
-def check_within_bound(name: str, problem, preset: str | None = None):
-    """Bounded check: bitwise, or within the derived bound where a departure is documented."""
-    verdict = compare(problem, bridge.train("python", problem), train(name, problem))
-    assert verdict.conforms, f"{name}: {verdict.summary()}; reproduce: {reproduce(name, problem, preset)}"
-    return verdict
-
-
-def check_claim(name: str, problem, preset: str | None = None):
-    """The check the registry claims for this implementation, loop and device."""
-    if expected_departure(name, problem, device_for(name)) is None:
-        return check_bitwise(name, problem, preset)
-    return check_within_bound(name, problem, preset)

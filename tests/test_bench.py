@@ -10,12 +10,13 @@ import pytest
 import bridge
 from benchmarks.peers import PEERS
 from bridge import bench
-from tests.conftest import SINGLE_PROCESS
-from tests.test_teaching import png_size
+from tests.helpers import SINGLE_PROCESS, png_size
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow  # two minutes: every row and peer timed in a fresh pytest
+@pytest.mark.process
 def test_bench_quick_runs_every_benchmark_and_reports(tmp_path):
     pytest.importorskip("pytest_benchmark")
     pytest.importorskip("matplotlib")

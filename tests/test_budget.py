@@ -1,4 +1,4 @@
-"""The memory budget: its sizes, its refusals, and each row's stored bytes measured again (bridge.budget.STORED)."""
+"""The memory budget: its sizes, its refusals, and each row's stored bytes measured again (Row.cost)."""
 
 import json
 import subprocess
@@ -10,7 +10,7 @@ import pytest
 import bridge
 from bridge import budget
 from bridge.cli import main
-from tests.conftest import SINGLE_PROCESS, impl_params, stress
+from tests.helpers import SINGLE_PROCESS, impl_params, stress
 
 ROOT = Path(__file__).resolve().parent.parent
 MiB = 2**20
@@ -22,7 +22,7 @@ GRAIN = 2 * MiB
 MEASURE = """
 import json, sys, gc
 import bridge
-from bridge import keras_process
+from bridge.runners import keras_worker
 
 def status(pid, key):
     for line in open(f"/proc/{pid}/status"):
@@ -39,8 +39,8 @@ def problem(size):
 
 bridge.train(name, problem(3)); bridge.train(name, problem(5))
 big = problem(size)
-backend = bridge.REGISTRY[name].backend
-pids = ["self"] + ([keras_process._workers[backend].process.pid] if backend else [])
+worker = keras_worker._workers.get(name)
+pids = ["self"] + ([worker.process.pid] if worker else [])
 gc.collect()
 before = {}
 for pid in pids:
@@ -49,24 +49,6 @@ for pid in pids:
 bridge.train(name, big)
 print(json.dumps(sum(status(pid, "VmHWM") - before[pid] for pid in pids)))
 """
-
-# (updates of a one-weight run, samples of a one-update batched run): about a second each on 2 cores,
-# and stored bytes well above GRAIN.
-SIZES = {
-    "python": (300_000, 200_000),
-    "numpy": (300_000, 1_000_000),
-    "torch_manual": (30_000, 1_000_000),
-    "python_autograd": (60_000, 20_000),
-    "torch_autograd": (10_000, 1_000_000),
-    "tf_tape": (1_500, 1_000_000),
-    "jax_grad": (400, 1_000_000),
-    "tf_function": (1_500, 1_000_000),
-    "torch_compile": (15_000, 1_000_000),
-    "jax_jit": (300_000, 1_000_000),
-    "keras_tensorflow": (10_000, 300_000),
-    "keras_jax": (10_000, 300_000),
-    "keras_torch": (4_000, 300_000),
-}
 
 
 def measured(name: str, kind: str, size: int) -> int:
@@ -77,41 +59,36 @@ def measured(name: str, kind: str, size: int) -> int:
     return json.loads(done.stdout.splitlines()[-1])
 
 
-def test_every_row_has_a_cost_and_every_single_process_row_a_measured_one():
-    # The data-parallel rows' costs are estimates (bridge.budget.STORED says so): their data and records live
+def test_every_single_process_row_has_a_measured_cost():
+    # The data-parallel rows' costs are estimates (their entries say so): their data and records live
     # in launcher and worker processes this measurement cannot see.
-    assert set(budget.STORED) == set(bridge.IMPLEMENTATIONS)
-    assert set(SIZES) == set(SINGLE_PROCESS)
-
-
-# Measured in the stress profile only: a Keras row's one-weight run (20 s at a measurable size), and the rows
-# that store through the same code as one measured by default (torch_compile and tf_function record as
-# torch_manual and tf_tape do; the Keras rows share impl/keras.py and its worker), 7 to 9 s each.
-STRESS_ONLY = {"torch_compile", "tf_function", "keras_tensorflow", "keras_torch"}
+    assert {n for n, row in bridge.REGISTRY.items() if row.cost.measured_at} == set(SINGLE_PROCESS)
 
 
 def cases():
-    """Every row, both kinds; the slowest to measure (STRESS_ONLY) in the stress profile only."""
+    """Every row, both kinds; the slowest to measure (Cost.stress_only) in the stress profile only."""
     for param in impl_params(SINGLE_PROCESS):
         for kind in ("one_weight", "batched"):
             name = param.values[0]
-            slow = name in STRESS_ONLY or (kind == "one_weight" and bridge.REGISTRY[name].backend)
+            slow = kind in bridge.REGISTRY[name].cost.stress_only
             yield pytest.param(
                 *param.values, kind, marks=[*param.marks, *([stress] if slow else [])], id=f"{param.id}-{kind}"
             )
 
 
+@pytest.mark.slow  # each row measured in a fresh process, a second or more each
+@pytest.mark.process
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's /proc/PID/clear_refs")
 @pytest.mark.parametrize(("name", "kind"), list(cases()))
 def test_the_estimate_covers_what_a_run_stores_and_is_not_loose(name, kind):
-    size = SIZES[name][kind == "batched"]
+    size = bridge.REGISTRY[name].cost.measured_at[kind == "batched"]
     problem = bridge.OneWeight(1.5, 3.0, 0.0, 0.001, size) if kind == "one_weight" else None
     if problem is None:
         problem = bridge.Batched([0.5] * size, [1.0] * size, 0.0, 0.01, 1, size)
-    estimate, found = budget.stored(name, problem), measured(name, kind, size)
+    estimate, found = budget.stored(bridge.REGISTRY[name].cost, problem), measured(name, kind, size)
     what = f"{name}, {kind} of size {size}: estimated {estimate / MiB:.1f} MiB, measured {found / MiB:.1f} MiB"
-    assert found <= estimate + GRAIN, f"{what}: the budget undercounts (bridge.budget.STORED)"
-    assert estimate <= 3 * found + GRAIN, f"{what}: the estimate is loose (bridge.budget.STORED)"
+    assert found <= estimate + GRAIN, f"{what}: the budget undercounts (the row's cost)"
+    assert estimate <= 3 * found + GRAIN, f"{what}: the estimate is loose (the row's cost)"
 
 
 @pytest.mark.parametrize(
@@ -152,7 +129,7 @@ def test_a_refused_run_never_starts(monkeypatch):
 def test_compare_counts_the_keras_rows_that_run_at_once(name, capsys):
     problem = bridge.OneWeight(1.5, 3.0, 0.0, 0.1, 500_000)
     rows = ["python", "numpy", name, "keras_torch"]  # keras_torch need not be installed: the check comes first
-    held = {n: budget.stored(n, problem) for n in rows}
+    held = {n: budget.stored(bridge.REGISTRY[n].cost, problem) for n in rows}
     limit = sum(held.values()) - 1  # one byte short of what the comparison holds at once
     assert main(["compare", "--steps", "500000", "--memory-budget", str(limit), "--impl", *rows]) == 2
     assert "4 rows held at once" in capsys.readouterr().err, "the Keras rows were not all counted"

@@ -1,7 +1,7 @@
 """Each departure from bitwise, and each choice made to avoid one, pinned by experiment.
 
 If a framework changes behaviour, these tests fail and say which comment or
-row of bridge.compare.DEPARTURES has gone stale. The experiments run on the
+claim in a row's entry (bridge/rows.py) has gone stale. The experiments run on the
 CPU, where the CPU rows' causes were established; those named for the suite's
 --device run there too, and the values a GPU gave are kept here as data.
 """
@@ -19,10 +19,11 @@ import numpy as np
 import pytest
 
 import bridge
-from bridge.compare import DEPARTURES, compare, expected_departure
+from bridge.claims import claim_for, expected_departure
+from bridge.compare import compare
 from bridge.devices import parse
 from bridge.floats import rounder, to_float32
-from tests.conftest import FLOAT64_EXACT, device_for, impl_params, train
+from tests.helpers import FLOAT64_EXACT, device_for, fused_one_weight, impl_params, train
 
 RNG = random.Random(20261124)
 SAMPLE = [RNG.uniform(-10, 10) for _ in range(20_000)]
@@ -92,7 +93,7 @@ def test_subnormals_are_kept_or_flushed_as_documented(name, dtype):
     # flushed to zero, or computed in float32, where a float64 subnormal is 0 too
     zeroed = departure is not None and (departure.flushes or departure.precision == "float32")
     assert (bridge.train(name, problem).grads[0] == 0.0) == zeroed
-    verdict = compare(problem, reference, bridge.train(name, problem))
+    verdict = compare(problem, reference, bridge.train(name, problem), claim_for(name, problem))
     assert verdict.status == ("bounded" if zeroed else "bitwise")
 
 
@@ -141,15 +142,12 @@ def pairwise_batched(problem):
 def test_numpy_departs_only_by_pairwise_summation(preset, dtype):
     problem = bridge.preset(preset, dtype)
     numpy_run, reordered = bridge.train("numpy", problem), pairwise_batched(problem)
-    reordered.implementation = "python"  # compared as if it were the reference: bitwise required
-    assert compare(problem, reordered, numpy_run).status == "bitwise"
-    assert compare(problem, bridge.train("python", problem), numpy_run).status == "bounded"
+    assert compare(problem, reordered, numpy_run).status == "bitwise"  # no claim given: bitwise required
+    assert compare(problem, bridge.train("python", problem), numpy_run, claim_for("numpy", problem)).status == "bounded"
 
 
 # x = 1, 2, 3 and y = 2, 3, 5 at w = 0: the terms 2 (w x - y) x are exact, but 1/3 is not
 THIRDS = {d: bridge.Batched([1.0, 2.0, 3.0], [2.0, 3.0, 5.0], 0.0, 2.0**-6, 1, 3, d) for d in ("float64", "float32")}
-AUTOGRAD = ("python_autograd", "torch_autograd", "tf_tape", "tf_function", "jax_grad", "jax_jit")
-AUTOGRAD += ("keras_tensorflow", "keras_jax", "keras_torch")  # Keras differentiates with the backend's autodiff
 
 
 def prescaled_gradient(problem, last_first=False) -> float:
@@ -169,11 +167,13 @@ def test_autograd_scales_by_one_over_n_before_summing(name, dtype):
         pytest.skip("computed in float32: see tests/test_keras.py")
     problem = THIRDS[dtype]
     reference, grad = bridge.train("python", problem).grads[0], bridge.train(name, problem).grads[0]
-    expected = prescaled_gradient(problem, last_first=name == "python_autograd") if name in AUTOGRAD else reference
+    autodiff = bridge.REGISTRY[name].autodiff  # Keras differentiates with the backend's autodiff
+    last_first = name == "python_autograd"  # its backward() reaches the last sample first
+    expected = prescaled_gradient(problem, last_first) if autodiff else reference
     assert grad == expected
     assert prescaled_gradient(problem) != reference  # the example does tell the two apart
-    cause = (DEPARTURES.get((name, "batched", "cpu")) or bridge.compare.Departure("")).cause
-    assert ("1/n" in cause) == (name in AUTOGRAD)
+    departure = bridge.REGISTRY[name].claims.get(("batched", "cpu"))
+    assert ("1/n" in (departure.cause if departure else "")) == autodiff
 
 
 def test_float32_emulation_rounds_like_numpy():
@@ -188,53 +188,14 @@ def test_float32_emulation_rounds_like_numpy():
     assert to_float32(3.5e38) == math.inf and to_float32(-3.5e38) == -math.inf
 
 
-FLOAT32_OVERFLOW = Fraction(2**128 - 2**103)  # halfway between float32's largest number and 2^128: rounds to inf
-
-
-def float32_nearest(q: Fraction) -> float:
-    """q rounded once to the nearest float32 (ties to even), from exact arithmetic."""
-    if abs(q) >= FLOAT32_OVERFLOW:
-        return math.copysign(math.inf, q)
-    guess = np.float32(float(q))  # may be one float32 off: rounding to float64 first can double-round
-    candidates = [np.nextafter(guess, np.float32(-np.inf)), guess, np.nextafter(guess, np.float32(np.inf))]
-    best = min(candidates, key=lambda c: (abs(Fraction(float(c)) - q), int(c.view(np.int32)) & 1))
-    return float(best)
-
-
-def fma(a: float, b: float, c: float, dtype: str) -> float:
-    """a * b + c with a single rounding, as a fused multiply-add instruction computes it."""
-    if not all(map(math.isfinite, (a, b, c))):
-        return rounder(dtype)(a * b + c)  # inf and NaN come out as from two roundings
-    exact = Fraction(a) * Fraction(b) + Fraction(c)
-    if dtype == "float32":
-        return float32_nearest(exact)
-    try:
-        return float(exact)  # correctly rounded; OverflowError where that is inf
-    except OverflowError:
-        return math.copysign(math.inf, exact)
-
-
-def fused_one_weight(problem, forward=True, update=True):
-    """impl/python.py's loop with w * x - y (forward) and w - lr * grad (update) each fused into one FMA."""
-    r = rounder(problem.dtype)
-    weight, trajectory = problem.w0, bridge.Trajectory()
-    for _ in range(problem.steps):
-        error = fma(weight, problem.x, -problem.y, problem.dtype) if forward else r(r(weight * problem.x) - problem.y)
-        loss, grad = r(error * error), r(r(2 * error) * problem.x)
-        weight = fma(-problem.lr, grad, weight, problem.dtype) if update else r(weight - r(problem.lr * grad))
-        trajectory.record(loss, grad, weight)
-    return trajectory
-
-
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("preset", ["lesson", "overshoot", "crawl"])
 @pytest.mark.parametrize("name", impl_params(["tf_function", "jax_jit"]))
 def test_compiled_xla_departs_only_by_fused_multiply_adds(name, preset, dtype):
     problem = bridge.preset(preset, dtype)
     fused, compiled = fused_one_weight(problem), bridge.train(name, problem)
-    fused.implementation = "python"
-    assert compare(problem, fused, compiled).status == "bitwise"
-    assert compare(problem, bridge.train("python", problem), compiled).status == "bounded"
+    assert compare(problem, fused, compiled).status == "bitwise"  # no claim given: bitwise required
+    assert compare(problem, bridge.train("python", problem), compiled, claim_for(name, problem)).status == "bounded"
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -290,10 +251,9 @@ def test_fused_multiply_adds_reproduce_torch_compile_on_an_h200(preset, dtype, q
     assert getattr(python, quantity)[step] == reference
     assert first_difference(python, fused) == (step, quantity), "the emulation departs where the H200 did"
     assert getattr(fused, quantity)[step] == on_h200, "the FMA emulation no longer gives the H200's value"
-    fused.implementation, fused.device = "torch_compile", "cuda"  # judged as the H200's run was: the GPU row
-    assert compare(problem, python, fused).status == "bounded"
-    fused.device = "cpu"  # the CPU row claims bitwise, and would refuse it
-    assert compare(problem, python, fused).status == "mismatch"
+    # judged as the H200's run was: the GPU claim; the CPU claim is bitwise, and would refuse it
+    assert compare(problem, python, fused, claim_for("torch_compile", problem, "cuda")).status == "bounded"
+    assert compare(problem, python, fused, claim_for("torch_compile", problem, "cpu")).status == "mismatch"
 
 
 @pytest.mark.device
@@ -306,8 +266,7 @@ def test_torch_compile_fuses_on_a_gpu_and_not_on_the_cpu(name, preset, dtype):
     problem = bridge.preset(preset, dtype)
     on_gpu = parse(device_for(name))[0] == "gpu"
     expected = fused_one_weight(problem) if on_gpu else bridge.train("python", problem)
-    expected.implementation = "python"  # compared as the reference: bitwise required
-    assert compare(problem, expected, train(name, problem)).status == "bitwise"
+    assert compare(problem, expected, train(name, problem)).status == "bitwise"  # no claim given: bitwise required
 
 
 SWITCHED_OFF = """
@@ -316,14 +275,15 @@ import torch._inductor.config as inductor
 inductor.emulate_precision_casts = True  # before the first compile; global to the process
 from torch._inductor.codegen.triton import TritonKernel
 import bridge
-from bridge.compare import compare
+from bridge.compare import claim_for, compare
 meta = getattr(TritonKernel, "triton_meta_common", None)  # in torch 2.13; older releases may name it otherwise
 device, found = sys.argv[1], {"enable_fp_fusion": meta()["enable_fp_fusion"] if meta else None}
 for preset in ("lesson", "overshoot", "crawl"):
     for dtype in ("float64", "float32"):
         problem = bridge.preset(preset, dtype)
         run = bridge.train("torch_compile", problem, device)
-        found[f"{preset}/{dtype}"] = compare(problem, bridge.train("python", problem), run).status
+        claim = claim_for("torch_compile", problem, device)
+        found[f"{preset}/{dtype}"] = compare(problem, bridge.train("python", problem), run, claim).status
 print(json.dumps(found))
 """
 
@@ -413,7 +373,8 @@ def test_recorded_trajectory_meets_the_claim_for_its_device(device_name, run):
     from bridge.record import trajectory_of
 
     problem, recorded = bridge.preset(run["preset"], run["dtype"]), trajectory_of(run)
-    verdict = compare(problem, bridge.train("python", problem), recorded)
+    claim = claim_for(run["implementation"], problem, run["device"])
+    verdict = compare(problem, bridge.train("python", problem), recorded, claim)
     assert verdict.conforms, f"{run['implementation']} on {device_name}: {verdict.summary()}"
     departure = expected_departure(run["implementation"], problem, run["device"])
     if isinstance(problem, bridge.OneWeight) and (departure is None or departure.precision is None):
@@ -421,7 +382,6 @@ def test_recorded_trajectory_meets_the_claim_for_its_device(device_name, run):
         # claimed for that device
         fused = fused_one_weight(problem)
         plain = compare(problem, bridge.train("python", problem), recorded).status == "bitwise"
-        fused.implementation = "python"
         emulated = compare(problem, fused, recorded).status == "bitwise"
         assert plain or emulated, f"{run['implementation']} on {device_name}: neither the plain loop nor the FMAs"
         claims_fma = departure is not None and "fused multiply-add" in departure.cause

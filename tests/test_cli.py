@@ -9,7 +9,7 @@ import pytest
 
 import bridge
 from bridge.cli import main
-from tests.conftest import FLOAT64_EXACT, PARALLEL, SINGLE_PROCESS, impl_params
+from tests.helpers import FLOAT64_EXACT, PARALLEL, SINGLE_PROCESS, impl_params
 
 ROOT = Path(__file__).resolve().parent.parent
 

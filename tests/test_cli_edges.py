@@ -13,7 +13,7 @@ import pytest
 
 import bridge
 from bridge.cli import main
-from tests.conftest import impl_params
+from tests.helpers import impl_params
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -102,7 +102,7 @@ def test_a_bad_output_path_is_refused_before_any_training(kind, tmp_path, capsys
         "not .png": tmp_path / "x.jpg",
     }[kind]
     trained = []
-    monkeypatch.setattr(bridge.registry, "run", lambda *a, **k: trained.append(a))
+    monkeypatch.setattr(bridge.training, "run", lambda *a, **k: trained.append(a))
     assert main(["plot", "--impl", "python", "--output", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("descent: error: --output") and err.count("\n") == 1

@@ -8,7 +8,7 @@ import pytest
 import bridge
 from bridge.compare import expected_departure
 from bridge.devices import parse
-from tests.conftest import check_bitwise, check_claim, device_for, impl_params, train
+from tests.helpers import check_bitwise, check_claim, device_for, impl_params, train
 
 pytestmark = pytest.mark.device  # runs on the suite's --device
 
@@ -16,8 +16,23 @@ PRESET_NAMES = list(bridge.PRESETS)
 DTYPES = ["float64", "float32"]
 
 
+# The fast tier's core: every row (the data-parallel ones too) on the lesson, one batched and one network preset
+CORE_PRESETS = ["lesson", "mini_batch", "mlp"]
+
+
+@pytest.mark.core
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("preset", PRESET_NAMES)
+@pytest.mark.parametrize("preset", CORE_PRESETS)
+@pytest.mark.parametrize("name", impl_params(parallel=True))
+def test_conforms_on_the_core_presets(name, preset, dtype):
+    if not bridge.REGISTRY[name].applies(bridge.PRESETS[preset]):
+        pytest.skip(f"{name} runs the {'/'.join(bridge.REGISTRY[name].loops)} loop only")
+    check_claim(name, bridge.preset(preset, dtype), preset)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("preset", [p for p in PRESET_NAMES if p not in CORE_PRESETS])
 @pytest.mark.parametrize("name", impl_params())
 def test_conforms(name, preset, dtype):
     check_claim(name, bridge.preset(preset, dtype), preset)
@@ -31,7 +46,7 @@ XLA = ("tf_function", "jax_jit", "keras_jax")
 FUSED_ON = {"cpu": XLA, "gpu": (*XLA, "torch_compile")}
 FUSED = {name: name in FUSED_ON[parse(device_for(name))[0]] for name in bridge.IMPLEMENTATIONS}
 UNFUSED = [n for n in bridge.IMPLEMENTATIONS if not FUSED[n]]
-NARROWED = sorted(bridge.compare.NARROWED)  # Keras runs float64 in float32 on these backends
+NARROWED = sorted(n for n, row in bridge.REGISTRY.items() if row.narrows)  # Keras: float64 in float32
 
 
 BITWISE_CASES = [  # (implementation, dtype) pairs that claim bitwise one-weight runs

@@ -4,7 +4,7 @@ import pytest
 
 import bridge
 from bridge.devices import parse
-from tests.conftest import impl_params
+from tests.helpers import impl_params, verdict_of
 
 
 @pytest.mark.parametrize(
@@ -50,7 +50,7 @@ GPU_ROWS = [n for n in bridge.IMPLEMENTATIONS if bridge.REGISTRY[n].gpu]
 @pytest.mark.parametrize("name", impl_params(GPU_ROWS, parallel=True))  # refused before any launcher starts
 def test_absent_gpu_is_refused_with_a_clear_message(name):
     impl = bridge.REGISTRY[name]
-    present = _gpu_count(impl.backend or next(iter(impl.uses), impl.framework))
+    present = _gpu_count(impl.device_check)
     problem = bridge.PRESETS["mini_batch" if impl.parallel else "lesson"]
     with pytest.raises(bridge.DeviceUnavailable, match=f"device 'cuda:{present}' is not available to"):
         bridge.train(name, problem, device=f"cuda:{present}")
@@ -60,11 +60,11 @@ def test_absent_gpu_is_refused_with_a_clear_message(name):
 @pytest.mark.parametrize("name", impl_params(GPU_ROWS))
 def test_gpu_run_conforms_where_a_gpu_is_present(name):
     impl = bridge.REGISTRY[name]
-    if _gpu_count(impl.backend or impl.framework) == 0:
+    if _gpu_count(impl.device_check) == 0:
         pytest.skip("no GPU on this machine")
     for preset in ("lesson", "mini_batch"):
         problem = bridge.preset(preset)
-        verdict = bridge.compare.compare(problem, bridge.train("python", problem), bridge.train(name, problem, "cuda"))
+        verdict = verdict_of(name, problem, candidate=bridge.train(name, problem, "cuda"), device="cuda")
         assert verdict.conforms, verdict.summary()
 
 
@@ -100,15 +100,15 @@ def on_a_gpu(name: str, problem) -> bridge.Trajectory:
 @pytest.mark.parametrize("name", impl_params(["tf_tape", "tf_function", "keras_tensorflow"]))
 def test_a_claim_never_measured_on_a_gpu_says_so(name):
     problem = bridge.preset("lesson")
-    verdict = bridge.compare.compare(problem, bridge.train("python", problem), on_a_gpu(name, problem))
+    verdict = verdict_of(name, problem, candidate=on_a_gpu(name, problem), device="cuda")
     assert verdict.note == "not measured on gpu; the CPU claim is applied"
     assert verdict.summary().endswith("not measured on gpu; the CPU claim is applied")
 
 
-@pytest.mark.parametrize("name", sorted(bridge.compare.MEASURED["gpu"]))
+@pytest.mark.parametrize("name", sorted(n for n, row in bridge.REGISTRY.items() if "gpu" in row.measured))
 def test_a_claim_measured_on_a_gpu_carries_no_note(name):
-    assert bridge.compare.unmeasured(name, "cuda") is None
-    assert bridge.compare.unmeasured("tf_tape", "cpu") is None, "every claim is measured on the CPU"
+    assert bridge.claims.unmeasured(name, "cuda") is None
+    assert bridge.claims.unmeasured("tf_tape", "cpu") is None, "every claim is measured on the CPU"
 
 
 def test_compare_table_footnotes_the_unmeasured_gpu_claims(monkeypatch, capsys):
@@ -117,8 +117,10 @@ def test_compare_table_footnotes_the_unmeasured_gpu_claims(monkeypatch, capsys):
     from bridge import cli
 
     # the rows run on the CPU, and are labelled as a GPU's; the device check up front lets them through
-    monkeypatch.setattr(bridge.registry.Implementation, "check_device", lambda self, device: None)
-    monkeypatch.setattr(cli, "start", lambda name, problem, device="cpu", workers=2: lambda: on_a_gpu(name, problem))
+    monkeypatch.setattr(bridge.rows.Row, "check_device", lambda self, device: None)
+    monkeypatch.setattr(
+        cli.commands, "start", lambda name, problem, device="cpu", workers=2: lambda: on_a_gpu(name, problem)
+    )
     assert cli.main(["compare", "--impl", "python", "torch_manual", "tf_tape", "--device", "cuda"]) == 0
     out = capsys.readouterr().out
     rows = {line.split()[0]: line for line in out.splitlines() if line.split() and line.split()[0] in bridge.REGISTRY}

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 import bridge
 from bridge.compare import compare
+from tests.helpers import verdict_of
 
 ODD = [None, "1.5", "", b"1", [], [1.0], {}, object(), 1 + 2j, Decimal("1.5"), True, math.nan, -math.inf]
 NUMBERS = st.one_of(
@@ -47,7 +48,7 @@ def test_one_weight_and_train_raise_only_bridge_errors(x, y, w0, lr, steps, dtyp
         for name in ("python", "numpy"):
             trajectory = attempt(lambda: bridge.train(name, problem, device))  # noqa: B023 (called at once)
             if trajectory is not None:
-                assert compare(problem, bridge.train("python", problem), trajectory).conforms
+                assert verdict_of(name, problem, candidate=trajectory).conforms
 
 
 @given(x=SAMPLES, y=SAMPLES, w0=NUMBERS, lr=NUMBERS, epochs=COUNTS, batch_size=COUNTS, b0=st.none() | NUMBERS)
@@ -56,7 +57,7 @@ def test_batched_and_train_raise_only_bridge_errors(x, y, w0, lr, epochs, batch_
     if problem is not None:
         trajectory = attempt(lambda: bridge.train("numpy", problem))
         if trajectory is not None:
-            assert compare(problem, bridge.train("python", problem), trajectory).conforms
+            assert verdict_of("numpy", problem, candidate=trajectory).conforms
 
 
 # Hypothesis also draws the code's own string constants, "numpy" among them: a real name is not a fuzzed one

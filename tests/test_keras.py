@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 import bridge
-from bridge import keras_process
-from bridge.compare import NARROWED, compare, expected_departure
-from tests.conftest import impl_params
-from tests.test_causes import fused_one_weight
+from bridge.compare import claim_for, compare, expected_departure
+from bridge.runners import keras_worker
+from bridge.wire import problem_from_json, problem_to_json
+from tests.helpers import fused_one_weight, impl_params
 
 ROOT = Path(__file__).resolve().parent.parent
 KERAS = [n for n in bridge.IMPLEMENTATIONS if bridge.REGISTRY[n].backend]  # keras_data_parallel: test_parallel.py
@@ -43,9 +43,18 @@ def in_keras(backend: str, code: str, x64: bool = False) -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
-def verdict(problem, trajectory, judged_as="python"):
-    trajectory.implementation = judged_as
-    return compare(problem, bridge.train("python", problem), trajectory)
+NARROWED = {n: row.narrows for n, row in bridge.REGISTRY.items() if row.narrows and row.backend}
+
+
+def verdict(problem, trajectory, judged_as=None):
+    """Against the reference, held to judged_as's claim (None: bitwise)."""
+    claim = claim_for(judged_as, problem) if judged_as else bridge.claims.BITWISE
+    return compare(problem, bridge.train("python", problem), trajectory, claim)
+
+
+def keras_train(backend: str, problem, **options) -> bridge.Trajectory:
+    """Keras on this backend in its worker, with compile's options (jit_compile) or keep_float64."""
+    return keras_worker.submit(bridge.REGISTRY[f"keras_{backend}"], problem, "cpu", **options)()
 
 
 def test_three_keras_rows_in_teaching_order():
@@ -95,7 +104,7 @@ def test_narrowed_float64_prints_a_different_lesson_line(name):
 def test_keeping_float64_makes_keras_agree(backend, preset):
     problem = bridge.preset(preset, "float64")
     # on JAX, the compiler's fusion is undone too, so that the float64 claim is TensorFlow's own
-    trajectory = keras_process.train(backend, problem, keep_float64=True, jit_compile=False)
+    trajectory = keras_train(backend, problem, keep_float64=True, jit_compile=False)
     result = verdict(problem, trajectory, judged_as="keras_tensorflow")  # bitwise one-weight, bounded batches
     assert result.conforms, result.summary()
     if preset in ONE_WEIGHT:
@@ -129,13 +138,11 @@ def test_without_floatx_float64_the_learning_rate_is_held_in_float32():
 def test_keras_jax_departs_only_by_fused_multiply_adds(preset, dtype):
     problem = bridge.preset(preset, dtype)
     fused = fused_one_weight(problem)  # exact FMA emulation (tests/test_causes.py)
-    fused.implementation = "python"
-    compiled = keras_process.train("jax", problem, keep_float64=True)
-    compiled.implementation = "keras_jax"
+    compiled = keras_train("jax", problem, keep_float64=True)
     assert compare(problem, fused, compiled).status == "bitwise"
-    assert verdict(problem, keras_process.train("jax", problem, keep_float64=True, jit_compile=False)).status == (
-        "bitwise"
-    ), "compile(jit_compile=False) runs op by op: no fusion"
+    assert verdict(problem, keras_train("jax", problem, keep_float64=True, jit_compile=False)).status == ("bitwise"), (
+        "compile(jit_compile=False) runs op by op: no fusion"
+    )
 
 
 # ---- TensorFlow: a Python float in Constant() is read as float32 ----
@@ -167,7 +174,7 @@ def test_keras_torch_gradient_turns_minus_zero_into_plus_zero():
     reference, keras = bridge.train("python", problem), bridge.train("keras_torch", problem)
     assert str(reference.grads[0]) == "-0.0" and str(keras.grads[0]) == "0.0"
     assert "+0.0" in expected_departure("keras_torch", problem).cause
-    assert compare(problem, reference, keras).conforms
+    assert compare(problem, reference, keras, claim_for("keras_torch", problem)).conforms
 
 
 # ---- what is recorded ----
@@ -178,7 +185,7 @@ def test_loss_is_each_batchs_own_not_the_running_mean(name):
     # fit's logs["loss"] averages the epoch so far; a running mean would not match the reference's batch losses
     problem = bridge.preset("mini_batch", "float32")
     trajectory = bridge.train(name, problem)
-    result = compare(problem, bridge.train("python", problem), trajectory)
+    result = verdict(problem, trajectory, name)
     assert result.conforms and result.max_ulps["losses"] <= 8, result.summary()
     running = [sum(trajectory.losses[: k + 1]) / (k + 1) for k in range(4)]
     assert running[1:] != trajectory.losses[1:4]
@@ -189,7 +196,7 @@ def test_keras_rows_record_the_bias(name):
     problem = bridge.preset("bias", "float32")
     trajectory = bridge.train(name, problem)
     assert len(trajectory.biases) == len(trajectory.bias_grads) == problem.updates
-    assert compare(problem, bridge.train("python", problem), trajectory).conforms
+    assert verdict(problem, trajectory, name).conforms
 
 
 @pytest.mark.parametrize("backend", backends())
@@ -206,7 +213,7 @@ def test_one_epoch_of_repeated_samples_is_epochs_over_one_sample(backend):
 
 def test_problems_cross_to_the_worker_exactly():
     for problem in (bridge.preset("lesson", "float32"), bridge.PRESETS["bias"], bridge.PRESETS["full_batch"]):
-        back = keras_process.problem_from_json(keras_process.problem_to_json(problem))
+        back = problem_from_json(problem_to_json(problem))
         assert repr(back) == repr(problem)
         if isinstance(problem, bridge.Batched):
             assert back.x.tobytes() == problem.x.tobytes() and back.y.tobytes() == problem.y.tobytes()

@@ -6,7 +6,7 @@ from fractions import Fraction
 import pytest
 
 import bridge
-from tests.conftest import FLOAT64_EXACT, impl_params
+from tests.helpers import FLOAT64_EXACT, impl_params
 
 U = 2.0**-53  # float64 unit roundoff
 

@@ -8,6 +8,8 @@ import pytest
 NOTEBOOK = Path(__file__).resolve().parent.parent / "docs" / "instructor.ipynb"
 
 
+@pytest.mark.slow  # three cells train every row: minutes
+@pytest.mark.process
 def test_instructor_notebook_runs_top_to_bottom(tmp_path):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")

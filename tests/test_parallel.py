@@ -1,7 +1,7 @@
 """Data-parallel rows: the single-process trajectory within the derived bound, their engine's combine rule
 replayed bit for bit, uneven splits trained as one process would, and planted bugs that reach the workers.
 
-Every run starts a fresh launcher (bridge.parallel) and its workers: nothing here forks this process, and no
+Every run starts a fresh launcher (bridge.runners.launcher) and its workers: nothing here forks this process, and no
 device count or process group is left behind in it. The default run covers one preset per row; the full
 matrix (presets x dtypes x workers) runs with DESCENT_STRESS=1.
 """
@@ -18,14 +18,17 @@ import pytest
 
 import bridge
 from bridge import parallel
-from bridge.compare import COMBINE, UNREPLAYED, compare, replay
+from bridge.claims import claim_for
+from bridge.compare import compare
 from bridge.floats import rounder, same_bits
 from bridge.problems import with_changes
-from tests.conftest import PARALLEL, STRESS, impl_params, stress
+from bridge.replay import replay
+from bridge.runners.launcher import launch
+from tests.helpers import PARALLEL, STRESS, impl_params, stress
 
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = impl_params(PARALLEL, parallel=True)
-REPLAYED = [p for p in ROWS if p.values[0] in COMBINE]
+REPLAYED = [p for p in ROWS if not bridge.REGISTRY[p.values[0]].combine.unreplayed]
 ONE_PRESET = {
     "torch_ddp": "mini_batch",
     "jax_sharded": "bias",
@@ -40,7 +43,7 @@ SMALL = bridge.Batched(
 
 @functools.cache
 def _run(name, problem, workers, source=None):
-    trajectory = parallel.launch(name, problem, "cpu", workers, source)
+    trajectory = launch(bridge.REGISTRY[name], problem, "cpu", workers, source)
     trajectory.implementation, trajectory.dtype = name, problem.dtype
     return trajectory
 
@@ -52,7 +55,8 @@ def _reference(problem):
 
 def check(name, problem, workers=2, source=None, preset=None):
     """The row against the reference; a failure names the row and how to rerun it."""
-    verdict = compare(problem, _reference(problem), _run(name, problem, workers, source))
+    claim = claim_for(name, problem, "cpu", workers)
+    verdict = compare(problem, _reference(problem), _run(name, problem, workers, source), claim)
     again = f"bridge.train({name!r}, p, workers={workers}) with p = {problem!r}"
     if preset is not None:
         again = f"descent compare --impl python {name} --problem {preset} --dtype {problem.dtype} --workers {workers}"
@@ -66,7 +70,7 @@ def test_conforms_on_one_preset_and_is_parallel(name):
     verdict = check(name, problem, preset=ONE_PRESET[name])
     world = _run(name, problem, 2).world
     assert (world["world_size"], world["devices"]) == (2, 2), world  # reported by the workers themselves
-    expected = "bitwise against its replay" if name in COMBINE else "not replayed"
+    expected = "not replayed" if bridge.REGISTRY[name].combine.unreplayed else "bitwise against its replay"
     assert verdict.replay.startswith(expected), verdict.replay
 
 
@@ -81,9 +85,10 @@ def test_a_batch_smaller_than_the_workers_trains_as_one_process(name):
 
 @pytest.mark.parametrize("name", REPLAYED)
 def test_the_combine_rule_at_three_workers_is_found_and_discriminating(name):
-    # The experiment behind COMBINE: of the rules an all-reduce could follow (where 1/N is applied, in which
-    # order the 3 contributions add), which reproduce every recorded gradient. The recorded rule must be among
-    # them, and the candidates must disagree somewhere, or the experiment could not tell them apart.
+    # The experiment behind each row's combine rule (Row.combine): of the rules an all-reduce could follow (where
+    # 1/N is applied, in which order the 3 contributions add), which reproduce every recorded gradient. The
+    # recorded rule must be among them, and the candidates must disagree somewhere, or the experiment could not
+    # tell them apart.
     problem = bridge.preset("mini_batch", "float32")
     trajectory = _run(name, problem, 3)
     fl = rounder(problem.dtype)
@@ -99,7 +104,7 @@ def test_the_combine_rule_at_three_workers_is_found_and_discriminating(name):
         for order, total in orders.items()
         if all(same_bits(total(scaled(local)), g) for local, g in zip(trajectory.local_grads, trajectory.grads))
     }
-    scale = "times fl(1/N) each" if COMBINE[name].reciprocal else "none"
+    scale = "times fl(1/N) each" if bridge.REGISTRY[name].combine.reciprocal else "none"
     assert {s for s, _ in found} == {scale}, f"{name} at 3 workers follows {found or 'none of the rules'}"
     assert len(found) == 1, f"{name}: more than one order fits, so the data cannot tell them apart: {found}"
     # the order found is observed, not documented: beyond 2 workers compare relies on the bound alone
@@ -107,10 +112,12 @@ def test_the_combine_rule_at_three_workers_is_found_and_discriminating(name):
 
 def test_the_replay_rule_is_what_compare_uses():
     # two workers: each rule in plain Python, against hand-worked numbers
-    assert replay("torch_ddp", [3.0, 5.0], "float64") == 4.0  # 3 * 0.5 + 5 * 0.5
-    assert replay("jax_sharded", [3.0, 5.0], "float64") == 8.0
+    assert replay(bridge.REGISTRY["torch_ddp"].combine, [3.0, 5.0], "float64") == 4.0  # 3 * 0.5 + 5 * 0.5
+    assert replay(bridge.REGISTRY["jax_sharded"].combine, [3.0, 5.0], "float64") == 8.0
     third = rounder("float32")(1 / 3)
-    assert replay("torch_ddp", [1.0, 1.0, 1.0], "float32") == rounder("float32")(third + rounder("float32")(2 * third))
+    assert replay(bridge.REGISTRY["torch_ddp"].combine, [1.0, 1.0, 1.0], "float32") == rounder("float32")(
+        third + rounder("float32")(2 * third)
+    )
 
 
 def test_a_run_on_one_device_cannot_pass_as_parallel():
@@ -118,7 +125,7 @@ def test_a_run_on_one_device_cannot_pass_as_parallel():
     run = _run("jax_sharded", problem, 2)
     alone = bridge.Trajectory(run.weights, run.losses, run.grads, implementation="jax_sharded")
     alone.local_grads, alone.workers, alone.world = run.local_grads, 2, dict(run.world, devices=1)
-    verdict = compare(problem, _reference(problem), alone)
+    verdict = compare(problem, _reference(problem), alone, claim_for("jax_sharded", problem))
     assert not verdict.conforms and "1 devices" in verdict.reason
 
 
@@ -129,7 +136,7 @@ def test_a_gradient_that_is_not_its_replay_fails():
     local[3][1] = math.nextafter(local[3][1], math.inf)  # one worker's gradient one ULP away at step 3
     changed = bridge.Trajectory(run.weights, run.losses, run.grads, implementation="jax_sharded")
     changed.local_grads, changed.workers, changed.world = local, 2, run.world
-    verdict = compare(problem, _reference(problem), changed)
+    verdict = compare(problem, _reference(problem), changed, claim_for("jax_sharded", problem))
     assert not verdict.conforms and verdict.failure.step == 3 and "replay" in verdict.reason
 
 
@@ -236,7 +243,7 @@ def test_planted_bug_fails(tmp_path_factory, name, bug):
         pytest.skip(bridge.REGISTRY[name].install_hint())
     problem = BUG_PROBLEM[bug]
     copy = planted(tmp_path_factory, name, PLANTED[name, bug])
-    verdict = compare(problem, _reference(problem), _run(name, problem, 2, str(copy)))
+    verdict = compare(problem, _reference(problem), _run(name, problem, 2, str(copy)), claim_for(name, problem))
     assert not verdict.conforms, f"{name} with {bug!r} planted still conforms: {verdict.summary()}"
 
 
@@ -284,11 +291,11 @@ MATRIX = [
 @pytest.mark.parametrize("name, preset, dtype, workers", MATRIX)
 def test_matrix(name, preset, dtype, workers):
     verdict = check(name, bridge.preset(preset, dtype), workers, preset=preset)
-    if name in COMBINE and workers <= COMBINE[name].ordered_up_to:
+    rule = bridge.REGISTRY[name].combine
+    if not rule.unreplayed and workers <= rule.ordered_up_to:
         assert verdict.replay.startswith("bitwise against its replay"), verdict.replay
     else:
         assert verdict.replay.startswith("not replayed"), verdict.replay
-    assert name in COMBINE or name in UNREPLAYED
     assert STRESS
 
 
@@ -329,11 +336,12 @@ def test_cli_refusals(argv, message, capsys):
 
 
 def test_compare_on_a_batched_problem_runs_the_four_rows_and_on_the_lesson_none():
-    from bridge.cli import _parser, _problem, _rows_to_run
+    from bridge.cli.parser import build, problem_of
+    from bridge.training import rows_to_run
 
     for preset, expected in (("mini_batch", set(PARALLEL)), ("lesson", set()), ("mlp", set())):
-        args = _parser().parse_args(["compare", "--problem", preset])
-        names, _ = _rows_to_run(args, _problem(args))
+        args = build().parse_args(["compare", "--problem", preset])
+        names, _ = rows_to_run(args.impl, args.device, problem_of(args))
         installed = {n for n in expected if bridge.REGISTRY[n].installed()}
         assert set(names) & set(PARALLEL) == installed, preset
 

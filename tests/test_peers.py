@@ -6,11 +6,9 @@ from hypothesis import strategies as st
 
 import bridge
 from benchmarks.peers import PEERS
-from bridge.compare import compare, expected_departure
+from bridge.compare import compare
 from bridge.devices import check, parse
-from tests.conftest import SUITE
-from tests.test_causes import fused_one_weight
-from tests.test_properties import batched_problems, one_weight_problems
+from tests.helpers import SUITE, batched_problems, fused_one_weight, one_weight_problems
 
 DOWNHILL = st.floats(min_value=0.0, max_value=2.0)  # torch.optim.SGD refuses a negative lr ("Invalid learning rate")
 
@@ -40,7 +38,13 @@ def peer_params(names=tuple(PEERS)):
 
 def check_claim(name, problem):
     """On the suite's --device, against the CPU reference."""
-    verdict = compare(problem, bridge.train("python", problem), PEERS[name].train(problem, SUITE["device"]))
+    peer = PEERS[name]
+    verdict = compare(
+        problem,
+        bridge.train("python", problem),
+        peer.train(problem, SUITE["device"]),
+        peer.claim(problem, SUITE["device"]),
+    )
     assert verdict.conforms, f"{name}: {verdict.summary()} on {problem!r}"
     return verdict
 
@@ -56,7 +60,7 @@ def test_peer_meets_its_claim(name, preset, dtype):
 @pytest.mark.parametrize("name", peer_params())
 def test_peer_claims_a_cause_wherever_it_departs(name):
     for loop in ("one_weight", "batched"):
-        assert bridge.compare.DEPARTURES[(name, loop, "cpu")].cause
+        assert PEERS[name].row.claims[(loop, "cpu")].cause
 
 
 @pytest.mark.parametrize("name", peer_params())
@@ -84,16 +88,15 @@ FUSES = {"torch_sgd": {"forward": False, "update": True}, "optax_sgd": {"forward
 def test_peer_departs_by_exactly_the_fused_multiply_adds_it_claims(name, preset, dtype):
     problem = bridge.preset(preset, dtype)
     emulated = fused_one_weight(problem, **FUSES[name])
-    emulated.implementation = "python"  # compared as the reference: bitwise required
-    assert compare(problem, emulated, PEERS[name].train(problem)).status == "bitwise"
-    cause = expected_departure(name, problem).cause
+    assert compare(problem, emulated, PEERS[name].train(problem)).status == "bitwise"  # no claim: bitwise
+    cause = PEERS[name].claim(problem).departure.cause
     assert "fused multiply-add" in cause and ("w * x - y" in cause) == FUSES[name]["forward"]
 
 
 def test_sgd_update_is_one_fused_multiply_add_on_the_cpu():
     # The cause in isolation: param.add_(grad, alpha=-lr), as torch.optim.SGD calls it, rounds once.
     torch = pytest.importorskip("torch")
-    from tests.test_causes import fma
+    from tests.helpers import fma
 
     found = 0
     for weight, grad, lr in ((1.8955078125, 0.12, 0.9), (0.9, -8.1, 0.1), (2.7, 1.29, 0.01), (0.3, 1.1, 0.7)):

@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 
 import bridge
-from bridge.compare import compare
+from bridge.compare import claim_for, compare
 from bridge.problems import loop_of, with_changes
-from tests.conftest import impl_params
-from tests.test_recording import KeepsReferences
+from tests.helpers import KeepsReferences, impl_params
 
 IMPL = Path(__file__).resolve().parent.parent / "impl"
 
@@ -117,8 +116,7 @@ def failures(name: str, module) -> list[str]:
     ]
     for label, problem in cases:
         trajectory = getattr(module, loop_of(problem))(problem, "cpu")
-        trajectory.implementation, trajectory.dtype = name, problem.dtype  # judged under the real one's claim
-        verdict = compare(problem, _reference(label, problem.dtype, problem), trajectory)
+        verdict = compare(problem, _reference(label, problem.dtype, problem), trajectory, claim_for(name, problem))
         if not verdict.conforms:
             found.append(f"{label}/{problem.dtype}: {verdict.summary()}")
     return found

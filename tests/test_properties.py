@@ -5,43 +5,9 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 import bridge
-from tests.conftest import check_claim, impl_params
+from tests.helpers import batched_problems, check_claim, dtypes, impl_params, one_weight_problems
 
 pytestmark = pytest.mark.device  # runs on the suite's --device
-
-# Magnitudes from subnormal to large; the problem rounds them to its dtype.
-numbers = st.floats(min_value=-1e4, max_value=1e4, allow_nan=False, allow_infinity=False)
-rates = st.floats(min_value=-2.0, max_value=2.0)  # zero and negative too: a student types them (uphill)
-dtypes = st.sampled_from(["float64", "float32"])
-
-
-@st.composite
-def one_weight_problems(draw, rates=rates):
-    return bridge.OneWeight(
-        x=draw(numbers),
-        y=draw(numbers),
-        w0=draw(numbers),
-        lr=draw(rates),
-        steps=draw(st.integers(0, 12)),
-        dtype=draw(dtypes),
-    )
-
-
-@st.composite
-def batched_problems(draw, rates=rates):
-    n = draw(st.integers(1, 40))
-    samples = st.lists(numbers, min_size=n, max_size=n)
-    return bridge.Batched(
-        draw(samples),
-        draw(samples),
-        w0=draw(numbers),
-        lr=draw(rates),
-        epochs=draw(st.integers(0, 3)),
-        batch_size=draw(st.integers(1, 48)),
-        dtype=draw(dtypes),
-        b0=draw(st.none() | numbers),  # the lesson's model, or Keras's Dense(1) with a bias
-    )
-
 
 # Cases Hypothesis found while this suite was written, kept so that every run checks them.
 F32, F64 = "float32", "float64"

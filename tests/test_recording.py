@@ -3,32 +3,15 @@
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import bridge
 from bridge.devices import parse
 from bridge.recording import Recorder
-from tests.conftest import device_for, impl_params, train
+from tests.helpers import KeepsReferences, device_for, impl_params, train
 
 ROOT = Path(__file__).resolve().parent.parent
 TWO_STEPS = bridge.OneWeight(x=1.5, y=3.0, w0=0.0, lr=0.1, steps=2)
-
-
-class KeepsReferences(Recorder):
-    """The trap: keep the objects themselves and read them after the run (tests/test_planted_bugs.py plants it)."""
-
-    def __init__(self, problem, device=None):
-        super().__init__(problem)
-        self.values = []
-
-    def keep(self, values):
-        self.values.append(values)
-
-    keep_flat = keep  # a network's layers, kept as the objects themselves too
-
-    def rows(self):
-        return [np.concatenate([np.ravel(np.asarray(v, dtype=np.float64)) for v in row]) for row in self.values]
 
 
 def weights_recorded(recorder, weight, step_in_place) -> list[float]:

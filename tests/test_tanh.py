@@ -1,4 +1,4 @@
-"""tanh: the reference's is correctly rounded; every library's error is measured against it (bridge.compare.TANH_ULPS).
+"""tanh: the reference's is correctly rounded; every library's error is measured against it (bridge.bounds.TANH_ULPS).
 
 float32: a fixed sample by default, and every float32 of the range in the stress profile (DESCENT_STRESS=1).
 float64: a sample only, so its figures are empirical, not proven.
@@ -11,9 +11,10 @@ import os
 import numpy as np
 import pytest
 
-from bridge.compare import TANH_OF, TANH_RANGE, TANH_ULPS
+from bridge.bounds import TANH_RANGE, TANH_ULPS
 from bridge.floats import tanh_rounded, to_float32
-from tests.conftest import impl_params
+from bridge.rows import REGISTRY
+from tests.helpers import impl_params
 
 STRESS = os.environ.get("DESCENT_STRESS") == "1"
 SAMPLE = {"float32": 60_000, "float64": 20_000}
@@ -122,7 +123,7 @@ def test_library_tanh_error_is_the_measured_figure(library, dtype):
 
 
 def test_every_row_with_its_own_tanh_names_a_measured_library():
-    assert set(TANH_OF.values()) == set(TANH_ULPS)
+    assert {row.tanh for row in REGISTRY.values() if row.tanh} == set(TANH_ULPS)
 
 
 def _every_float32(low: float, high: float, chunk: int = 1 << 22):

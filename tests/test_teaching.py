@@ -1,27 +1,16 @@
 """The teaching views: grads, plot, show, practice, and divergence said plainly."""
 
 import json
-import struct
-import zlib
 
 import pytest
 
 import bridge
 from bridge.cli import main
-from bridge.teaching import AUTOGRAD, loop_source, show
-from tests.conftest import impl_params
+from bridge.teaching.parity import autograd_rows
+from bridge.teaching.sources import loop_source, show
+from tests.helpers import impl_params, png_size
 
 VIEW_PRESETS = ["lesson", "overshoot", "crawl", "mini_batch"]
-
-
-def png_size(path) -> tuple[int, int]:
-    """Width and height from a PNG's IHDR chunk, after checking the signature and the chunk's CRC."""
-    data = open(path, "rb").read()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG file"
-    length, kind = struct.unpack(">I4s", data[8:16])
-    assert kind == b"IHDR" and length == 13
-    assert struct.unpack(">I", data[29:33])[0] == zlib.crc32(data[12:29]), "IHDR checksum"
-    return struct.unpack(">II", data[16:24])
 
 
 @pytest.mark.parametrize("preset", VIEW_PRESETS)
@@ -42,7 +31,7 @@ def test_grads_shows_every_step_with_parity(preset, capsys):
 def test_grads_table_names_each_autograd_and_says_exact(capsys):
     assert main(["grads"]) == 0
     out = capsys.readouterr().out.splitlines()
-    installed = [n for n in AUTOGRAD if bridge.REGISTRY[n].installed()]
+    installed = [n for n in autograd_rows() if bridge.REGISTRY[n].installed()]
     assert all(n in out[1] for n in installed)
     assert out[2].split()[:2] == ["0", "-9.0"] and out[2].split()[2:] == ["exact"] * len(installed)
     assert out[-1].startswith(f"{installed[0]}: 20 of 20 exact")

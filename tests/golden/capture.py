@@ -38,9 +38,7 @@ COMMANDS = {
     "refused-option": ["compare", "--problem", "mlp", "--steps", "3"],
 }
 # What changes with an install, not with the code: framework versions and the Python version
-VERSIONS = re.compile(
-    r"\b(Python|numpy|torch|tensorflow|jax|keras)( |\"framework\": \")(\d+\.\d+[\w.+]*)(/\w+)?"
-)
+VERSIONS = re.compile(r"\b(Python|numpy|torch|tensorflow|jax|keras)( |\"framework\": \")(\d+\.\d+[\w.+]*)(/\w+)?")
 
 
 def masked(text: str) -> str:

@@ -1,0 +1,129 @@
+"""Why a row may depart from bitwise: the cause phrases, named once, and the two kinds of claim a row makes.
+
+Each phrase was established by experiment (tests/test_causes.py, tests/test_network.py,
+tests/test_keras.py, tests/test_parallel.py); the rows (bridge/rows.py) compose them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CPU, GPU = "cpu", "gpu"  # the device kinds a claim is keyed by (bridge.devices.parse)
+
+
+@dataclass(frozen=True)
+class Departure:
+    """Why an implementation may not be bitwise, and so which bound applies."""
+
+    cause: str
+    reorders: bool = False  # its sums round differently from the reference at every step
+    flushes: bool = False  # subnormal operands and results become zero
+    precision: str | None = None  # the dtype it computes in, where narrower than the problem's
+    tanh: str | None = None  # whose tanh it calls, a key of bounds.TANH_ULPS (a network with tanh only)
+    scalings: int = 0  # roundings a data-parallel row adds to every gradient's path (its 1/N and N scalings)
+
+
+@dataclass(frozen=True)
+class Combine:
+    """How an engine's all-reduce makes one gradient of the workers' own: the rule the replay follows."""
+
+    rule: str  # what it computes, in words
+    reciprocal: bool = False  # each worker's gradient is multiplied by fl(1/N) before the sum
+    ordered_up_to: int = 0  # the most workers for which the sum's order is established; beyond it, the bound alone
+    unreplayed: str | None = None  # why its workers' gradients cannot be replayed (then rule says what it does)
+
+
+# ---- one weight and batches ----
+ORDER = " sums the batch in its own order; the reference sums left to right"
+AUTOGRAD_MEAN = "; autograd's mean scales each term by 1/n before summing"
+FMA = "compiled XLA fuses w * x - y and w - lr * grad into fused multiply-adds (one rounding, not two)"
+FLUSH = "{} flushes subnormal numbers to zero (FTZ/DAZ on its CPU threads)"
+NUMPY_PAIRWISE = "np.mean sums pairwise, 8 partial sums at a time; the reference left to right"
+VALUE_MEAN = "the mean's backward scales each term by 1/n before summing, and backward() adds them last sample first"
+KERAS_ORDER = (
+    "loss='mse' sums the batch, and the kernel's gradient is a matmul over it, in the backend's own order; "
+    "the reference sums left to right" + AUTOGRAD_MEAN.replace("autograd's mean", "autodiff")
+)
+KERAS_TORCH_ZERO = "the kernel's gradient is a matmul, whose sum starts from +0.0, so a -0.0 gradient comes out +0.0"
+TRITON_FMA = (
+    "Inductor's Triton kernels fuse w * x - y and w - lr * grad into fused multiply-adds (one rounding, not two): "
+    "Inductor passes enable_fp_fusion=True to Triton (emulate_precision_casts=True turns it off: bitwise)"
+)
+KERAS_XLA = (
+    "Keras's JAX trainer compiles each step with XLA (jit_compile='auto'), which fuses multiply-adds into FMAs "
+    "(compile(jit_compile=False) runs op by op: bitwise)"
+)
+
+# ---- the network loop ----
+NETWORK_ORDER = " sums a batch (over the samples) in its own order; the reference sums left to right"
+NUMPY_DOT = (
+    "h @ W2 goes to OpenBLAS, whose float32 dot adds the H products in its own order (float64 at H <= 8: left to "
+    "right, fused into multiply-adds on an AVX-512 CPU; both dtypes on mlp: the reference's bits, measured)"
+)
+TORCH_DOT = (
+    "torch's CPU matmul adds h @ W2's products left to right, fused into multiply-adds on some CPUs (an Intel Xeon "
+    "with AVX-512, measured: one rounding a term, not two)"
+)
+XLA_DOT = "XLA's CPU dot adds h @ W2's products with fused multiply-adds, left to right (one rounding a term, not two)"
+_ZERO_SIGN = (
+    "{}, so the gradient of a unit that is off comes out -0.0 where the reference's (the mask times the error, "
+    "then a sum from +0.0) is +0.0, or the other way round: only the sign of a zero"
+)
+TF_ZERO = _ZERO_SIGN.format("TensorFlow's sums over the batch keep a lone -0.0")
+JAX_ZERO = _ZERO_SIGN.format("jax.nn.relu's gradient selects +0.0 for an off unit, and x^T dz makes it -0.0 for x < 0")
+VALUE_ZERO = _ZERO_SIGN.format("a Value's gradient starts from -0.0 (IEEE's zero for sums)")
+COMPILED_ZERO = _ZERO_SIGN.format("the compiled mean over the batch starts from its first term")
+TANH = "its tanh ({}) is not correctly rounded, the reference's is; and it writes tanh's derivative in its own order"
+
+# ---- Keras's float64 -> float32 type promotion (tests/test_keras.py pins it) ----
+_PROMOTION = (
+    "Keras's type promotion turns float64 into float32 on its {} backend "
+    "(keras.src.backend.common.dtypes.BIT64_TO_BIT32_DTYPE): {}; no public setting keeps float64"
+)
+KERAS_JAX_NARROWS = _PROMOTION.format(
+    "JAX", "loss='mse' takes its mean in float32, so the loss and the 1/n are rounded"
+)
+KERAS_TORCH_NARROWS = _PROMOTION.format(
+    "torch", "Dense's matmul, and with it the loss and the gradient, run in float32"
+)
+KERAS_DP_NARROWS = _PROMOTION.format("JAX", "the loss and its weighted mean are taken in float32")
+
+# ---- data-parallel rows (established in tests/test_parallel.py) ----
+SPLIT = (
+    "the batch is split across {} workers, each summing its own share of the mean (sum / n), and the all-reduce "
+    "adds the shares: a different order from the reference's left-to-right sum"
+)
+DDP_SCALING = (
+    "; each share is scaled by N and DDP's reducer multiplies each worker's gradient by fl(1/N) before the sum "
+    "(two roundings more, where N is not a power of two)"
+)
+SHARDED_XLA = "; XLA compiles each device's step (fused multiply-adds)"
+KERAS_DP = (
+    "; Keras's JAX trainer compiles the step with XLA (fused multiply-adds), and the all-reduce with it; padding "
+    "weighs 0 and the loss divides by the weights' sum"
+)
+DDP_COMBINE = "each worker's gradient times fl(1/N) (DDP's reducer, as it copies it into its bucket), then gloo's sum"
+PSUM_COMBINE = "jax.lax.psum: the devices' gradients added, nothing scaled"
+MIRRORED_COMBINE = "all_reduce(SUM) in the replica context: the replicas' gradients added"
+KERAS_DP_UNSEEN = "its workers' gradients are never seen apart: XLA compiles the all-reduce into the step"
+
+# Where a row's GPU claims were measured (issue 9): every preset, both dtypes, and for the eager rows 150 random
+# problems; the network loop came later and was not measured there.
+H200 = "NVIDIA H200, torch 2.11.0+cu130, Triton 3.6.0, jax 0.11.2 (CUDA), keras 3.15.1 (issue 9)"
+H200_LOOPS = ("one_weight", "batched")
+
+
+def plain(cause: str, reorders: bool = True, **more) -> Departure:
+    """A departure that rounds differently (by default: it reorders) and flushes nothing."""
+    return Departure(cause, reorders, **more)
+
+
+def flushes(who: str, reorder: str = "") -> Departure:
+    """A departure that flushes subnormals (who: TensorFlow or XLA), reordering too where reorder says how."""
+    return Departure(f"{reorder}; {FLUSH.format(who)}" if reorder else FLUSH.format(who), bool(reorder), True)
+
+
+def split(workers: int, flusher: str | None, more: str = "", scalings: int = 0) -> Departure:
+    """A data-parallel row's departure at this many workers: the split, what the row adds, who flushes."""
+    cause = SPLIT.format(workers) + more + (f"; {FLUSH.format(flusher)}" if flusher else "")
+    return Departure(cause, True, bool(flusher), scalings=scalings)

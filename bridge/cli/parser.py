@@ -1,0 +1,136 @@
+"""descent's grammar: every command, its options, and how a problem is read from them."""
+
+from __future__ import annotations
+
+import argparse
+
+from bridge import budget
+from bridge.errors import InvalidProblem
+from bridge.floats import DTYPES
+from bridge.parallel import DEFAULT_WORKERS, MAX_WORKERS
+from bridge.problems import PRESETS, Batched, Network, OneWeight, preset, with_changes
+from bridge.rows import IMPLEMENTATIONS
+from bridge.teaching.parity import autograd_rows
+
+OVERRIDES = ("x", "y", "w0", "lr", "steps", "epochs", "batch_size", "b0", "hidden")
+APPLIES = {  # which overrides each kind of problem takes
+    OneWeight: ("x", "y", "w0", "lr", "steps"),
+    Batched: ("w0", "lr", "epochs", "batch_size", "b0"),
+    Network: ("lr", "epochs", "batch_size", "hidden"),
+}
+KIND = {OneWeight: "one-weight", Batched: "batched", Network: "network"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
+
+
+def _number(text: str):
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _count(text: str):
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def _problem_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("problem", "a preset, optionally with some numbers replaced")
+    group.add_argument("--problem", default="lesson", help=f"preset: {', '.join(PRESETS)} (default: lesson)")
+    # Values pass through as typed when they do not parse, so that the problem's own
+    # validation words the error exactly as the Python API does.
+    for name in ("x", "y", "w0", "lr"):
+        group.add_argument(f"--{name}", type=_number, help=f"replace the preset's {name}")
+    group.add_argument("--steps", type=_count, help="updates of a one-weight problem")
+    group.add_argument("--epochs", type=_count, help="epochs of a batched problem")
+    group.add_argument("--batch-size", type=_count, help="batch size of a batched problem")
+    group.add_argument("--b0", type=_number, help="a batched problem's starting bias (adds a bias if it has none)")
+    group.add_argument(
+        "--hidden", type=_count, help="a network's hidden units (its parameters drawn anew from its seed)"
+    )
+    group.add_argument("--dtype", default="float64", help=f"{' or '.join(DTYPES)} (default: float64)")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or gpu, for torch, TensorFlow and JAX")
+    parser.add_argument(
+        budget.OPTION,
+        help=f"the most a run may store, e.g. 512MB or 4GiB (default: ${budget.ENVIRONMENT}, else 1GiB)",
+    )
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _problem(args):
+    """The preset named by --problem, with the command line's overrides applied."""
+    base = preset(args.problem, args.dtype)
+    changes = {k: getattr(args, k) for k in OVERRIDES}
+    changes = {k: v for k, v in changes.items() if v is not None}
+    for name in changes:
+        if name not in APPLIES[type(base)]:
+            flag = "--" + name.replace("_", "-")
+            raise InvalidProblem(f"{flag} does not apply to {args.problem!r}, a {KIND[type(base)]} problem")
+    args.label = args.problem + (" (modified)" if changes else "")  # for headers and titles
+    # overrides are plain floats: round them to the dtype like the preset's own numbers
+    return with_changes(base, **changes) if changes else base
+
+
+def problem_of(args):
+    """The preset named by --problem, with the command line's overrides applied."""
+    base = preset(args.problem, args.dtype)
+    changes = {k: getattr(args, k) for k in OVERRIDES}
+    changes = {k: v for k, v in changes.items() if v is not None}
+    for name in changes:
+        if name not in APPLIES[type(base)]:
+            flag = "--" + name.replace("_", "-")
+            raise InvalidProblem(f"{flag} does not apply to {args.problem!r}, a {KIND[type(base)]} problem")
+    args.label = args.problem + (" (modified)" if changes else "")  # for headers and titles
+    # overrides are plain floats: round them to the dtype like the preset's own numbers
+    return with_changes(base, **changes) if changes else base
+
+
+def build() -> _Parser:
+    parser = _Parser(prog="descent", description="One gradient-descent loop, six frameworks, one trajectory.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands.add_parser("list", help="the implementations, installed or not").add_argument(
+        "--json", action="store_true"
+    )
+    run = commands.add_parser("run", help="run one implementation and print the lesson's lines")
+    run.add_argument("--impl", required=True, help=f"one of: {', '.join(IMPLEMENTATIONS)}")
+    _problem_options(run)
+    comp = commands.add_parser("compare", help="run implementations and check them against the reference")
+    comp.add_argument("--impl", action="extend", nargs="+", help="one or more names (default: all that apply)")
+    _problem_options(comp)
+    for command in (run, comp):
+        command.add_argument(
+            "--workers",
+            type=_count,
+            default=DEFAULT_WORKERS,
+            help=f"workers a data-parallel row splits each batch across, 1 to {MAX_WORKERS} "
+            f"(default: {DEFAULT_WORKERS})",
+        )
+    grads = commands.add_parser("grads", help="the hand-derived gradient beside autograd's, step by step")
+    grads.add_argument("--impl", action="extend", nargs="+", help=f"default: {' '.join(autograd_rows())}")
+    _problem_options(grads)
+    plot = commands.add_parser("plot", help="loss curves, the valley and three learning rates, as a PNG")
+    plot.add_argument("--impl", action="extend", nargs="+", help="default: every installed one")
+    plot.add_argument("--output", required=True, help="the .png file to write")
+    _problem_options(plot)
+    show_cmd = commands.add_parser("show", help="the loop of each implementation, from its source file")
+    show_cmd.add_argument("--impl", action="extend", nargs="+", help="default: all")
+    show_cmd.add_argument("--loop", choices=("one_weight", "batched", "network"), default="one_weight")
+    show_cmd.add_argument("--side-by-side", action="store_true", help="columns, with the lesson's steps aligned")
+    show_cmd.add_argument("--width", type=_count, default=72, help="columns of --side-by-side (8 to 1000)")
+    drill = commands.add_parser("practice", help="the lesson's practice set, worked by the code")
+    drill.add_argument("--impl", help="which implementation computes (default: the reference)")
+    drill.add_argument("--json", action="store_true")
+    bench = commands.add_parser("bench", help="time every implementation (pytest-benchmark), table and chart")
+    bench.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run in seconds")
+    bench.add_argument("--device", default="cpu", help="cpu (default), cuda or gpu for torch, TensorFlow and JAX")
+    bench.add_argument("--output-dir", default=".benchmarks", help="where the JSON and the PNG go")
+    bench.add_argument("--results", help="report on an existing pytest-benchmark JSON instead of running")
+    return parser

@@ -1,0 +1,475 @@
+"""The rows: one entry per implementation holding every fact about it, the way PyTorch's OpInfo holds an operator's.
+
+An entry says where the loop lives and what runs it, what it needs, how it
+computes (autodiff, compiled, whose tanh, whether it narrows float64), what it
+claims per (loop, device kind[, workers]) and why, where that was measured,
+how its workers combine, what a run stores. Nothing else in bridge/ keeps a
+table keyed by a row's name: the tests and the commands read these entries.
+Frameworks are never imported here: installed() finds them without importing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.metadata
+import importlib.util
+import platform
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from bridge import causes
+from bridge.budget import Cost
+from bridge.causes import CPU, GPU, H200, H200_LOOPS, Combine, Departure, flushes, plain, split
+from bridge.environment import quiet
+from bridge.errors import FrameworkMissing, InvalidProblem, UnknownName
+from bridge.parallel import MAX_WORKERS
+from bridge.problems import loop_of
+
+IN_PROCESS, KERAS_WORKER, LAUNCHER = "in process", "Keras worker", "launcher"  # the kinds of runner (bridge.runners)
+ALL_LOOPS = ("one_weight", "batched", "network")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Row:
+    """One implementation and every fact about it."""
+
+    name: str
+    summary: str
+    module: str  # the module holding its loops
+    runner: str = IN_PROCESS  # what runs it: in this process, in a Keras worker, in a launcher (data-parallel)
+    framework: str = ""  # the module to import first; "" for pure Python
+    requires: tuple[str, ...] = ()  # every module it imports beyond the standard library (framework first)
+    distributions: tuple[str, ...] = ()  # where its version comes from, first installed wins
+    extra: str = ""  # pip install 'descent-bridge[extra]'
+    device_check: str = ""  # the framework whose devices it runs on; "" runs on the CPU only
+    backend: str = ""  # Keras rows: the backend (shown beside Keras's version)
+    reference: bool = False  # the row every other is compared with
+    autodiff: bool = False  # its gradient is found by automatic differentiation, not typed by hand
+    compiled: bool = False  # a compiler sees more than one operation at a time
+    loops: tuple[str, ...] = ALL_LOOPS  # the loops it runs: a data-parallel row splits batches only
+    tanh: str | None = None  # whose tanh it calls (bounds.TANH_ULPS); None: correctly rounded
+    narrows: str | None = None  # why it computes a float64 problem in float32, where it does
+    claims: Mapping[tuple, Departure] = field(default_factory=dict)  # (loop, kind[, workers]) -> why not bitwise
+    measured: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # kind -> (where, loops)
+    combine: Combine | None = None  # a data-parallel row: how its all-reduce combines the workers' gradients
+    cost: Cost  # what a run stores (bridge.budget)
+    floor_target: float | None = None  # descent bench: its full-batch step at N=10^6 within this many times the floor
+    environment: Mapping[str, str] = field(default_factory=dict)  # set before its framework starts (its process)
+    worker_devices: str = ""  # the variable that sets the CPU devices a launcher's framework makes: the workers
+    single: str = ""  # a data-parallel row: the single-process row whose loop it splits (descent show)
+    worker_loop: str = "batched"  # the function holding the loop each worker runs (descent show)
+
+    @property
+    def gpu(self) -> bool:
+        """Whether --device cuda/gpu means anything to it."""
+        return bool(self.device_check)
+
+    @property
+    def parallel(self) -> bool:
+        return self.runner == LAUNCHER
+
+    def applies(self, problem) -> bool:
+        """Whether it has a loop for the problem."""
+        return loop_of(problem) in self.loops
+
+    def check_loop(self, problem) -> None:
+        """Raise InvalidProblem, in one line, where this row has no loop for the problem."""
+        if not self.applies(problem):
+            kind = loop_of(problem).replace("_", "-")
+            raise InvalidProblem(f"{self.name} runs the batched loop only (data-parallel); this is a {kind} problem")
+
+    def installed(self) -> bool:
+        """Whether every module it needs can be imported, found without importing them."""
+        return all(_importable(module) for module in self.requires)
+
+    def version(self) -> str:
+        """Framework name and version, read from package metadata (no import)."""
+        for dist in self.distributions:
+            try:
+                found = f"{dist.removesuffix('-cpu')} {importlib.metadata.version(dist)}"
+                return f"{found}/{self.backend}" if self.backend else found
+            except importlib.metadata.PackageNotFoundError:
+                continue
+        return "" if self.framework else f"Python {platform.python_version()}"
+
+    def device_for(self, device: str) -> str:
+        """The device this implementation runs on when a run asks for `device`: CPU-only ones stay on the CPU."""
+        return device if self.gpu else "cpu"
+
+    def install_hint(self) -> str:
+        return f"pip install 'descent-bridge[{self.extra}]'"
+
+    def missing(self) -> FrameworkMissing:
+        """The error naming what is missing (all it requires, if each one imports on its own)."""
+        absent = [m for m in self.requires if not _importable(m)] or list(self.requires)
+        needs, verb = " and ".join(absent), "is" if len(absent) == 1 else "are"
+        return FrameworkMissing(f"{self.name} needs {needs}, which {verb} not installed: {self.install_hint()}")
+
+    def check_device(self, device: str) -> None:
+        """Raise DeviceUnavailable unless its framework can run on the device."""
+        from bridge.devices import check
+
+        quiet(self.requires)
+        check(self.device_check, device)
+
+    def load(self):
+        """Import the implementation module, or say which extra installs its framework."""
+        quiet(self.requires)
+        try:
+            if self.framework:
+                importlib.import_module(self.framework)  # first, so a missing one is named as such
+            return importlib.import_module(self.module)
+        except ImportError as error:
+            if self.framework and error.name and error.name.split(".")[0] == self.framework:
+                raise self.missing() from None
+            raise
+
+
+def _importable(module: str) -> bool:
+    if module in sys.modules:  # imported already, or blocked with None
+        return sys.modules[module] is not None
+    return importlib.util.find_spec(module) is not None
+
+
+# ---- the entries, in teaching order ----
+
+TORCH = {"framework": "torch", "requires": ("torch",), "distributions": ("torch",), "extra": "torch"}
+TORCH |= {"device_check": "torch"}
+TENSORFLOW = {"framework": "tensorflow", "requires": ("tensorflow",), "extra": "tensorflow"}
+TENSORFLOW |= {"distributions": ("tensorflow", "tensorflow-cpu"), "device_check": "tensorflow"}
+JAX = {"framework": "jax", "requires": ("jax",), "distributions": ("jax",), "extra": "jax", "device_check": "jax"}
+ON_H200 = {GPU: (H200, H200_LOOPS)}
+AUTOGRAD_ORDER = causes.ORDER + causes.AUTOGRAD_MEAN
+TORCH_NETWORK = causes.TORCH_DOT + "; torch's mean and matmul" + causes.NETWORK_ORDER
+
+
+def keras(backend: str, label: str, extra: str, measured_at, stress_only=("one_weight",), **facts) -> Row:
+    """Keras 3 on one backend: the lesson as the next lesson writes it (impl/keras.py), in a worker of its own."""
+    return Row(
+        name=f"keras_{backend}",
+        summary=f"Keras 3 on {label}: Sequential([Dense(1)]), SGD, loss='mse', fit()",
+        module="impl.keras",
+        runner=KERAS_WORKER,
+        framework="keras",
+        requires=("keras", backend),
+        distributions=("keras",),
+        extra=f"keras,{extra}",
+        device_check=backend,
+        backend=backend,
+        autodiff=True,
+        compiled=backend != "torch",  # the JAX trainer compiles its step with XLA; TensorFlow's may (tf.function)
+        cost=Cost(200, 320, steps_are_samples=True, measured_at=measured_at, stress_only=stress_only),  # and its worker
+        environment={"KERAS_BACKEND": backend},
+        **facts,
+    )
+
+
+def data_parallel(flusher: str | None, adds: str = "", scalings: int = 0) -> dict:
+    """A data-parallel row's claims: the split at every worker count, with what the row adds and who flushes."""
+    return {("batched", CPU, n): split(n, flusher, adds, scalings) for n in range(1, MAX_WORKERS + 1)}
+
+
+_ENTRIES = (
+    Row(
+        name="python",
+        summary="the lesson's loop in plain floats; float32 emulated by rounding",
+        module="impl.python",
+        reference=True,
+        tanh=None,  # correctly rounded, from decimal (floats.tanh_rounded)
+        cost=Cost(48, 256, measured_at=(300_000, 200_000)),
+    ),
+    Row(
+        name="numpy",
+        summary="NumPy scalars and arrays",
+        module="impl.numpy",
+        framework="numpy",
+        requires=("numpy",),
+        distributions=("numpy",),  # a core dependency
+        tanh="numpy",
+        floor_target=4.0,
+        claims={
+            ("batched", CPU): plain(causes.NUMPY_PAIRWISE),
+            ("network", CPU): plain(causes.NUMPY_DOT + "; np.mean" + causes.NETWORK_ORDER),
+        },
+        cost=Cost(48, 24, measured_at=(300_000, 1_000_000)),
+    ),
+    Row(
+        name="torch_manual",
+        summary="torch tensors, the hand-derived gradient",
+        module="impl.torch_manual",
+        **TORCH,
+        tanh="torch",
+        claims={
+            ("batched", CPU): plain("torch's mean" + causes.ORDER),
+            ("network", CPU): plain(TORCH_NETWORK),
+        },
+        measured=ON_H200,
+        cost=Cost(56, 64, measured_at=(30_000, 1_000_000)),
+    ),
+    Row(
+        name="python_autograd",
+        summary="plain Python, a tiny reverse-mode autograd (micrograd's idea)",
+        module="impl.python_autograd",
+        autodiff=True,
+        tanh="libm",
+        claims={
+            ("batched", CPU): plain(causes.VALUE_MEAN),
+            ("network", CPU): plain(causes.VALUE_ZERO + "; backward()" + causes.NETWORK_ORDER),
+        },
+        cost=Cost(48, 2400, measured_at=(60_000, 20_000)),  # a Value node per operation per sample
+    ),
+    Row(
+        name="torch_autograd",
+        summary="torch tensors, loss.backward()",
+        module="impl.torch_autograd",
+        **TORCH,
+        autodiff=True,
+        tanh="torch",
+        claims={
+            ("batched", CPU): plain("torch's mean" + AUTOGRAD_ORDER),
+            ("network", CPU): plain(TORCH_NETWORK),
+        },
+        measured=ON_H200,
+        cost=Cost(56, 80, measured_at=(10_000, 1_000_000)),
+    ),
+    Row(
+        name="tf_tape",
+        summary="TensorFlow eager, tf.GradientTape",
+        module="impl.tf_tape",
+        **TENSORFLOW,
+        autodiff=True,
+        tanh="eigen",
+        claims={
+            ("one_weight", CPU): flushes("TensorFlow"),
+            ("batched", CPU): flushes("TensorFlow", "tf.reduce_mean" + AUTOGRAD_ORDER),
+            ("network", CPU): flushes("TensorFlow", causes.TF_ZERO + "; TensorFlow" + causes.NETWORK_ORDER),
+        },
+        cost=Cost(1800, 120, measured_at=(1_500, 1_000_000)),  # a tensor per recorded value
+    ),
+    Row(
+        name="jax_grad",
+        summary="JAX, jax.value_and_grad (eager)",
+        module="impl.jax_grad",
+        **JAX,
+        autodiff=True,
+        tanh="xla",
+        claims={
+            ("one_weight", CPU): flushes("XLA"),
+            ("batched", CPU): flushes("XLA", "jnp.mean" + AUTOGRAD_ORDER),
+            ("network", CPU): flushes("XLA", causes.XLA_DOT + "; " + causes.JAX_ZERO + "; JAX" + causes.NETWORK_ORDER),
+        },
+        measured=ON_H200,
+        cost=Cost(5600, 104, measured_at=(400, 1_000_000)),  # a tuple of arrays per update
+    ),
+    Row(
+        name="tf_function",
+        summary="TensorFlow, the step compiled: tf.function(jit_compile=True)",
+        module="impl.tf_function",
+        **TENSORFLOW,
+        autodiff=True,
+        compiled=True,
+        tanh="xla",
+        claims={
+            ("one_weight", CPU): flushes("TensorFlow", causes.FMA),
+            ("batched", CPU): flushes("TensorFlow", causes.FMA + "; tf.reduce_mean" + AUTOGRAD_ORDER),
+            ("network", CPU): flushes(
+                "TensorFlow",
+                causes.FMA + "; " + causes.XLA_DOT + "; " + causes.TF_ZERO + "; TensorFlow" + causes.NETWORK_ORDER,
+            ),
+        },
+        floor_target=2.0,
+        cost=Cost(1800, 72, measured_at=(1_500, 1_000_000), stress_only=("one_weight", "batched")),
+    ),
+    Row(
+        name="torch_compile",
+        summary="torch, the step compiled: torch.compile",
+        module="impl.torch_compile",
+        **TORCH,
+        compiled=True,
+        tanh="inductor",
+        claims={
+            ("batched", CPU): plain("the compiled mean" + causes.ORDER),
+            ("network", CPU): plain(causes.COMPILED_ZERO + "; the compiled mean" + causes.NETWORK_ORDER),
+            ("one_weight", GPU): plain(causes.TRITON_FMA),
+            ("batched", GPU): plain("the compiled mean" + causes.ORDER + "; " + causes.TRITON_FMA),
+        },
+        measured=ON_H200,
+        floor_target=2.0,
+        cost=Cost(
+            56, 24, measured_at=(15_000, 1_000_000), stress_only=("one_weight", "batched")
+        ),  # one fused kernel: no temporaries per sample
+    ),
+    Row(
+        name="jax_jit",
+        summary="JAX, the whole loop compiled: jax.jit of a lax.scan",
+        module="impl.jax_jit",
+        **JAX,
+        autodiff=True,
+        compiled=True,
+        tanh="xla",
+        claims={
+            ("one_weight", CPU): flushes("XLA", causes.FMA),
+            ("batched", CPU): flushes("XLA", causes.FMA + "; jnp.mean" + AUTOGRAD_ORDER),
+            ("network", CPU): flushes(
+                "XLA",
+                causes.FMA + "; " + causes.XLA_DOT + "; " + causes.JAX_ZERO + "; JAX" + causes.NETWORK_ORDER,
+            ),
+        },
+        measured=ON_H200,
+        floor_target=2.0,
+        cost=Cost(64, 40, measured_at=(300_000, 1_000_000)),  # the scan's stacked outputs, their host copy, the lists
+    ),
+    keras(
+        "tensorflow",
+        "TensorFlow",
+        "tensorflow",
+        (10_000, 300_000),
+        ("one_weight", "batched"),  # the Keras rows share impl/keras.py and its worker: keras_jax is measured
+        tanh="eigen",
+        claims={
+            ("one_weight", CPU): flushes("TensorFlow"),
+            ("batched", CPU): flushes("TensorFlow", causes.KERAS_ORDER),
+            ("network", CPU): flushes("TensorFlow", causes.TF_ZERO + "; " + causes.KERAS_ORDER),
+        },
+    ),
+    keras(
+        "jax",
+        "JAX",
+        "jax",
+        (10_000, 300_000),  # a one-weight run: 20 s at a measurable size
+        tanh="xla",
+        narrows=causes.KERAS_JAX_NARROWS,
+        claims={
+            ("one_weight", CPU): flushes("XLA", causes.KERAS_XLA),
+            ("batched", CPU): flushes("XLA", causes.KERAS_XLA + "; " + causes.KERAS_ORDER),
+            ("network", CPU): flushes("XLA", causes.XLA_DOT + "; " + causes.JAX_ZERO + "; " + causes.KERAS_ORDER),
+        },
+        measured=ON_H200,
+    ),
+    keras(
+        "torch",
+        "torch",
+        "torch",
+        (4_000, 300_000),
+        ("one_weight", "batched"),
+        tanh="torch",
+        narrows=causes.KERAS_TORCH_NARROWS,
+        claims={
+            # found by Hypothesis; the bounds then allow nothing beyond underflow-sized (eta) differences
+            ("one_weight", CPU): Departure(causes.KERAS_TORCH_ZERO),
+            ("batched", CPU): plain(causes.KERAS_ORDER),
+            ("network", CPU): plain(causes.TORCH_DOT + "; " + causes.KERAS_ORDER),
+        },
+        measured=ON_H200,
+    ),
+    # The data-parallel rows: the batched loop over workers, each run in a launcher (bridge.runners.launcher).
+    # Their costs are estimates, not measurements: their data and records live in other processes.
+    Row(
+        name="torch_ddp",
+        summary="torch, DistributedDataParallel over gloo (NCCL on GPUs), one process per worker",
+        module="impl.torch_ddp",
+        runner=LAUNCHER,
+        **TORCH,
+        autodiff=True,
+        loops=("batched",),
+        claims=data_parallel(None, causes.DDP_SCALING, scalings=2),
+        combine=Combine(causes.DDP_COMBINE, reciprocal=True, ordered_up_to=2),
+        cost=Cost(2000, 400),
+        single="torch_autograd",
+        worker_loop="worker_loop",  # batched() starts the worker processes
+    ),
+    Row(
+        name="jax_sharded",
+        summary="JAX, the batch sharded over devices: jax.shard_map and psum",
+        module="impl.jax_sharded",
+        runner=LAUNCHER,
+        **JAX,
+        autodiff=True,
+        compiled=True,
+        loops=("batched",),
+        claims=data_parallel("XLA", causes.SHARDED_XLA),
+        combine=Combine(causes.PSUM_COMBINE, ordered_up_to=2),
+        cost=Cost(6000, 400),
+        worker_devices="JAX_NUM_CPU_DEVICES",  # read once, when JAX starts: hence a process of its own
+        single="jax_grad",
+    ),
+    Row(
+        name="tf_mirrored",
+        summary="TensorFlow, tf.distribute.MirroredStrategy over logical CPUs or GPUs",
+        module="impl.tf_mirrored",
+        runner=LAUNCHER,
+        **TENSORFLOW,
+        autodiff=True,
+        loops=("batched",),
+        claims=data_parallel("TensorFlow"),
+        combine=Combine(causes.MIRRORED_COMBINE, ordered_up_to=2),
+        cost=Cost(2000, 400),
+        single="tf_tape",
+    ),
+    Row(
+        name="keras_data_parallel",
+        summary="Keras 3 on JAX, keras.distribution.DataParallel, then fit()",
+        module="impl.keras_data_parallel",
+        runner=LAUNCHER,
+        framework="keras",
+        requires=("keras", "jax"),
+        distributions=("keras",),
+        extra="keras,jax",
+        device_check="jax",  # its devices are JAX's
+        autodiff=True,
+        compiled=True,
+        loops=("batched",),
+        narrows=causes.KERAS_DP_NARROWS,
+        claims=data_parallel("XLA", causes.KERAS_DP),
+        combine=Combine(causes.KERAS_DP_UNSEEN, unreplayed=causes.KERAS_DP_UNSEEN),
+        cost=Cost(2000, 800),
+        environment={"KERAS_BACKEND": "jax"},  # DataParallel is built for JAX
+        worker_devices="JAX_NUM_CPU_DEVICES",
+        single="keras_jax",
+    ),
+)
+
+REGISTRY: dict[str, Row] = {row.name: row for row in _ENTRIES}
+
+
+class _Names(Sequence):
+    """The rows' names in teaching order: a live view, so a row registered later is listed too."""
+
+    def __getitem__(self, index):
+        return tuple(REGISTRY)[index]
+
+    def __len__(self) -> int:
+        return len(REGISTRY)
+
+    def __repr__(self) -> str:
+        return repr(tuple(REGISTRY))
+
+
+IMPLEMENTATIONS = _Names()
+
+
+def get(name: str) -> Row:
+    """The row for name, or UnknownName listing the choices."""
+    try:
+        return REGISTRY[name]
+    except (KeyError, TypeError):
+        raise UnknownName(f"unknown implementation {name!r}; choose one of: {', '.join(IMPLEMENTATIONS)}") from None
+
+
+def reference_row() -> Row:
+    """The row every other is compared with."""
+    return next(row for row in REGISTRY.values() if row.reference)
+
+
+@contextlib.contextmanager
+def registered(row: Row):
+    """Within the block, the table holds this row too (last in teaching order): how a new framework joins."""
+    if row.name in REGISTRY:
+        raise ValueError(f"a row named {row.name!r} exists already")
+    REGISTRY[row.name] = row
+    try:
+        yield row
+    finally:
+        REGISTRY.pop(row.name, None)

@@ -1,0 +1,97 @@
+"""Gradient parity: per step, at the reference's weights, the hand-derived gradient beside each autograd's."""
+
+from __future__ import annotations
+
+import math
+
+from bridge.bounds import network_starts
+from bridge.floats import same_bits, ulp_distance
+from bridge.problems import Batched, Network, OneWeight, with_changes
+from bridge.rows import IN_PROCESS, REGISTRY, get, reference_row
+from bridge.training import train
+
+
+def autograd_rows() -> tuple[str, ...]:
+    """The rows whose gradient nobody typed: eager autodiff in this process (descent grads' default)."""
+    return tuple(
+        row.name for row in REGISTRY.values() if row.autodiff and not row.compiled and row.runner == IN_PROCESS
+    )
+
+
+def one_step_problem(problem, step: int, weight):
+    """The problem's update number `step` alone, starting from `weight` (a network's: its parameters by name)."""
+    if isinstance(problem, Network):
+        b = problem.batches[step % len(problem.batches)]
+        start = {"w1": weight["W1"], "b1": weight["b1"], "w2": weight["W2"], "b2": weight["b2"][0]}
+        return with_changes(problem, x=problem.x[b], y=problem.y[b], epochs=1, batch_size=b.stop - b.start, **start)
+    if isinstance(problem, OneWeight):
+        return with_changes(problem, w0=weight, steps=1)
+    b = problem.batches[step % len(problem.batches)]
+    return Batched(problem.x[b], problem.y[b], weight, problem.lr, 1, b.stop - b.start, problem.dtype)
+
+
+def gradient_parity(problem, names=None, device: str = "cpu") -> dict:
+    """Per step, at the reference's weight: the hand-derived gradient beside each autograd's, and their distance."""
+    names = autograd_rows() if names is None else names
+    installed = [n for n in names if get(n).installed()]
+    rows = list(parity_rows(problem, installed, device))
+    return {"implementations": installed, "not_installed": [n for n in names if n not in installed], "rows": rows}
+
+
+def parity_rows(problem, names, device: str = "cpu"):
+    """gradient_parity's rows, one step at a time, each as soon as every implementation has given its gradient."""
+    if isinstance(problem, Network):
+        yield from _layer_parity_rows(problem, names, device)
+        return
+    reference = train(reference_row(), problem)
+    hand = reference.grads
+    starts = [problem.w0, *reference.weights[:-1]]
+    whole = {}  # once the weight is inf or NaN, no one-step problem can start there: use whole runs
+
+    def grad_at(name, step):
+        where = get(name).device_for(device)
+        if math.isfinite(starts[step]):  # the same weight for all: no drift between runs
+            return train(name, one_step_problem(problem, step, starts[step]), where).grads[0]
+        if name not in whole:
+            whole[name] = train(name, problem, where).grads
+        return whole[name][step]
+
+    for step, g in enumerate(hand):
+        found = {n: grad_at(n, step) for n in names}
+        cells = {
+            n: {"grad": found[n], "ulps": ulp_distance(g, found[n], problem.dtype), "exact": same_bits(g, found[n])}
+            for n in names
+        }
+        yield {"step": step, "hand": g, "autograd": cells}
+
+
+def _layer_parity_rows(problem, names, device: str):
+    """A network's parity rows: per step, each layer's hand-derived gradient, and per autograd how far each layer is.
+
+    Each cell: exact (every entry bit for bit), or the largest distance in ULP over the layer's entries.
+    """
+    reference = train(reference_row(), problem)
+    starts = network_starts(problem, reference)
+    whole = {}
+
+    def grads_at(name, step):
+        where = get(name).device_for(device)
+        finite = all(math.isfinite(v) for values in starts[step].values() for v in values)
+        if finite:  # every row from the reference's parameters: the gradient computation alone, no drift
+            run = train(name, one_step_problem(problem, step, starts[step]), where)
+            return {n: rows[0] for n, rows in run.gradients.items()}
+        if name not in whole:
+            whole[name] = train(name, problem, where).gradients
+        return {n: rows[step] for n, rows in whole[name].items()}
+
+    for step in range(len(reference)):
+        hand = {n: rows[step] for n, rows in reference.gradients.items()}
+        cells = {}
+        for name in names:
+            found = grads_at(name, step)
+            cells[name] = {}
+            for layer, values in hand.items():
+                ulps = [ulp_distance(a, b, problem.dtype) for a, b in zip(values, found[layer])]
+                exact = all(same_bits(a, b) for a, b in zip(values, found[layer]))
+                cells[name][layer] = {"grad": found[layer], "ulps": max(ulps), "exact": exact}
+        yield {"step": step, "hand": hand, "autograd": cells}

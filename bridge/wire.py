@@ -1,0 +1,98 @@
+"""The one wire format: problems and trajectories as JSON, every number exact.
+
+Scalars travel as float.hex(), arrays as the base64 of their little-endian
+float64 bytes (exact, and compact for 10^6 samples). The Keras workers, the
+launchers and torch_ddp's ranks all speak it (bridge.runners).
+"""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+
+from bridge.problems import Batched, Network, OneWeight
+from bridge.trajectory import LOCAL, RECORDED, Trajectory
+
+
+def pack(values) -> str:
+    """Floats as the base64 of their little-endian float64 bytes."""
+    return base64.b64encode(np.asarray(values, dtype="<f8").tobytes()).decode("ascii")
+
+
+def unpack(text: str) -> list[float]:
+    return np.frombuffer(base64.b64decode(text), dtype="<f8").tolist()
+
+
+def problem_to_json(problem) -> dict:
+    """Every field of the problem, floats exact."""
+    if isinstance(problem, Network):
+        arrays = {k: pack(getattr(problem, k)) for k in ("x", "y", "w1", "b1", "w2")}
+        counts = {k: getattr(problem, k) for k in ("hidden", "epochs", "batch_size", "seed")}
+        numbers = {"lr": problem.lr.hex(), "b2": problem.b2.hex()}
+        return {
+            "kind": "network",
+            **arrays,
+            **counts,
+            **numbers,
+            "activation": problem.activation,
+            "dtype": problem.dtype,
+        }
+    if isinstance(problem, OneWeight):
+        numbers = {k: float(getattr(problem, k)).hex() for k in ("x", "y", "w0", "lr")}
+        return {"kind": "one_weight", **numbers, "steps": problem.steps, "dtype": problem.dtype}
+    return {
+        "kind": "batched",
+        "x": pack(problem.x),
+        "y": pack(problem.y),
+        "w0": problem.w0.hex(),
+        "lr": problem.lr.hex(),
+        "epochs": problem.epochs,
+        "batch_size": problem.batch_size,
+        "dtype": problem.dtype,
+        "b0": None if problem.b0 is None else problem.b0.hex(),
+    }
+
+
+def problem_from_json(data: dict):
+    if data["kind"] == "network":
+        arrays = {k: unpack(data[k]) for k in ("x", "y", "w1", "b1", "w2")}
+        counts = {k: data[k] for k in ("hidden", "epochs", "batch_size", "seed")}
+        numbers = {k: float.fromhex(data[k]) for k in ("lr", "b2")}
+        return Network(**arrays, **counts, **numbers, activation=data["activation"], dtype=data["dtype"])
+    if data["kind"] == "one_weight":
+        x, y, w0, lr = (float.fromhex(data[k]) for k in ("x", "y", "w0", "lr"))
+        return OneWeight(x, y, w0, lr, data["steps"], data["dtype"])
+    b0 = None if data["b0"] is None else float.fromhex(data["b0"])
+    w0, lr = float.fromhex(data["w0"]), float.fromhex(data["lr"])
+    return Batched(unpack(data["x"]), unpack(data["y"]), w0, lr, data["epochs"], data["batch_size"], data["dtype"], b0)
+
+
+def trajectory_to_json(trajectory: Trajectory, problem) -> dict:
+    """Every recorded number: a network's as flat rows (Trajectory.network_rows); a data-parallel run's workers too."""
+    if isinstance(problem, Network):
+        return {"network": pack(trajectory.network_rows()), "sizes": problem.sizes}
+    table = {k: pack(getattr(trajectory, k)) for k in RECORDED}
+    if trajectory.world:  # a data-parallel run: what its workers reported, and their own gradients, row by row
+        flat = {k: pack([v for row in getattr(trajectory, k) for v in row]) for k in LOCAL}
+        table |= flat | {"world": trajectory.world}
+    return table
+
+
+def trajectory_from_json(data: dict, workers: int = 0) -> Trajectory:
+    """The trajectory trajectory_to_json wrote; a data-parallel run's with its workers' rows of `workers` each."""
+    if "network" in data:
+        return Trajectory.of_network(data["sizes"], unpack(data["network"]))
+    trajectory = Trajectory(*(unpack(data[k]) for k in RECORDED))
+    if "world" in data:
+        n = trajectory.workers = workers
+        for key in LOCAL:
+            values = unpack(data[key])
+            setattr(trajectory, key, [values[i : i + n] for i in range(0, len(values), n)])
+        trajectory.world = data["world"]
+    return trajectory
+
+
+def error_to_json(error: Exception) -> dict:
+    """An exception sent back whole: the receiving side raises it with this message (runners.raise_if_error)."""
+    return {"error": type(error).__name__, "message": str(error)}

@@ -11,7 +11,7 @@ from bridge.devices import check, device_name, parse
 
 QUICK = os.environ.get("DESCENT_BENCH_QUICK") == "1"  # tiny sizes: a smoke run, seconds not minutes
 DEVICE = os.environ.get("DESCENT_BENCH_DEVICE", "cpu")
-ON_GPU = parse(DEVICE)[0] == "gpu"
+ON_GPU = parse(DEVICE).kind == "gpu"
 DEVICE_NAME = device_name(DEVICE)  # recorded with every result: the processor, or the card
 STEP_SIZES = [10**3, 10**4] if QUICK else [10**3, 10**4, 10**5, 10**6] + ([10**7] if ON_GPU else [])
 EPOCH_SIZE, EPOCH_BATCH = (10**4, 1024) if QUICK else (10**6, 1024)

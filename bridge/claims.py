@@ -57,7 +57,7 @@ def expected_departure(row, problem, device: str = "cpu", workers: int = DEFAULT
     row's claims add its worker count to the key.
     """
     row = row if isinstance(row, Row) else get(row)
-    kind, loop = parse(device)[0], loop_of(problem)
+    kind, loop = parse(device).kind, loop_of(problem)
     keys = [(loop, kind), (loop, CPU)]
     keys = [(*key, workers) for key in keys] + keys  # a data-parallel row's claims carry the worker count
     departure = next((row.claims[key] for key in keys if key in row.claims), None)
@@ -76,7 +76,7 @@ def expected_departure(row, problem, device: str = "cpu", workers: int = DEFAULT
 def unmeasured(row, device: str = "cpu", loop: str = "one_weight") -> str | None:
     """What a verdict must say where this row's claim was never measured on the device's kind."""
     row = row if isinstance(row, Row) else get(row)
-    kind = parse(device)[0]
+    kind = parse(device).kind
     if kind == CPU:
         return None
     where = row.measured.get(kind)

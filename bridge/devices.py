@@ -11,23 +11,47 @@ import importlib.util
 import platform
 import types
 from pathlib import Path
+from typing import NamedTuple
 
 from bridge.errors import DeviceUnavailable
 
 GPU_NAMES = ("cuda", "gpu")  # torch says cuda, TensorFlow and JAX say gpu: both mean the GPU
 
 
-def parse(device: str) -> tuple[str, int]:
-    """("cpu", 0) or ("gpu", index) from 'cpu', 'cuda', 'gpu', 'cuda:1', 'gpu:1'."""
+class Device(NamedTuple):
+    """A device, parsed once (as torch.device is): its kind, its index, and the name it was asked for by."""
+
+    kind: str  # "cpu" or "gpu": what a claim is keyed by
+    index: int
+    name: str  # as asked for ("cuda", "gpu:1"): how it is shown
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return repr(self.name)
+
+    @property
+    def on_cpu(self) -> bool:
+        return self.kind == "cpu"
+
+
+CPU_DEVICE = Device("cpu", 0, "cpu")
+
+
+def parse(device) -> Device:
+    """A Device from 'cpu', 'cuda', 'gpu', 'cuda:1', 'gpu:1'; a Device is returned as it is, not parsed again."""
+    if isinstance(device, Device):
+        return device
     kind, _, index = str(device).strip().lower().partition(":")
     if kind in ("cpu", *GPU_NAMES) and (index == "" or index.isdigit()):
-        return ("cpu" if kind == "cpu" else "gpu"), int(index or 0)
+        return Device("cpu" if kind == "cpu" else "gpu", int(index or 0), str(device))
     raise DeviceUnavailable(f"unknown device {device!r}; use cpu, cuda or gpu (cuda:N for the N-th GPU)")
 
 
 def require_cpu(implementation: str, device: str) -> None:
     """For the implementations that only ever run on the CPU."""
-    if parse(device)[0] != "cpu":
+    if not parse(device).on_cpu:
         raise DeviceUnavailable(f"{implementation} runs on the CPU only; drop --device {device}")
 
 
@@ -40,7 +64,7 @@ def torch_device(device: str):
     """A torch.device for the name, checked against what torch can see."""
     import torch
 
-    kind, index = parse(device)
+    kind, index, _ = parse(device)
     if kind == "cpu":
         return torch.device("cpu")
     found = torch.cuda.device_count() if torch.cuda.is_available() else 0
@@ -107,7 +131,7 @@ def tf_device(device: str) -> str:
     """A TensorFlow device string ('/CPU:0', '/GPU:0') for the name, checked."""
     import tensorflow as tf
 
-    kind, index = parse(device)
+    kind, index, _ = parse(device)
     if kind == "cpu":
         return "/CPU:0"
     found = len(tf.config.list_physical_devices("GPU"))
@@ -120,7 +144,7 @@ def jax_device(device: str):
     """A jax.Device for the name, checked."""
     import jax
 
-    kind, index = parse(device)
+    kind, index, _ = parse(device)
     if kind == "cpu":
         return jax.devices("cpu")[0]
     try:
@@ -145,7 +169,7 @@ def keras_device(device: str) -> str:
     """A Keras device scope ('cpu', 'gpu:0') for the name, checked by the backend Keras runs on."""
     import keras
 
-    kind, index = parse(device)
+    kind, index, _ = parse(device)
     if kind == "cpu":
         # plain "cpu", not "cpu:0": Keras's torch backend creates each variable as
         # Parameter(...).to(device), and torch copies a CPU tensor asked to move to
@@ -162,7 +186,7 @@ def check(framework: str, device: str) -> None:
 
 def device_name(device: str) -> str:
     """The processor's model, or the GPU's name as torch (else JAX) reports it."""
-    kind, index = parse(device)
+    kind, index, _ = parse(device)
     if kind == "cpu":
         cpuinfo = Path("/proc/cpuinfo")
         lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []

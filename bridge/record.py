@@ -79,7 +79,7 @@ def main(argv=None) -> int:
     parser.add_argument("--impl", nargs="+", help="default: every installed one that runs on the device")
     args = parser.parse_args(argv)
     try:
-        on_gpu = parse(args.device)[0] == "gpu"
+        on_gpu = parse(args.device).kind == "gpu"
         names = args.impl or [n for n in IMPLEMENTATIONS if REGISTRY[n].installed() and (REGISTRY[n].gpu or not on_gpu)]
         data = record(names, args.device)
         Path(args.output).write_text(dumps(data))

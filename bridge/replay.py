@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from bridge.causes import CPU, Combine
+from bridge.causes import Combine
 from bridge.devices import parse
 from bridge.floats import rounder, same_bits, ulp_distance
 from bridge.trajectory import Trajectory
@@ -46,7 +46,7 @@ def check_replay(problem, candidate: Trajectory, verdict: Verdict, rule: Combine
         rows = getattr(candidate, local)
         if len(rows) != len(candidate) or any(len(row) != workers for row in rows):
             return nothing, f"recorded {len(rows)} updates of its workers' gradients, not {len(candidate)} of {workers}"
-    if parse(candidate.device)[0] != CPU:  # NCCL, and XLA's and TensorFlow's GPU all-reduces, fix no order
+    if not parse(candidate.device).on_cpu:  # NCCL, and XLA's and TensorFlow's GPU all-reduces, fix no order
         verdict.replay = (
             f"not replayed: on a GPU the order of {world.get('engine', name)}'s sum is not fixed; the bound alone"
         )

@@ -1,139 +1,21 @@
-"""The rows: one entry per implementation holding every fact about it, the way PyTorch's OpInfo holds an operator's.
+"""The row table: one entry per implementation, in teaching order, each holding every fact about it (bridge.row.Row).
 
-An entry says where the loop lives and what runs it, what it needs, how it
-computes (autodiff, compiled, whose tanh, whether it narrows float64), what it
-claims per (loop, device kind[, workers]) and why, where that was measured,
-how its workers combine, what a run stores. Nothing else in bridge/ keeps a
-table keyed by a row's name: the tests and the commands read these entries.
-Frameworks are never imported here: installed() finds them without importing.
+Nothing else in bridge/ keeps a table keyed by a row's name: the tests and the commands read these entries.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
-import importlib.metadata
-import importlib.util
-import platform
-import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 from bridge import causes
 from bridge.budget import Cost
 from bridge.causes import CPU, GPU, H200, H200_LOOPS, Combine, Departure, flushes, plain, split
-from bridge.environment import quiet
-from bridge.errors import FrameworkMissing, InvalidProblem, UnknownName
+from bridge.errors import UnknownName
 from bridge.parallel import MAX_WORKERS
-from bridge.problems import loop_of
+from bridge.row import ALL_LOOPS, IN_PROCESS, KERAS_WORKER, LAUNCHER, Row
 
-IN_PROCESS, KERAS_WORKER, LAUNCHER = "in process", "Keras worker", "launcher"  # the kinds of runner (bridge.runners)
-ALL_LOOPS = ("one_weight", "batched", "network")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Row:
-    """One implementation and every fact about it."""
-
-    name: str
-    summary: str
-    module: str  # the module holding its loops
-    runner: str = IN_PROCESS  # what runs it: in this process, in a Keras worker, in a launcher (data-parallel)
-    framework: str = ""  # the module to import first; "" for pure Python
-    requires: tuple[str, ...] = ()  # every module it imports beyond the standard library (framework first)
-    distributions: tuple[str, ...] = ()  # where its version comes from, first installed wins
-    extra: str = ""  # pip install 'descent-bridge[extra]'
-    device_check: str = ""  # the framework whose devices it runs on; "" runs on the CPU only
-    backend: str = ""  # Keras rows: the backend (shown beside Keras's version)
-    reference: bool = False  # the row every other is compared with
-    autodiff: bool = False  # its gradient is found by automatic differentiation, not typed by hand
-    compiled: bool = False  # a compiler sees more than one operation at a time
-    loops: tuple[str, ...] = ALL_LOOPS  # the loops it runs: a data-parallel row splits batches only
-    tanh: str | None = None  # whose tanh it calls (bounds.TANH_ULPS); None: correctly rounded
-    narrows: str | None = None  # why it computes a float64 problem in float32, where it does
-    claims: Mapping[tuple, Departure] = field(default_factory=dict)  # (loop, kind[, workers]) -> why not bitwise
-    measured: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # kind -> (where, loops)
-    combine: Combine | None = None  # a data-parallel row: how its all-reduce combines the workers' gradients
-    cost: Cost  # what a run stores (bridge.budget)
-    floor_target: float | None = None  # descent bench: its full-batch step at N=10^6 within this many times the floor
-    environment: Mapping[str, str] = field(default_factory=dict)  # set before its framework starts (its process)
-    worker_devices: str = ""  # the variable that sets the CPU devices a launcher's framework makes: the workers
-    single: str = ""  # a data-parallel row: the single-process row whose loop it splits (descent show)
-    worker_loop: str = "batched"  # the function holding the loop each worker runs (descent show)
-
-    @property
-    def gpu(self) -> bool:
-        """Whether --device cuda/gpu means anything to it."""
-        return bool(self.device_check)
-
-    @property
-    def parallel(self) -> bool:
-        return self.runner == LAUNCHER
-
-    def applies(self, problem) -> bool:
-        """Whether it has a loop for the problem."""
-        return loop_of(problem) in self.loops
-
-    def check_loop(self, problem) -> None:
-        """Raise InvalidProblem, in one line, where this row has no loop for the problem."""
-        if not self.applies(problem):
-            kind = loop_of(problem).replace("_", "-")
-            raise InvalidProblem(f"{self.name} runs the batched loop only (data-parallel); this is a {kind} problem")
-
-    def installed(self) -> bool:
-        """Whether every module it needs can be imported, found without importing them."""
-        return all(_importable(module) for module in self.requires)
-
-    def version(self) -> str:
-        """Framework name and version, read from package metadata (no import)."""
-        for dist in self.distributions:
-            try:
-                found = f"{dist.removesuffix('-cpu')} {importlib.metadata.version(dist)}"
-                return f"{found}/{self.backend}" if self.backend else found
-            except importlib.metadata.PackageNotFoundError:
-                continue
-        return "" if self.framework else f"Python {platform.python_version()}"
-
-    def device_for(self, device: str) -> str:
-        """The device this implementation runs on when a run asks for `device`: CPU-only ones stay on the CPU."""
-        return device if self.gpu else "cpu"
-
-    def install_hint(self) -> str:
-        return f"pip install 'descent-bridge[{self.extra}]'"
-
-    def missing(self) -> FrameworkMissing:
-        """The error naming what is missing (all it requires, if each one imports on its own)."""
-        absent = [m for m in self.requires if not _importable(m)] or list(self.requires)
-        needs, verb = " and ".join(absent), "is" if len(absent) == 1 else "are"
-        return FrameworkMissing(f"{self.name} needs {needs}, which {verb} not installed: {self.install_hint()}")
-
-    def check_device(self, device: str) -> None:
-        """Raise DeviceUnavailable unless its framework can run on the device."""
-        from bridge.devices import check
-
-        quiet(self.requires)
-        check(self.device_check, device)
-
-    def load(self):
-        """Import the implementation module, or say which extra installs its framework."""
-        quiet(self.requires)
-        try:
-            if self.framework:
-                importlib.import_module(self.framework)  # first, so a missing one is named as such
-            return importlib.import_module(self.module)
-        except ImportError as error:
-            if self.framework and error.name and error.name.split(".")[0] == self.framework:
-                raise self.missing() from None
-            raise
-
-
-def _importable(module: str) -> bool:
-    if module in sys.modules:  # imported already, or blocked with None
-        return sys.modules[module] is not None
-    return importlib.util.find_spec(module) is not None
-
-
-# ---- the entries, in teaching order ----
+__all__ = ["ALL_LOOPS", "IMPLEMENTATIONS", "IN_PROCESS", "KERAS_WORKER", "LAUNCHER", "REGISTRY", "Row", "get"]
 
 TORCH = {"framework": "torch", "requires": ("torch",), "distributions": ("torch",), "extra": "torch"}
 TORCH |= {"device_check": "torch"}
@@ -378,7 +260,8 @@ _ENTRIES = (
         combine=Combine(causes.DDP_COMBINE, reciprocal=True, ordered_up_to=2),
         cost=Cost(2000, 400),
         single="torch_autograd",
-        worker_loop="worker_loop",  # batched() starts the worker processes
+        worker_loop="worker_loop",  # what each worker runs, once its process group is joined
+        rank_loop="worker",  # the launcher starts one process per worker, each running worker()
     ),
     Row(
         name="jax_sharded",

@@ -23,7 +23,7 @@ def train(name, problem, device: str = "cpu", workers: int = DEFAULT_WORKERS) ->
     workers: how many workers a data-parallel row splits each batch across (1 to parallel.MAX_WORKERS);
     the single-process rows have one, whatever it says.
     """
-    row = row_of(name)
+    row, device = row_of(name), parse(device)
     return run(row, problem, device, prepare(row, problem, device, workers), workers)
 
 
@@ -35,15 +35,16 @@ def start(name, problem, device: str = "cpu", workers: int = DEFAULT_WORKERS):
     """
     row = row_of(name)
     check(row, problem, device)
+    device = parse(device)
     waiting = runner_for(row).start(row, problem, device, workers)
     return lambda: _labelled(waiting(), row, problem, device)
 
 
-def check(row: Row, problem, device: str = "cpu") -> None:
+def check(row: Row, problem, device="cpu") -> None:
     """What every run is refused for, before anything starts: the problem, the device, the budget, the framework."""
     if not isinstance(problem, PROBLEMS):
         raise TypeError(f"problem must be a bridge.OneWeight, Batched or Network, got {type(problem).__name__}")
-    parse(device)  # an unknown device name fails the same way for every implementation
+    parse(device)  # an unknown device name fails the same way for every implementation, before the rest
     budget.check_run(row.name, row.cost, problem)  # a run too long to record is refused before it starts
     row.check_loop(problem)
     if not row.installed():
@@ -54,12 +55,12 @@ def prepare(name, problem, device: str = "cpu", workers: int = DEFAULT_WORKERS):
     """Step 0 of a run: the problem's data on the device, as the row's loop reads it (a benchmark times it apart)."""
     row = row_of(name)
     check(row, problem, device)
-    return runner_for(row).prepare(row, problem, device, workers)
+    return runner_for(row).prepare(row, problem, parse(device), workers)
 
 
 def run(name, problem, device: str = "cpu", data=None, workers: int = DEFAULT_WORKERS) -> Trajectory:
     """The training loop itself, on data from prepare(name, problem, device)."""
-    row = row_of(name)
+    row, device = row_of(name), parse(device)
     return _labelled(runner_for(row).run(row, problem, device, data, workers), row, problem, device)
 
 
@@ -74,7 +75,7 @@ def refusals(device: str) -> dict[str, str]:
 
     Raises DeviceUnavailable when none of them can: nothing would run there.
     """
-    if parse(device)[0] == "cpu":
+    if parse(device).on_cpu:
         return {}
     found = {}
     candidates = [row for row in REGISTRY.values() if row.gpu and row.installed()]

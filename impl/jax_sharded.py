@@ -65,7 +65,7 @@ def prepare(problem, mesh, workers):
 
 def batched(problem, device="cpu", workers=2):
     """Mini-batch gradient descent over N devices: shard_map and psum, compiled once by jit."""
-    kind = parse(device)[0]
+    kind = parse(device).kind
     with jax.enable_x64(problem.dtype == "float64"):
         devices = jax.devices(kind)
         if len(devices) < workers:

@@ -44,7 +44,7 @@ def padded(problem, workers):
 
 def batched(problem, device="cpu", workers=2):
     """Fit Dense(1) with the batches split over N devices by DataParallel."""
-    kind = parse(device)[0]
+    kind = parse(device).kind
     jax.config.update("jax_enable_x64", problem.dtype == "float64")
     devices = keras.distribution.list_devices(kind)
     if len(devices) < workers:

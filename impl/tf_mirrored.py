@@ -21,7 +21,7 @@ from bridge.trajectory import Trajectory
 
 def strategy_for(device, workers):
     """N logical CPUs (set before TensorFlow's runtime starts), or N GPUs; and the strategy over them."""
-    if parse(device)[0] == "cpu":
+    if parse(device).on_cpu:
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * workers)
         names = [f"/cpu:{k}" for k in range(workers)]

@@ -1,5 +1,7 @@
 """The batched loop, data-parallel: torch's DistributedDataParallel, one process per worker.
 
+The launcher (bridge/runners/ranks.py) starts one process per worker and runs worker() in each.
+
 Each batch is split across the workers in data order (bridge.parallel.shards).
 Every worker runs the same loop on its own share:
   1-2: predict    pred = w * x (+ b), on this worker's samples only
@@ -12,21 +14,16 @@ An empty share (a batch smaller than N) sums to 0; its mean would be NaN.
 """
 
 import datetime
-import json
 import os
 import socket
-import tempfile
 
 import torch
 import torch.distributed as dist
-import torch.multiprocessing
 from torch.nn.parallel import DistributedDataParallel
 
 from bridge.devices import parse, torch_device
-from bridge.errors import DeviceUnavailable
 from bridge.parallel import shards
 from bridge.trajectory import Trajectory
-from bridge.wire import problem_from_json, problem_to_json, trajectory_from_json, trajectory_to_json
 
 RENDEZVOUS_TIMEOUT = datetime.timedelta(seconds=60)  # a worker that never arrives fails the run, not hangs it
 
@@ -52,63 +49,27 @@ def share_of_mean(pred, yb, n):
     return ((pred - yb) ** 2).sum() / n
 
 
-def batched(problem, device="cpu", workers=2):
-    """Start one process per worker (spawned: fresh interpreters), wait for them, and read rank 0's records."""
-    if parse(device)[0] != "cpu" and torch.cuda.device_count() < workers:
-        found = torch.cuda.device_count()
-        raise DeviceUnavailable(
-            f"torch_ddp with {workers} workers on {device} needs {workers} GPUs; torch sees {found}"
-        )
-    with tempfile.TemporaryDirectory(prefix="torch_ddp-") as folder:
-        request = {"problem": problem_to_json(problem), "device": device, "workers": workers}
-        torch.multiprocessing.start_processes(
-            worker, args=(request, folder), nprocs=workers, join=True, start_method="spawn"
-        )
-        ranks = [_read(os.path.join(folder, f"rank{k}.json")) for k in range(workers)]  # read before it goes
-    (trajectory, first), *_ = ranks
-    trajectory.local_grads = [[r.local_grads[k][0] for r, _ in ranks] for k in range(len(trajectory))]
-    trajectory.local_bias_grads = [[r.local_bias_grads[k][0] for r, _ in ranks] for k in range(len(trajectory.biases))]
-    trajectory.world = {
-        "engine": "nccl" if parse(device)[0] != "cpu" else "gloo",
-        "world_size": first["world_size"],
-        "devices": len({(w["pid"], w["device"]) for _, w in ranks}),  # distinct processes and devices
-        "ranks": sorted(w["rank"] for _, w in ranks),
-    }
-    return trajectory
-
-
-def _read(path):
-    """A rank's file: its records (its own gradients among them) and what it reported."""
-    with open(path) as file:
-        data = json.load(file)
-    return trajectory_from_json(data, workers=1), data["world"]
-
-
-def worker(rank, request, folder):
-    """One worker: join the process group through a file, train on this rank's shares, save what it saw."""
-    problem, device, workers = problem_from_json(request["problem"]), request["device"], request["workers"]
+def worker(problem, device="cpu", rank=0, workers=2, rendezvous=""):
+    """One worker (the launcher starts one process each): join the process group through a file, train its shares."""
     torch.set_num_threads(1)  # one thread each: N workers share the machine's cores
     os.environ.setdefault("GLOO_SOCKET_IFNAME", _loopback())  # gloo's sockets on the loopback address only
-    on_gpu = parse(device)[0] != "cpu"
+    on_gpu = not parse(device).on_cpu
     dist.init_process_group(
         "nccl" if on_gpu else "gloo",
-        init_method=f"file://{os.path.join(folder, 'rendezvous')}",  # a file, so no fixed port
+        init_method=f"file://{rendezvous}",  # a file, so no fixed port
         rank=rank,
         world_size=workers,
         timeout=RENDEZVOUS_TIMEOUT,
     )
     try:
         where = torch_device(f"cuda:{rank}") if on_gpu else torch.device("cpu")
-        records = worker_loop(problem, where, rank, workers)
-        records.world = {"rank": rank, "world_size": dist.get_world_size(), "pid": os.getpid(), "device": str(where)}
-        with open(os.path.join(folder, f"rank{rank}.json"), "w") as file:  # what it saw, and who saw it
-            json.dump(trajectory_to_json(records, problem), file)
+        trajectory = worker_loop(problem, where, rank, workers)
+        engine = "nccl" if on_gpu else "gloo"
+        trajectory.world = {"engine": engine, "world_size": dist.get_world_size(), "device": str(where)}
         dist.barrier()  # every worker done before any leaves: gloo aborts a worker whose peer hung up mid-call
     finally:
         dist.destroy_process_group()
-    # Leave without the interpreter's teardown: gloo's threads, destroyed there while still joinable, made
-    # 1 run in 10 end in std::terminate (SIGABRT) after its work was done and saved
-    os._exit(0)
+    return trajectory
 
 
 def worker_loop(problem, device, rank, workers):

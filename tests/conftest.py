@@ -89,7 +89,7 @@ def pytest_report_header(config):
     )
     lines = [f"tier: {tier}; hypothesis profile: {settings._current_profile}"]
     device = SUITE["device"]
-    if parse(device)[0] == "cpu":
+    if parse(device).on_cpu:
         return lines + [f"device: cpu ({device_name('cpu')}); --device cuda runs the GPU-capable rows on a GPU"]
     installed = [n for n in bridge.IMPLEMENTATIONS if bridge.REGISTRY[n].installed()]
     there = [n for n in installed if bridge.REGISTRY[n].gpu and n not in SUITE["refused"]]

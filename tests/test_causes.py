@@ -264,7 +264,7 @@ def test_torch_compile_fuses_on_a_gpu_and_not_on_the_cpu(name, preset, dtype):
     # On the CPU, TorchInductor compiles its C++ without floating-point contraction: the reference's bits.
     # On a GPU, its Triton kernels fuse w * x - y and w - lr * grad: the FMA emulation's, at every step.
     problem = bridge.preset(preset, dtype)
-    on_gpu = parse(device_for(name))[0] == "gpu"
+    on_gpu = parse(device_for(name)).kind == "gpu"
     expected = fused_one_weight(problem) if on_gpu else bridge.train("python", problem)
     assert compare(problem, expected, train(name, problem)).status == "bitwise"  # no claim given: bitwise required
 

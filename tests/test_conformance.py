@@ -20,13 +20,18 @@ DTYPES = ["float64", "float32"]
 CORE_PRESETS = ["lesson", "mini_batch", "mlp"]
 
 
+CORE = [  # (row, preset) for every row and each core preset it has a loop for: the data-parallel rows, batches only
+    pytest.param(p.values[0], preset, marks=p.marks, id=f"{p.id}-{preset}")
+    for p in impl_params(parallel=True)
+    for preset in CORE_PRESETS
+    if bridge.REGISTRY[p.values[0]].applies(bridge.PRESETS[preset])
+]
+
+
 @pytest.mark.core
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("preset", CORE_PRESETS)
-@pytest.mark.parametrize("name", impl_params(parallel=True))
+@pytest.mark.parametrize("name, preset", CORE)
 def test_conforms_on_the_core_presets(name, preset, dtype):
-    if not bridge.REGISTRY[name].applies(bridge.PRESETS[preset]):
-        pytest.skip(f"{name} runs the {'/'.join(bridge.REGISTRY[name].loops)} loop only")
     check_claim(name, bridge.preset(preset, dtype), preset)
 
 
@@ -44,7 +49,7 @@ ONE_WEIGHT_PRESETS = [p for p in PRESET_NAMES if isinstance(bridge.PRESETS[p], b
 # XLA-compiled steps fuse multiply-adds; on a GPU, so do Inductor's Triton kernels
 XLA = ("tf_function", "jax_jit", "keras_jax")
 FUSED_ON = {"cpu": XLA, "gpu": (*XLA, "torch_compile")}
-FUSED = {name: name in FUSED_ON[parse(device_for(name))[0]] for name in bridge.IMPLEMENTATIONS}
+FUSED = {name: name in FUSED_ON[parse(device_for(name)).kind] for name in bridge.IMPLEMENTATIONS}
 UNFUSED = [n for n in bridge.IMPLEMENTATIONS if not FUSED[n]]
 NARROWED = sorted(n for n, row in bridge.REGISTRY.items() if row.narrows)  # Keras: float64 in float32
 

@@ -18,7 +18,9 @@ from tests.helpers import impl_params, verdict_of
     ],
 )
 def test_device_names(name, expected):
-    assert parse(name) == expected
+    device = parse(name)
+    assert (device.kind, device.index) == expected and str(device) == name, "shown as it was asked for"
+    assert parse(device) is device, "a device is parsed once: a Device passes through as it is"
 
 
 @pytest.mark.parametrize("name", ["tpu", "cuda:x", "cpu:-1", "", "mps"])

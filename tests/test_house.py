@@ -17,6 +17,7 @@ from bridge.cli import main
 from bridge.parallel import MAX_WORKERS
 from bridge.rows import ALL_LOOPS, IN_PROCESS, LAUNCHER, REGISTRY, Row, registered
 from bridge.runners import LOOPS, RUNNERS
+from bridge.runners.launcher import RankLoop
 from tests.helpers import png_size
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,8 +71,8 @@ def _signature(function: ast.FunctionDef) -> list[tuple[str, str | None]]:
     return [(a.arg, d) for a, d in zip(args.args, defaults)]
 
 
-def _protocol(kind: str, loop: str) -> list[tuple[str, str | None]]:
-    method = getattr(LOOPS[kind], loop)
+def _protocol(protocol, loop: str) -> list[tuple[str, str | None]]:
+    method = getattr(protocol, loop)
     return [
         (p.name, None if p.default is p.empty else repr(p.default))
         for p in inspect.signature(method).parameters.values()
@@ -84,10 +85,14 @@ def test_every_module_offers_the_loops_its_runner_calls(name):
     row = REGISTRY[name]
     tree = ast.parse(source_of(row.module).read_text())
     functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
-    wanted = list(row.loops) + (["prepare"] if row.runner == IN_PROCESS else [])
-    for loop in wanted:
+    wanted = [(loop, LOOPS[row.runner]) for loop in row.loops] + (
+        [("prepare", LOOPS[IN_PROCESS])] if row.runner == IN_PROCESS else []
+    )
+    if row.rank_loop:  # the launcher starts a process per worker, each running this
+        wanted = [(row.rank_loop, RankLoop)]
+    for loop, protocol in wanted:
         assert loop in functions, f"{row.module} has no {loop}() for its {row.runner} runner"
-        assert _signature(functions[loop]) == _protocol(row.runner, loop), f"{row.module}.{loop}'s signature"
+        assert _signature(functions[loop]) == _protocol(protocol, loop), f"{row.module}.{loop}'s signature"
 
 
 def _row_names_in(node) -> list[str]:

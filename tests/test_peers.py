@@ -20,7 +20,7 @@ def refusal(name: str) -> str | None:
     peer = PEERS[name]
     if not peer.installed():
         return f"pip install 'descent-bridge[{peer.extra}]'"
-    if parse(SUITE["device"])[0] != "cpu":
+    if not parse(SUITE["device"]).on_cpu:
         try:
             check(peer.requires[0], SUITE["device"])
         except bridge.DeviceUnavailable as error:

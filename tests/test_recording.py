@@ -83,7 +83,7 @@ def test_torch_rows_synchronise_the_gpu_a_fixed_number_of_times(name):
 
     import torch
 
-    if parse(device_for(name))[0] != "gpu":
+    if parse(device_for(name)).kind != "gpu":
         pytest.skip("needs --device cuda: only a GPU synchronises")
     train(name, bridge.with_changes(bridge.preset("lesson"), steps=3))  # compile first
 

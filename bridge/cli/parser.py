@@ -65,20 +65,6 @@ def _problem_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-def _problem(args):
-    """The preset named by --problem, with the command line's overrides applied."""
-    base = preset(args.problem, args.dtype)
-    changes = {k: getattr(args, k) for k in OVERRIDES}
-    changes = {k: v for k, v in changes.items() if v is not None}
-    for name in changes:
-        if name not in APPLIES[type(base)]:
-            flag = "--" + name.replace("_", "-")
-            raise InvalidProblem(f"{flag} does not apply to {args.problem!r}, a {KIND[type(base)]} problem")
-    args.label = args.problem + (" (modified)" if changes else "")  # for headers and titles
-    # overrides are plain floats: round them to the dtype like the preset's own numbers
-    return with_changes(base, **changes) if changes else base
-
-
 def problem_of(args):
     """The preset named by --problem, with the command line's overrides applied."""
     base = preset(args.problem, args.dtype)

@@ -112,7 +112,7 @@ def submit(row, problem, device: str = "cpu", **options):
         "module": row.module,
         "loop": loop_of(problem),
         "problem": problem_to_json(problem),
-        "device": device,
+        "device": str(device),  # the name it was asked for: the other side parses it
         "arguments": options,
     }
     each, outcome = worker(row), {}

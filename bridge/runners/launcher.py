@@ -33,6 +33,12 @@ class Loop(Protocol):
     def batched(self, problem, device="cpu", workers=2) -> Trajectory: ...
 
 
+class RankLoop(Protocol):
+    """A row whose workers are processes of their own (Row.rank_loop): what each runs, given its rank."""
+
+    def worker(self, problem, device="cpu", rank=0, workers=2, rendezvous="") -> Trajectory: ...
+
+
 def launch(row, problem, device: str, workers: int, source: str | Path | None = None) -> Trajectory:
     """Run the row's data-parallel loop in a fresh launcher process; the trajectory it records.
 
@@ -40,12 +46,13 @@ def launch(row, problem, device: str, workers: int, source: str | Path | None = 
     checkout. The planted-bug tests give it a copy with a bug planted in an impl module.
     """
     root = Path(source or SOURCE)
-    devices = {row.worker_devices: str(workers)} if row.worker_devices and parse(device)[0] == "cpu" else {}
+    devices = {row.worker_devices: str(workers)} if row.worker_devices and parse(device).on_cpu else {}
     request = {
         "module": row.module,
-        "loop": "batched",
+        "loop": row.rank_loop or "batched",
+        "ranks": bool(row.rank_loop),  # one process per worker, started by the launcher (bridge/runners/ranks.py)
         "problem": problem_to_json(problem),
-        "device": device,
+        "device": str(device),  # the name it was asked for: the other side parses it
         "arguments": {"workers": workers},
     }
     with tempfile.TemporaryFile() as log:
@@ -82,8 +89,10 @@ class Launcher:
 
     def prepare(self, row, problem, device, workers):
         check_workers(workers)
-        if parse(device)[0] != "cpu":  # refused here, in the words every row uses, before a launcher starts
+        if not parse(device).on_cpu:  # refused here, in the words every row uses, before a launcher starts
             row.check_device(device)
+            if row.rank_loop:  # a process per worker, each on a GPU of its own: cuda:0 to cuda:N-1
+                row.check_device(f"{parse(device).kind}:{workers - 1}")
         return None
 
     def run(self, row, problem, device, data, workers) -> Trajectory:

@@ -1,0 +1,86 @@
+"""In a launcher: one process per worker, for a row whose workers are processes of their own (torch_ddp).
+
+The launcher starts N fresh interpreters (spawned, never forked), each running
+the row's `worker(problem, device, rank, workers, rendezvous)` and writing what
+it recorded, and what it reports, to a file of its own in the wire format; then
+it reads them all and makes one trajectory: rank 0's records, every rank's own
+gradient, and the world the ranks reported. A rank that fails says why in its
+file; every rank is waited for, for a bounded time, and the folder goes with the run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import multiprocessing
+import os
+import tempfile
+
+from bridge.errors import BridgeError
+from bridge.wire import error_to_json, problem_from_json, trajectory_from_json, trajectory_to_json
+
+JOIN_S = 600  # ranks that have not finished by then are stopped: a hung rendezvous never hangs the launcher
+
+
+def run(module: str, loop: str, problem_json: dict, device: str, workers: int):
+    """Every rank's run of module.loop, gathered into one trajectory."""
+    spawn = multiprocessing.get_context("spawn")
+    with tempfile.TemporaryDirectory(prefix="ranks-") as folder:
+        ranks = [
+            spawn.Process(target=rank_main, args=(module, loop, problem_json, device, rank, workers, folder))
+            for rank in range(workers)
+        ]
+        for process in ranks:
+            process.start()
+        for process in ranks:
+            process.join(JOIN_S)
+        for process in ranks:
+            if process.is_alive():
+                process.kill()
+                process.join()
+        found = [_read(folder, rank) for rank in range(workers)]  # read before the folder goes
+    failed = [f"rank {k}: {r['error']}: {r['message']}" for k, r in enumerate(found) if "error" in r]
+    if failed:
+        raise BridgeError(f"{module.removeprefix('impl.')} failed: {'; '.join(failed)}")
+    return _gathered(found, workers)
+
+
+def rank_main(module, loop, problem_json, device, rank, workers, folder):
+    """One rank, in a process of its own: its loop, then its file; then leave at once."""
+    try:
+        problem = problem_from_json(problem_json)
+        rendezvous = os.path.join(folder, "rendezvous")
+        trajectory = getattr(importlib.import_module(module), loop)(problem, device, rank, workers, rendezvous)
+        trajectory.world = dict(trajectory.world, rank=rank, pid=os.getpid())
+        reply = {"trajectory": trajectory_to_json(trajectory, problem)}
+    except Exception as error:
+        reply = error_to_json(error)
+    with open(os.path.join(folder, f"rank{rank}.json"), "w") as file:
+        json.dump(reply, file)
+    # Leave without the interpreter's teardown: gloo's threads, destroyed there while still joinable, made
+    # 1 run in 10 end in std::terminate (SIGABRT) after its work was done and saved
+    os._exit(0 if "trajectory" in reply else 1)
+
+
+def _read(folder: str, rank: int) -> dict:
+    path = os.path.join(folder, f"rank{rank}.json")
+    if not os.path.exists(path):
+        return {"error": "WorkerLost", "message": "it ended without a word (killed, or out of time)"}
+    with open(path) as file:
+        return json.load(file)
+
+
+def _gathered(found: list[dict], workers: int):
+    """Rank 0's records, each rank's own gradient beside the others', and the world they reported."""
+    ranks = [trajectory_from_json(reply["trajectory"], workers=1) for reply in found]
+    trajectory, first = ranks[0], ranks[0].world
+    trajectory.local_grads = [[r.local_grads[k][0] for r in ranks] for k in range(len(trajectory))]
+    trajectory.local_bias_grads = [[r.local_bias_grads[k][0] for r in ranks] for k in range(len(trajectory.biases))]
+    trajectory.workers = workers
+    trajectory.world = {
+        "engine": first["engine"],
+        "world_size": first["world_size"],
+        "devices": len({(r.world["pid"], r.world["device"]) for r in ranks}),  # distinct processes and devices
+        "ranks": sorted(r.world["rank"] for r in ranks),
+    }
+    return trajectory

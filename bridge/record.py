@@ -1,10 +1,12 @@
-"""Whole trajectories as one device computed them, every float in hex: evidence that outlives the machine.
+"""Whole trajectories as one device computed them, every float exact: evidence that outlives the machine.
 
     python -m bridge.record --device cuda --output tests/recorded/h200.json [--impl NAME ...]
 
 The file names the device (its card, or the processor), the framework
-versions and the day; then, for each implementation, preset and dtype, every
-recorded float as float.hex(). tests/test_causes.py checks each file in
+versions and the day; then, for each implementation, preset and dtype, its
+trajectory in the one wire format (bridge.wire: every float's float64 bytes);
+files recorded before it held each float as float.hex(), and still read back.
+tests/test_causes.py checks each file in
 tests/recorded/ against the claims for its device and against the FMA
 emulation, step by step, on any machine: the device need not be there.
 """
@@ -24,12 +26,13 @@ from bridge.problems import PRESETS, preset
 from bridge.rows import IMPLEMENTATIONS, REGISTRY, get
 from bridge.training import train
 from bridge.trajectory import RECORDED, Trajectory
+from bridge.wire import trajectory_from_json, trajectory_to_json
 
 PRESETS_RECORDED = tuple(p for p in PRESETS if p != "explode")  # explode: 700 steps, checked live instead
 
 
 def record(names, device: str, presets=PRESETS_RECORDED, dtypes=("float64", "float32")) -> dict:
-    """Train each implementation on each preset and dtype on the device; the runs, floats in hex."""
+    """Train each implementation on each preset and dtype on the device; the runs, in the wire format."""
     runs = []
     for name in names:
         where = get(name).device_for(device)
@@ -37,13 +40,8 @@ def record(names, device: str, presets=PRESETS_RECORDED, dtypes=("float64", "flo
             for dtype in dtypes:
                 problem = preset(preset_name, dtype)
                 trajectory = train(name, problem, where)
-                run = {"implementation": name, "device": where, "preset": preset_name, "dtype": dtype}
-                if trajectory.parameters:  # a network: its flat rows (Trajectory.network_rows) and sizes
-                    rows = trajectory.network_rows().tolist()
-                    run |= {"sizes": problem.sizes, "network": [[v.hex() for v in row] for row in rows]}
-                else:
-                    run |= {q: [float(v).hex() for v in getattr(trajectory, q)] for q in RECORDED}
-                runs.append(run)
+                run = {"implementation": name, "device": str(where), "preset": preset_name, "dtype": dtype}
+                runs.append(run | {"trajectory": trajectory_to_json(trajectory, problem)})
     return {
         "device": device,
         "device_name": device_name(device),
@@ -57,7 +55,11 @@ def record(names, device: str, presets=PRESETS_RECORDED, dtypes=("float64", "flo
 def trajectory_of(run: dict) -> Trajectory:
     """A recorded run as the Trajectory it was, exact."""
     labels = {"implementation": run["implementation"], "dtype": run["dtype"], "device": run["device"]}
-    if "network" in run:
+    if "trajectory" in run:
+        trajectory = trajectory_from_json(run["trajectory"])
+        trajectory.implementation, trajectory.dtype, trajectory.device = labels.values()
+        return trajectory
+    if "network" in run:  # recorded before the wire format: every float in hex
         rows = [[float.fromhex(v) for v in row] for row in run["network"]]
         trajectory = Trajectory.of_network(run["sizes"], rows)
         trajectory.implementation, trajectory.dtype, trajectory.device = labels.values()

@@ -39,7 +39,7 @@ def build(problem, jit_compile="auto", recording=True):
     )
     sgd = RecordingSGD if recording else keras.optimizers.SGD
     model.compile(
-        optimizer=sgd(learning_rate=problem.lr),  # 4: w = w - lr * grad
+        optimizer=sgd(learning_rate=problem.lr),  # 4: step downhill: w = w - lr * grad
         loss="mse",  # 3: mean squared error; its gradient (4) comes from the backend's autodiff
         metrics=[BatchLoss(problem.dtype)] if recording else [],
         jit_compile=jit_compile,  # "auto": XLA on the JAX backend; False keeps every operation apart

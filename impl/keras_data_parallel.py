@@ -68,7 +68,7 @@ def batched(problem, device="cpu", workers=2):
         ]
     )
     model.compile(
-        optimizer=RecordingSGD(learning_rate=problem.lr),  # 4: w = w - lr * grad
+        optimizer=RecordingSGD(learning_rate=problem.lr),  # 4: step downhill: w = w - lr * grad
         loss=keras.losses.MeanSquaredError(reduction=REDUCTION),  # 3: over the real samples
         weighted_metrics=[BatchLoss(problem.dtype, REDUCTION)],  # given the sample weights (metrics= would not be)
     )

@@ -9,7 +9,9 @@ another process (a Keras worker, a launcher) marks it `process`; one that compil
 process marks it `slow`. A test marked `core` stays in the fast tier whatever its rows.
 """
 
+import inspect
 import os
+import re
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -19,7 +21,10 @@ from bridge.devices import device_name, parse
 from bridge.environment import quiet
 from bridge.rows import IN_PROCESS, REGISTRY
 from bridge.training import refusals
-from tests.helpers import SUITE
+from tests.helpers import STRESS, SUITE
+
+# A test starts interpreters of its own where its body calls one of these (the modules' helpers that spawn)
+SPAWNS = re.compile(r"\b(subprocess\.|Popen\(|pty\.|descent\(|in_keras\(|_fresh\(|measured\()")
 
 quiet()  # as a row does before TensorFlow loads; set here too for tests that import TF directly
 
@@ -67,9 +72,21 @@ def rows_of(item) -> list:
     return [REGISTRY[v] for v in values if isinstance(v, str) and v in REGISTRY]
 
 
+def spawns(function) -> bool:
+    """Whether a test's body starts interpreters of its own."""
+    try:
+        return bool(SPAWNS.search(inspect.getsource(function)))
+    except (OSError, TypeError):
+        return False
+
+
 def pytest_collection_modifyitems(config, items):
     """Mark each test from its rows' entries; in the fast tier, leave the slow ones out (deselected, and counted)."""
     for item in items:
+        if spawns(getattr(item, "function", None)):
+            item.add_marker(pytest.mark.process)
+        if item.get_closest_marker("stress") and not STRESS:
+            item.add_marker(pytest.mark.skip(reason="in the stress profile only: DESCENT_STRESS=1 (nox -s stress)"))
         for row in rows_of(item):
             if row.runner != IN_PROCESS:
                 item.add_marker(pytest.mark.process)

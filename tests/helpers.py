@@ -25,7 +25,7 @@ from bridge.rows import IN_PROCESS, REGISTRY, reference_row
 
 # The long matrices: DESCENT_STRESS=1 python -m pytest (nox -s stress) runs them as well.
 STRESS = os.environ.get("DESCENT_STRESS") == "1"
-stress = pytest.mark.skipif(not STRESS, reason="in the stress profile only: DESCENT_STRESS=1 (nox -s stress)")
+stress = pytest.mark.stress  # skipped unless DESCENT_STRESS=1 (conftest.py)
 
 # from --device: where the GPU-capable rows run; who cannot run there; whether the CPU-only rows are left out
 SUITE = {"device": "cpu", "refused": {}, "device_rows_only": False}

@@ -15,8 +15,7 @@ from tests.helpers import SINGLE_PROCESS, png_size
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.slow  # two minutes: every row and peer timed in a fresh pytest
-@pytest.mark.process
+@pytest.mark.stress  # two and a half minutes: every row and peer timed in a fresh pytest (nox -s benchmarks too)
 def test_bench_quick_runs_every_benchmark_and_reports(tmp_path):
     pytest.importorskip("pytest_benchmark")
     pytest.importorskip("matplotlib")

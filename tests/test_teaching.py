@@ -69,11 +69,13 @@ def test_plot_refuses_a_file_that_is_not_png(tmp_path, capsys):
 def test_show_takes_each_loop_from_its_source_file(name):
     path = bridge.REGISTRY[name].module.replace(".", "/") + ".py"
     file_lines = open(path, encoding="utf-8").read().splitlines()
-    for loop in [n for n in ("one_weight", "batched") if n in bridge.REGISTRY[name].loops]:
-        lines = loop_source(name, loop)
+    row = bridge.REGISTRY[name]
+    for loop in [n for n in ("one_weight", "batched") if n in row.loops]:
+        function = row.worker_loop if row.rank_loop else loop  # a process per worker: the loop each one runs
+        lines = loop_source(name, function)
         assert all(line in file_lines for line in lines), "every line shown is a line of the file, unedited"
         source = "\n".join(lines)
-        assert f"def {loop}(" in source
+        assert f"def {function}(" in source
         for step in ("# 1-", "# 4: step downhill"):
             assert step in source, (name, loop, step)
 

@@ -48,6 +48,17 @@ def keras(backend: str, label: str, extra: str, measured_at, stress_only=("one_w
     )
 
 
+def compiled_by_xla(flusher: str, mean: str, zero: str, library: str = "") -> dict:
+    """A step XLA compiles (tf_function, jax_jit): fused multiply-adds, XLA's dot, flushing, the batch's own order."""
+    library = library or flusher
+    network = causes.FMA + "; " + causes.XLA_DOT + "; " + zero + "; " + library + causes.NETWORK_ORDER
+    return {
+        ("one_weight", CPU): flushes(flusher, causes.FMA),
+        ("batched", CPU): flushes(flusher, causes.FMA + f"; {mean}" + AUTOGRAD_ORDER),
+        ("network", CPU): flushes(flusher, network),
+    }
+
+
 def data_parallel(flusher: str | None, adds: str = "", scalings: int = 0) -> dict:
     """A data-parallel row's claims: the split at every worker count, with what the row adds and who flushes."""
     return {("batched", CPU, n): split(n, flusher, adds, scalings) for n in range(1, MAX_WORKERS + 1)}
@@ -153,14 +164,7 @@ _ENTRIES = (
         autodiff=True,
         compiled=True,
         tanh="xla",
-        claims={
-            ("one_weight", CPU): flushes("TensorFlow", causes.FMA),
-            ("batched", CPU): flushes("TensorFlow", causes.FMA + "; tf.reduce_mean" + AUTOGRAD_ORDER),
-            ("network", CPU): flushes(
-                "TensorFlow",
-                causes.FMA + "; " + causes.XLA_DOT + "; " + causes.TF_ZERO + "; TensorFlow" + causes.NETWORK_ORDER,
-            ),
-        },
+        claims=compiled_by_xla("TensorFlow", "tf.reduce_mean", causes.TF_ZERO),
         floor_target=2.0,
         cost=Cost(1800, 72, measured_at=(1_500, 1_000_000), stress_only=("one_weight", "batched")),
     ),
@@ -191,14 +195,7 @@ _ENTRIES = (
         autodiff=True,
         compiled=True,
         tanh="xla",
-        claims={
-            ("one_weight", CPU): flushes("XLA", causes.FMA),
-            ("batched", CPU): flushes("XLA", causes.FMA + "; jnp.mean" + AUTOGRAD_ORDER),
-            ("network", CPU): flushes(
-                "XLA",
-                causes.FMA + "; " + causes.XLA_DOT + "; " + causes.JAX_ZERO + "; JAX" + causes.NETWORK_ORDER,
-            ),
-        },
+        claims=compiled_by_xla("XLA", "jnp.mean", causes.JAX_ZERO, "JAX"),
         measured=ON_H200,
         floor_target=2.0,
         cost=Cost(64, 40, measured_at=(300_000, 1_000_000)),  # the scan's stacked outputs, their host copy, the lists

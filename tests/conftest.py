@@ -31,8 +31,8 @@ quiet()  # as a row does before TensorFlow loads; set here too for tests that im
 # Each profile says how many examples a property test draws. CI replays the same examples every run.
 common = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
 settings.register_profile("fast", max_examples=10, derandomize=True, **common)  # the fast tier
-settings.register_profile("ci", max_examples=100, derandomize=True, **common)  # the full tier
-settings.register_profile("dev", max_examples=100, **common)  # the full tier, exploring new examples
+settings.register_profile("ci", max_examples=40, derandomize=True, **common)  # the full tier
+settings.register_profile("dev", max_examples=40, **common)  # the full tier, exploring new examples
 settings.register_profile("stress", max_examples=3000, **common)  # hunting edge cases
 
 

@@ -1,7 +1,7 @@
 """The suite's options (--device, --full), its tiers, and the markers each test gets from its rows' entries.
 
 Tiers, as NumPy's and SciPy's `slow` marker and PyTorch's @slowTest:
-  python -m pytest           the fast tier: every test not marked slow
+  python -m pytest           the fast tier: every test marked neither slow nor process, and the core
   python -m pytest --full    everything but the stress profile (what .ci/run and nox -s full run)
   DESCENT_STRESS=1 ... --full  the long matrices too (nox -s stress)
 A test's markers come from the rows it is parametrized with (bridge/rows.py): a row that runs in
@@ -94,9 +94,15 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.slow)
     if config.getoption("--full"):
         return
-    kept = [item for item in items if not item.get_closest_marker("slow")]
+
+    def later(item) -> bool:  # the full tier's: slow, or starting interpreters, unless it is the fast tier's core
+        if item.get_closest_marker("core"):
+            return False
+        return bool(item.get_closest_marker("slow") or item.get_closest_marker("process"))
+
+    kept = [item for item in items if not later(item)]
     if len(kept) < len(items):
-        config.hook.pytest_deselected(items=[item for item in items if item.get_closest_marker("slow")])
+        config.hook.pytest_deselected(items=[item for item in items if later(item)])
         items[:] = kept
 
 

@@ -178,6 +178,7 @@ def root(tmp_path_factory):
     return tmp_path_factory.mktemp("fuzz")
 
 
+@pytest.mark.slow  # 100 command lines, each run for real: about a minute
 def test_fuzzed_command_lines_end_in_output_or_a_one_line_refusal(root, capfd):
     paths = _paths(root)
 

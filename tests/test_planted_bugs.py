@@ -132,9 +132,20 @@ def _reference(label: str, dtype: str, problem):
     return _REFERENCES[label, dtype]
 
 
+HAND = ("numpy", "torch_manual")  # the fast tier plants its bugs in the hand-derived rows; --full in every row
+
+
 @pytest.mark.parametrize(
     "name, bug",
-    [pytest.param(name, bug, id=f"{name}: {bug}", marks=impl_params([name])[0].marks) for name, bug in MUTANTS],
+    [
+        pytest.param(
+            name,
+            bug,
+            id=f"{name}: {bug}",
+            marks=[*impl_params([name])[0].marks, *([] if name in HAND else [pytest.mark.slow])],
+        )
+        for name, bug in MUTANTS
+    ],
 )
 def test_planted_bug_makes_the_suite_fail(name, bug):
     found = failures(name, load_mutant(name, MUTANTS[name, bug]))
@@ -143,7 +154,13 @@ def test_planted_bug_makes_the_suite_fail(name, bug):
         assert any("float64" in f for f in found)
 
 
-@pytest.mark.parametrize("name", impl_params(["numpy", "torch_manual", "torch_autograd", "jax_grad", "tf_tape"]))
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(*p.values, id=p.id, marks=[*p.marks, *([] if p.values[0] in HAND else [pytest.mark.slow])])
+        for p in impl_params(["numpy", "torch_manual", "torch_autograd", "jax_grad", "tf_tape"])
+    ],
+)
 def test_unmutated_source_loaded_the_same_way_passes(name):
     # guards the harness itself: the failures above come from the bug, not the loading
     assert failures(name, load_mutant(name, [])) == []

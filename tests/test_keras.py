@@ -21,6 +21,8 @@ from bridge.wire import problem_from_json, problem_to_json
 from tests.helpers import fused_one_weight, impl_params
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow  # Keras's own behaviour, each backend in a process of its own: --full
+
 KERAS = [n for n in bridge.IMPLEMENTATIONS if bridge.REGISTRY[n].backend]  # keras_data_parallel: test_parallel.py
 ONE_WEIGHT = ["lesson", "overshoot", "crawl", "practice"]
 

@@ -12,7 +12,7 @@ from tests.helpers import SUITE, batched_problems, fused_one_weight, one_weight_
 
 DOWNHILL = st.floats(min_value=0.0, max_value=2.0)  # torch.optim.SGD refuses a negative lr ("Invalid learning rate")
 
-pytestmark = pytest.mark.device  # runs on the suite's --device
+pytestmark = [pytest.mark.device, pytest.mark.slow]  # on the suite's --device; the benchmark's, so --full
 
 
 def refusal(name: str) -> str | None:

@@ -16,6 +16,7 @@ from bridge.floats import tanh_rounded, to_float32
 from bridge.rows import REGISTRY
 from tests.helpers import impl_params
 
+pytestmark = pytest.mark.slow  # each library's error measured over a sample of its range: --full
 STRESS = os.environ.get("DESCENT_STRESS") == "1"
 SAMPLE = {"float32": 60_000, "float64": 20_000}
 BITS = {"float32": (np.int32, 31), "float64": (np.int64, 63)}

@@ -25,6 +25,8 @@ from bridge.devices import parse
 from bridge.floats import rounder, to_float32
 from tests.helpers import FLOAT64_EXACT, device_for, fused_one_weight, impl_params, train
 
+pytestmark = pytest.mark.slow  # the experiments behind each cause: --full (the recorded runs: the fast tier)
+
 RNG = random.Random(20261124)
 SAMPLE = [RNG.uniform(-10, 10) for _ in range(20_000)]
 GLIBC = platform.libc_ver()[0] == "glibc"
@@ -367,6 +369,7 @@ def recorded_runs():
     return params
 
 
+@pytest.mark.core  # the bounds and the verdict on recorded trajectories: the fast tier's
 @pytest.mark.parametrize("device_name, run", recorded_runs())
 def test_recorded_trajectory_meets_the_claim_for_its_device(device_name, run):
     # Recorded on a device that need not be here (the file says which): every step still meets its claim.

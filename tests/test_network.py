@@ -260,6 +260,7 @@ SIGN_OF_ZERO_ONLY = [  # (row, dtype) whose every difference on mlp is a zero of
 ]
 
 
+@pytest.mark.slow  # a whole mlp run per row and dtype
 @pytest.mark.parametrize(
     "name, dtype",
     [pytest.param(n, d, marks=impl_params([n])[0].marks, id=f"{n}-{d}") for n, d in SIGN_OF_ZERO_ONLY],

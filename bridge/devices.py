@@ -36,9 +36,6 @@ class Device(NamedTuple):
         return self.kind == "cpu"
 
 
-CPU_DEVICE = Device("cpu", 0, "cpu")
-
-
 def parse(device) -> Device:
     """A Device from 'cpu', 'cuda', 'gpu', 'cuda:1', 'gpu:1'; a Device is returned as it is, not parsed again."""
     if isinstance(device, Device):

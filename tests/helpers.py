@@ -21,7 +21,7 @@ from bridge.claims import claim_for, expected_departure
 from bridge.compare import compare
 from bridge.floats import rounder
 from bridge.recording import Recorder
-from bridge.rows import IN_PROCESS, REGISTRY, reference_row
+from bridge.rows import REGISTRY, reference_row
 
 # The long matrices: DESCENT_STRESS=1 python -m pytest (nox -s stress) runs them as well.
 STRESS = os.environ.get("DESCENT_STRESS") == "1"
@@ -128,15 +128,6 @@ def check_claim(name: str, problem, preset: str | None = None):
     if expected_departure(name, problem, device_for(name)) is None:
         return check_bitwise(name, problem, preset)
     return check_within_bound(name, problem, preset)
-
-
-def autodiff_rows() -> tuple[str, ...]:
-    """The single-process rows whose gradient comes from automatic differentiation (Row.autodiff)."""
-    return tuple(n for n in SINGLE_PROCESS if REGISTRY[n].autodiff)
-
-
-def in_process_rows() -> tuple[str, ...]:
-    return tuple(n for n, row in REGISTRY.items() if row.runner == IN_PROCESS)
 
 
 # ---- Hypothesis strategies: random problems ----

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bridge import errors
 from bridge.rows import IN_PROCESS, KERAS_WORKER, LAUNCHER
 from bridge.runners import in_process, keras_worker, launcher
 
@@ -44,4 +43,4 @@ def close_all(kill: bool = False) -> None:
     keras_worker.close_all(kill)
 
 
-__all__ = ["LOOPS", "RUNNERS", "Runner", "close_all", "errors", "runner_for"]
+__all__ = ["LOOPS", "RUNNERS", "Runner", "close_all", "runner_for"]

@@ -19,18 +19,15 @@ from bridge.wire import error_to_json, problem_from_json, trajectory_to_json
 def answer(request: dict) -> dict:
     """Run the loop the request names; its trajectory, or the error it raised."""
     try:
+        problem, arguments = problem_from_json(request["problem"]), request.get("arguments", {})
         if request.get("ranks"):  # a process per worker, each running the loop with its rank
             from bridge.runners import ranks
 
-            arguments = request["arguments"]
-            trajectory = ranks.run(
-                request["module"], request["loop"], request["problem"], request["device"], arguments["workers"]
-            )
-            return {"trajectory": trajectory_to_json(trajectory, problem_from_json(request["problem"]))}
-        problem = problem_from_json(request["problem"])
-        module = importlib.import_module(request["module"])
-        loop = getattr(module, request["loop"])
-        trajectory = loop(problem, request["device"], **request.get("arguments", {}))
+            module, loop = request["module"], request["loop"]
+            trajectory = ranks.run(module, loop, request["problem"], request["device"], arguments["workers"])
+        else:
+            loop = getattr(importlib.import_module(request["module"]), request["loop"])
+            trajectory = loop(problem, request["device"], **arguments)
         return {"trajectory": trajectory_to_json(trajectory, problem)}
     except Exception as error:  # sent back whole: the caller raises it with this message
         return error_to_json(error)

@@ -42,7 +42,7 @@ ROWS = [n for n in (*SINGLE_PROCESS, *PEERS) if runs_here(n)]
 
 def device_of(name: str) -> str:
     row = bridge.REGISTRY.get(name)
-    return row.device_for(DEVICE) if row else DEVICE
+    return str(row.device_for(DEVICE)) if row else DEVICE
 
 
 def extra_steps(name: str) -> int:

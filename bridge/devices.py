@@ -36,6 +36,9 @@ class Device(NamedTuple):
         return self.kind == "cpu"
 
 
+CPU = Device("cpu", 0, "cpu")
+
+
 def parse(device) -> Device:
     """A Device from 'cpu', 'cuda', 'gpu', 'cuda:1', 'gpu:1'; a Device is returned as it is, not parsed again."""
     if isinstance(device, Device):

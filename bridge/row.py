@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from bridge.budget import Cost
 from bridge.causes import Combine, Departure
+from bridge.devices import CPU, Device, parse
 from bridge.environment import quiet
 from bridge.errors import FrameworkMissing, InvalidProblem
 from bridge.problems import loop_of
@@ -91,9 +92,13 @@ class Row:
                 continue
         return "" if self.framework else f"Python {platform.python_version()}"
 
-    def device_for(self, device: str) -> str:
-        """The device this implementation runs on when a run asks for `device`: CPU-only ones stay on the CPU."""
-        return device if self.gpu else "cpu"
+    def device_for(self, device) -> Device:
+        """The device this implementation runs on when a run asks for `device`: CPU-only ones stay on the CPU.
+
+        An unknown device name is refused here for every row, the CPU-only ones too.
+        """
+        device = parse(device)
+        return device if self.gpu else CPU
 
     def install_hint(self) -> str:
         return f"pip install 'descent-bridge[{self.extra}]'"

@@ -119,7 +119,7 @@ def check_devices(names, device: str) -> None:
     """Raise DeviceUnavailable, before anything runs, unless every GPU-capable row here can use the device."""
     for name in names:
         where = REGISTRY[name].device_for(device)
-        if where != "cpu":
+        if not where.on_cpu:
             REGISTRY[name].check_device(where)
 
 

@@ -42,8 +42,8 @@ IN_TEST_PARALLEL = (
 
 
 def device_for(name: str) -> str:
-    """Where the suite runs this implementation: --device for the GPU-capable ones, else the CPU."""
-    return REGISTRY[name].device_for(SUITE["device"])
+    """Where the suite runs this implementation, by name: --device for the GPU-capable ones, else the CPU."""
+    return str(REGISTRY[name].device_for(SUITE["device"]))
 
 
 def train(name: str, problem):

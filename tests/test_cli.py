@@ -123,6 +123,9 @@ BAD_COMMANDS = [
     (["compare", "--impl", "nope"], "unknown implementation 'nope'"),
     (["run", "--impl", "python", "--device", "cuda"], "python runs on the CPU only"),
     (["run", "--impl", "python", "--device", "tpu"], "unknown device 'tpu'"),
+    # parsed at the edge: refused even where only CPU-only rows run, which would never use it
+    (["compare", "--impl", "python", "numpy", "--device", "cuda:x"], "unknown device 'cuda:x'"),
+    (["grads", "--impl", "numpy", "--device", "tpu"], "unknown device 'tpu'"),
     (["run"], "the following arguments are required: --impl"),
     (["fly"], "invalid choice: 'fly'"),
 ]

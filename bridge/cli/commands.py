@@ -115,7 +115,7 @@ def cmd_compare(args) -> int:
             "implementation": name,
             "framework": impl.version(),
             "dtype": problem.dtype,
-            "device": device,
+            "device": str(device),
             "workers": workers if impl.parallel else 1,
             "verdict": "reference" if name == reference_name else verdict.summary(),
             "final_weight": _final_weight(problem, trajectory),

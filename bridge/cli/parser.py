@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bridge import budget
+from bridge.devices import CPU, parse
 from bridge.errors import InvalidProblem
 from bridge.floats import DTYPES
 from bridge.parallel import DEFAULT_WORKERS, MAX_WORKERS
@@ -57,7 +58,9 @@ def _problem_options(parser: argparse.ArgumentParser) -> None:
         "--hidden", type=_count, help="a network's hidden units (its parameters drawn anew from its seed)"
     )
     group.add_argument("--dtype", default="float64", help=f"{' or '.join(DTYPES)} (default: float64)")
-    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or gpu, for torch, TensorFlow and JAX")
+    parser.add_argument(
+        "--device", type=parse, default=CPU, help="cpu (default), cuda or gpu, for torch, TensorFlow and JAX"
+    )
     parser.add_argument(
         budget.OPTION,
         help=f"the most a run may store, e.g. 512MB or 4GiB (default: ${budget.ENVIRONMENT}, else 1GiB)",
@@ -116,7 +119,9 @@ def build() -> _Parser:
     drill.add_argument("--json", action="store_true")
     bench = commands.add_parser("bench", help="time every implementation (pytest-benchmark), table and chart")
     bench.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run in seconds")
-    bench.add_argument("--device", default="cpu", help="cpu (default), cuda or gpu for torch, TensorFlow and JAX")
+    bench.add_argument(
+        "--device", type=parse, default=CPU, help="cpu (default), cuda or gpu for torch, TensorFlow and JAX"
+    )
     bench.add_argument("--output-dir", default=".benchmarks", help="where the JSON and the PNG go")
     bench.add_argument("--results", help="report on an existing pytest-benchmark JSON instead of running")
     return parser

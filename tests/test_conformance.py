@@ -8,7 +8,8 @@ import pytest
 import bridge
 from bridge.compare import expected_departure
 from bridge.devices import parse
-from tests.helpers import check_bitwise, check_claim, device_for, impl_params, train
+from bridge.rows import IN_PROCESS, REGISTRY
+from tests.helpers import check_bitwise, check_claim, device_for, impl_params, stress, train
 
 pytestmark = pytest.mark.device  # runs on the suite's --device
 
@@ -20,6 +21,7 @@ DTYPES = ["float64", "float32"]
 # preset's first 5 epochs (80 updates of its 480: the same loop, a sixth of the time); --full runs all of mlp
 CORE_PRESETS = ["lesson", "mini_batch", "mlp"]
 CORE_EPOCHS = {"mlp": 5}
+CORE_CHANGES = {preset: {"epochs": epochs} for preset, epochs in CORE_EPOCHS.items()}
 
 
 CORE = [  # (row, preset) for every row and each core preset it has a loop for: the data-parallel rows, batches only
@@ -43,10 +45,28 @@ def test_conforms_on_the_core_presets(name, preset, dtype):
     check_claim(name, problem, rerun)
 
 
+def in_a_worker_on_a_network(name: str, preset: str) -> bool:
+    """A row that runs in a worker process (Keras), on a network preset: 480 updates at 7 to 30 ms each here.
+
+    The core presets run its network loop (mlp's first 5 epochs, both dtypes) in every tier; the whole of mlp
+    and mlp_tanh (whose tanh is the backend's own, checked in that backend's rows here) are the stress profile's.
+    """
+    return REGISTRY[name].runner != IN_PROCESS and isinstance(bridge.PRESETS[preset], bridge.Network)
+
+
+FULL = [  # (row, preset) for every row and each preset beyond the core
+    pytest.param(
+        p.values[0], preset, marks=[*p.marks, *([stress] if in_a_worker_on_a_network(p.values[0], preset) else [])]
+    )
+    for p in impl_params()
+    for preset in PRESET_NAMES
+    if preset not in CORE_PRESETS or preset in CORE_EPOCHS
+]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("preset", [p for p in PRESET_NAMES if p not in CORE_PRESETS or p in CORE_EPOCHS])
-@pytest.mark.parametrize("name", impl_params())
+@pytest.mark.parametrize("name, preset", FULL, ids=lambda v: v)
 def test_conforms(name, preset, dtype):
     check_claim(name, bridge.preset(preset, dtype), preset)
 
@@ -116,11 +136,15 @@ def test_explode_diverges_at_the_same_step(name, dtype):
     assert math.isnan(trajectory.weights[-1]), "once the weight is inf, inf - inf gives NaN"
 
 
-@pytest.mark.slow  # every preset in every row
-@pytest.mark.parametrize("preset", [p for p in PRESET_NAMES if p != "mlp_tanh"])  # mlp: the network's shape
+# One preset per shape a record takes: one weight, a batched weight, a weight and a bias, a network's layers
+RECORD_SHAPES = ["lesson", "mini_batch", "bias", "mlp"]
+
+
+@pytest.mark.slow  # a run per row and shape: the core presets' runs check the values already
+@pytest.mark.parametrize("preset", RECORD_SHAPES)
 @pytest.mark.parametrize("name", impl_params())
 def test_records_one_entry_per_update(name, preset):
-    problem = bridge.preset(preset)
+    problem = bridge.with_changes(bridge.preset(preset), **CORE_CHANGES.get(preset, {}))
     trajectory = train(name, problem)
     if isinstance(problem, bridge.Network):  # every layer's gradient and values, per update
         sizes = [(problem.updates, problem.sizes[n]) for n in problem.sizes]

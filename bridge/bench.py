@@ -23,8 +23,10 @@ SUITE = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
 def _pytest(files: list[str], results: Path, env: dict) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "pytest", *files, "-q", "-p", "no:cacheprovider", f"--benchmark-json={results}"]
-    return subprocess.run([*command, "--benchmark-disable-gc"], env=env, cwd=SUITE.parent)
+    # -n 0: every benchmark in this one process, with the machine to itself (the suite's options say -n auto)
+    command = [sys.executable, "-m", "pytest", *files, "-q", "-n", "0", "-p", "no:cacheprovider"]
+    command += [f"--benchmark-json={results}", "--benchmark-disable-gc"]
+    return subprocess.run(command, env=env, cwd=SUITE.parent)
 
 
 BUDGET = "16GiB"  # the largest workload, Keras at N = 10^7 on a GPU, stores about 3.2 GB (bridge.budget)
@@ -37,7 +39,7 @@ def run_suite(output: Path, quick: bool, device: str) -> Path:
     if not (SUITE / "test_benchmarks.py").exists():
         raise BridgeError(f"descent bench runs the suite in {SUITE}: use a clone of the repository")
     output.mkdir(parents=True, exist_ok=True)
-    env = os.environ | {"DESCENT_BENCH_QUICK": "1" if quick else "0", "DESCENT_BENCH_DEVICE": device}
+    env = os.environ | {"DESCENT_BENCH_QUICK": "1" if quick else "0", "DESCENT_BENCH_DEVICE": str(device)}
     env.setdefault(budget.ENVIRONMENT, BUDGET)  # the workloads are fixed and sized on purpose (up to 10^7 on a GPU)
     parts = [output / "benchmarks-main.json"]
     done = _pytest([str(SUITE / "test_benchmarks.py")], parts[0], env)

@@ -27,6 +27,9 @@ from tests.helpers import STRESS, SUITE
 SPAWNS = re.compile(r"\b(subprocess\.|Popen\(|pty\.|descent\(|in_keras\(|_fresh\(|measured\()")
 
 quiet()  # as a row does before TensorFlow loads; set here too for tests that import TF directly
+# The suite runs a test process per CPU (pytest-xdist), and on a GPU machine they share the GPU: JAX would
+# otherwise take 75% of its memory in the first process that touches it. Where memory comes from changes no value.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 # Each profile says how many examples a property test draws. CI replays the same examples every run.
 common = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}

@@ -1,6 +1,6 @@
 """What a person at a terminal waits for: `descent compare` as a command, time to its first row and to its end.
 
-Run: python -m pytest benchmarks/test_cli_latency.py -n 0 --benchmark-json=latency.json
+Run: python -m pytest benchmarks/test_cli_latency.py -o addopts= --benchmark-json=latency.json
 (not part of `descent bench`, which times the loops themselves). Each round
 starts `descent compare` in a fresh process, as a user would, with a pipe for
 stdout, and notes when the first row (the reference's) arrives and when the

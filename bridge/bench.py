@@ -23,8 +23,9 @@ SUITE = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
 def _pytest(files: list[str], results: Path, env: dict) -> subprocess.CompletedProcess:
-    # -n 0: every benchmark in this one process, with the machine to itself (the suite's options say -n auto)
-    command = [sys.executable, "-m", "pytest", *files, "-q", "-n", "0", "-p", "no:cacheprovider"]
+    # -o addopts=: not the test suite's options (a process per CPU, pytest-xdist): every benchmark runs in one
+    # process, with the machine to itself, where pytest-xdist is installed or not
+    command = [sys.executable, "-m", "pytest", *files, "-q", "-o", "addopts=", "-p", "no:cacheprovider"]
     command += [f"--benchmark-json={results}", "--benchmark-disable-gc"]
     return subprocess.run(command, env=env, cwd=SUITE.parent)
 

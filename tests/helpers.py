@@ -14,6 +14,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from hypothesis import settings
 from hypothesis import strategies as st
 
 import bridge
@@ -21,7 +22,7 @@ from bridge.claims import claim_for, expected_departure
 from bridge.compare import compare
 from bridge.floats import rounder
 from bridge.recording import Recorder
-from bridge.rows import REGISTRY, reference_row
+from bridge.rows import IN_PROCESS, REGISTRY, reference_row
 
 # The long matrices: DESCENT_STRESS=1 python -m pytest (nox -s stress) runs them as well.
 STRESS = os.environ.get("DESCENT_STRESS") == "1"
@@ -131,6 +132,14 @@ def check_claim(name: str, problem, preset: str | None = None):
 
 
 # ---- Hypothesis strategies: random problems ----
+
+
+def examples_for(name: str) -> settings:
+    """A property test's settings for this row: the profile's examples, a quarter of them for a row in a process
+    of its own (each Keras example is a round trip to its worker and a new model's fit: 0.4 to 0.8 s here)."""
+    drawn = settings().max_examples  # the profile's (conftest.py)
+    return settings(max_examples=drawn if REGISTRY[name].runner == IN_PROCESS else max(1, drawn // 4))
+
 
 # Magnitudes from subnormal to large; the problem rounds them to its dtype.
 numbers = st.floats(min_value=-1e4, max_value=1e4, allow_nan=False, allow_infinity=False)

@@ -5,7 +5,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 import bridge
-from tests.helpers import batched_problems, check_claim, dtypes, impl_params, one_weight_problems
+from tests.helpers import batched_problems, check_claim, dtypes, examples_for, impl_params, one_weight_problems
 
 pytestmark = pytest.mark.device  # runs on the suite's --device
 
@@ -96,33 +96,48 @@ def found(cases):
     return decorate
 
 
-@pytest.mark.parametrize("name", impl_params())
-@found(ONE_WEIGHT_FOUND)
-@given(problem=one_weight_problems())
-def test_random_one_weight_problem_meets_its_claim(name, problem):
-    check_claim(name, problem)  # bitwise, but where TensorFlow and XLA flush subnormals
+# Each test draws its problems inside, with the row's settings (helpers.examples_for): fewer for a Keras row.
 
 
 @pytest.mark.parametrize("name", impl_params())
-@found(BATCHED_FOUND)
-@given(problem=batched_problems())
-def test_random_batched_problem_meets_its_claim(name, problem):
-    check_claim(name, problem)
+def test_random_one_weight_problem_meets_its_claim(name):
+    @examples_for(name)
+    @found(ONE_WEIGHT_FOUND)
+    @given(problem=one_weight_problems())
+    def meets_its_claim(problem):
+        check_claim(name, problem)  # bitwise, but where TensorFlow and XLA flush subnormals
+
+    meets_its_claim()
 
 
 @pytest.mark.parametrize("name", impl_params())
-@given(
-    x=st.lists(st.integers(-15, 15), min_size=8, max_size=8),
-    y=st.lists(st.integers(-15, 15), min_size=8, max_size=8),
-    size=st.sampled_from([1, 2, 4, 8]),
-    dtype=dtypes,
-)
-def test_exact_sums_with_power_of_two_batches_leave_no_departure(name, x, y, size, dtype):
+def test_random_batched_problem_meets_its_claim(name):
+    @examples_for(name)
+    @found(BATCHED_FOUND)
+    @given(problem=batched_problems())
+    def meets_its_claim(problem):
+        check_claim(name, problem)
+
+    meets_its_claim()
+
+
+@pytest.mark.parametrize("name", impl_params())
+def test_exact_sums_with_power_of_two_batches_leave_no_departure(name):
     # Small integers, w0 = 0 and lr = 2^-6: every product and sum of the first
     # update is exact in any order, and 1/size is exact, so a reordered sum or a
     # 1/n applied early cannot change a value. Only the sign of a zero sum may
     # differ (a sum's starting value is +0.0 or its first term): 0 ULP apart.
-    problem = bridge.Batched(x, y, w0=0.0, lr=2.0**-6, epochs=1, batch_size=size, dtype=dtype)
-    problem = bridge.with_changes(problem, x=problem.x[:size], y=problem.y[:size])
-    verdict = check_claim(name, problem)
-    assert max(verdict.max_ulps.values()) == 0, f"{name}: {verdict.summary()}"
+    @examples_for(name)
+    @given(
+        x=st.lists(st.integers(-15, 15), min_size=8, max_size=8),
+        y=st.lists(st.integers(-15, 15), min_size=8, max_size=8),
+        size=st.sampled_from([1, 2, 4, 8]),
+        dtype=dtypes,
+    )
+    def leaves_no_departure(x, y, size, dtype):
+        problem = bridge.Batched(x, y, w0=0.0, lr=2.0**-6, epochs=1, batch_size=size, dtype=dtype)
+        problem = bridge.with_changes(problem, x=problem.x[:size], y=problem.y[:size])
+        verdict = check_claim(name, problem)
+        assert max(verdict.max_ulps.values()) == 0, f"{name}: {verdict.summary()}"
+
+    leaves_no_departure()

@@ -7,12 +7,16 @@ With 2 workers the order is no question: a + b == b + a.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
+
+import numpy as np
 
 from bridge.causes import Combine
 from bridge.devices import parse
-from bridge.floats import rounder, same_bits, ulp_distance
+from bridge.floats import gamma, rounder, same_bits, ulp_distance
+from bridge.parallel import shards
 from bridge.trajectory import Trajectory
-from bridge.verdict import Deviation, Verdict
+from bridge.verdict import NAMES, Deviation, Verdict
 
 _ORDER_UNKNOWN = "the order in which {} adds {} contributions is observed but not documented"
 
@@ -38,6 +42,9 @@ def check_replay(problem, candidate: Trajectory, verdict: Verdict, rule: Combine
     nothing = Deviation(0, "grads", math.nan, math.nan, math.inf, 0.0)
     if ran != (workers, workers):
         return nothing, f"asked for {workers} workers, its workers report world size {ran[0]} on {ran[1]} devices"
+    failure = check_shares(problem, candidate, rule)
+    if failure is not None:
+        return failure
     if rule is None or rule.unreplayed:
         verdict.replay = f"not replayed: {rule.unreplayed if rule else 'no combine rule is claimed'}; the bound alone"
         return None
@@ -68,5 +75,74 @@ def check_replay(problem, candidate: Trajectory, verdict: Verdict, rule: Combine
             if not same_bits(a, b):
                 deviation = Deviation(step, value, a, b, ulp_distance(a, b, problem.dtype), 0.0)
                 return deviation, f"{deviation.describe()}, where w - lr * grad from its own gradient is the reference"
-    verdict.replay = f"bitwise against its replay: {rule.rule}, from its {workers} workers' recorded gradients"
+    whose = f"its {workers} workers' recorded gradients" if workers > 1 else "its one worker's recorded gradient"
+    verdict.replay = f"bitwise against its replay: {rule.rule}, from {whose}"
+    return None
+
+
+# Operations on each term beyond the sum's own: w * x, + b, - y, * 2, * x, the 1/n (and fl(1/n)), the scale by N
+_TERM_OPERATIONS = 8
+
+
+def share(problem, batch: slice, part: slice, weight: float, bias: float | None, scale: Fraction):
+    """A worker's exact share of the batch's mean gradients, (weight's, bias's), and how far a correct one may be.
+
+    The share is sum over its samples of 2 (w x + b - y) x (and 2 (w x + b - y)), over n, times scale.
+    The bound: every term is computed with at most _TERM_OPERATIONS roundings and summed in any order
+    (Higham, ch. 3: gamma(m + k) times the sum of the terms' magnitudes, each error bounded through
+    |w x| + |b| + |y|), plus the smallest normal number per operation where subnormals are flushed.
+    """
+    n = batch.stop - batch.start
+    w, b = Fraction(weight), Fraction(bias or 0)
+    x, y = problem.x[part].tolist(), problem.y[part].tolist()
+    errors = [w * Fraction(xi) + b - Fraction(yi) for xi, yi in zip(x, y)]
+    sizes = [abs(w * Fraction(xi)) + abs(b) + abs(Fraction(yi)) for xi, yi in zip(x, y)]
+    factor = 2 * abs(scale) / n
+    slack = gamma(len(x) + _TERM_OPERATIONS, problem.dtype)
+    tiny = float(np.finfo(problem.dtype).tiny) * (len(x) + _TERM_OPERATIONS) * (3 + 2 * max(map(abs, x), default=0))
+    weight_share = 2 * sum(e * Fraction(xi) for e, xi in zip(errors, x)) * scale / n
+    weight_bound = slack * float(factor * sum(s * abs(Fraction(xi)) for s, xi in zip(sizes, x))) + tiny * float(factor)
+    bias_share = 2 * sum(errors) * scale / n
+    bias_bound = slack * float(factor * sum(sizes)) + tiny * float(factor)
+    return (weight_share, weight_bound), (bias_share, bias_bound)
+
+
+def check_shares(problem, candidate: Trajectory, rule: Combine | None):
+    """Each worker's recorded gradient against the exact gradient of its own shard, at that step's parameters.
+
+    A worker that computed on another worker's samples, on none or on the whole batch fails, with the step and
+    the worker named. Checked until the parameters stop being finite or a term could overflow the dtype.
+    Returns (Deviation, reason) or None.
+    """
+    workers, rows = candidate.workers, candidate.local_grads
+    if not rows:
+        return None  # not observed (the row's combine rule says why): the bound and the world figures alone
+    scale = Fraction(workers if rule is not None and rule.reciprocal else 1)  # DDP's workers scale their share by N
+    largest = float(np.finfo(problem.dtype).max)
+    weights = [problem.w0, *candidate.weights[:-1]]
+    biases = [problem.b0, *candidate.biases[:-1]] if problem.has_bias else [None] * len(candidate)
+    batches = [problem.batches[k % len(problem.batches)] for k in range(len(candidate))]
+    for step, (batch, weight, bias) in enumerate(zip(batches, weights, biases)):
+        if not all(math.isfinite(v) for v in (weight, bias or 0.0)):
+            return None
+        for worker, part in enumerate(shards(batch, workers)):
+            shares = share(problem, batch, part, weight, bias, scale)
+            recorded = [(rows[step][worker], "grads")]
+            if problem.has_bias:
+                recorded.append((candidate.local_bias_grads[step][worker], "bias_grads"))
+            for (exact, bound), (value, quantity) in zip(shares, recorded):
+                if not bound < largest / 4:  # a term may overflow: a correct worker may show inf; the bound judges
+                    return None
+                if math.isfinite(value) and abs(Fraction(value) - exact) <= Fraction(bound):
+                    continue
+                nearest = float(exact)
+                deviation = Deviation(
+                    step, quantity, nearest, value, ulp_distance(nearest, value, problem.dtype), bound
+                )
+                samples = f"samples {part.start}-{part.stop - 1}" if part.stop > part.start else "no samples"
+                return deviation, (
+                    f"worker {worker}'s {NAMES[quantity]} at step {step} is {value!r}, but its own share "
+                    f"({samples} of the batch {batch.start}-{batch.stop - 1}) gives {nearest!r} within {bound:.3g}: "
+                    "it did not compute on its own share"
+                )
     return None

@@ -217,10 +217,26 @@ PLANTED = {
     ("keras_data_parallel", "a padded sample that counts"): [  # Keras's default: the batch's length divides
         ('REDUCTION = "mean_with_sample_weight"', 'REDUCTION = "sum_over_batch_size"'),
     ],
+    # worker 0 given the whole batch and the others nothing: the all-reduce still makes the right gradient, so
+    # only each worker's own gradient, checked against its own share (bridge.replay.check_shares), can tell
+    ("torch_ddp", "one worker does all the work"): [
+        ("mine = shards(batch, workers)[rank]", "mine = batch if rank == 0 else slice(batch.start, batch.start)"),
+    ],
+    ("tf_mirrored", "one worker does all the work"): [
+        ("split = shards(batch, workers)", "split = [batch] + [slice(batch.start, batch.start)] * (workers - 1)"),
+    ],
+    ("jax_sharded", "one worker does all the work"): [
+        ("size = padded_size(batch, workers)", "size = batch.stop - batch.start"),
+        (
+            "for k, shard in enumerate(shards(batch, workers)):",
+            "for k, shard in enumerate([batch] + [slice(batch.start, batch.start)] * (workers - 1)):",
+        ),
+    ],
 }
 BUG_PROBLEM = {"mean of local means": bridge.preset("mini_batch"), "gradient N times too large": bridge.preset("bias")}
 BUG_PROBLEM["gradient N times too small"] = bridge.preset("bias")
 BUG_PROBLEM["a padded sample that counts"] = SMALL
+BUG_PROBLEM["one worker does all the work"] = bridge.preset("bias")
 
 
 def planted(tmp_path_factory, name, replacements) -> Path:
@@ -245,6 +261,8 @@ def test_planted_bug_fails(tmp_path_factory, name, bug):
     copy = planted(tmp_path_factory, name, PLANTED[name, bug])
     verdict = compare(problem, _reference(problem), _run(name, problem, 2, str(copy)), claim_for(name, problem))
     assert not verdict.conforms, f"{name} with {bug!r} planted still conforms: {verdict.summary()}"
+    if bug == "one worker does all the work":  # caught at the first step, naming a worker and its share
+        assert "at step 0" in verdict.summary() and "its own share" in verdict.summary(), verdict.summary()
 
 
 PADDED_WITH_DATA = {  # the padded samples given data of their own: zeroed through their error, it cannot matter

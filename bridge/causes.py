@@ -93,6 +93,10 @@ SPLIT = (
     "the batch is split across {} workers, each summing its own share of the mean (sum / n), and the all-reduce "
     "adds the shares: a different order from the reference's left-to-right sum"
 )
+ONE_WORKER = (
+    "one worker sums the whole batch's share of the mean (sum / n) in its engine's order, and the all-reduce "
+    "has nothing to add: a different order from the reference's left-to-right sum"
+)
 DDP_SCALING = (
     "; each share is scaled by N and DDP's reducer multiplies each worker's gradient by fl(1/N) before the sum "
     "(two roundings more, where N is not a power of two)"
@@ -125,5 +129,6 @@ def flushes(who: str, reorder: str = "") -> Departure:
 
 def split(workers: int, flusher: str | None, more: str = "", scalings: int = 0) -> Departure:
     """A data-parallel row's departure at this many workers: the split, what the row adds, who flushes."""
-    cause = SPLIT.format(workers) + more + (f"; {FLUSH.format(flusher)}" if flusher else "")
+    cause = (SPLIT.format(workers) if workers > 1 else ONE_WORKER) + more
+    cause += f"; {FLUSH.format(flusher)}" if flusher else ""
     return Departure(cause, True, bool(flusher), scalings=scalings)

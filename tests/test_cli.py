@@ -210,3 +210,23 @@ def test_b0_adds_a_bias_to_a_batched_preset(capsys):
     assert main(["run", "--impl", "numpy", "--problem", "mini_batch", "--b0", "1", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["problem"]["b0"] == 1.0 and len(out["biases"]) == len(out["weights"]) == 16
+
+
+@pytest.mark.parametrize(
+    "argv, out",
+    [
+        (["--lr", "-1E-1", "--steps", "1"], "step  0  weight=-0.900"),  # uphill: 0 - (-0.1) * (-9)
+        (["--x", "-2.5e-1", "--steps", "1"], "step  0  weight=-0.150"),  # 0 - 0.1 * 2 * (0 - 3) * (-0.25)
+        (["--w0", "-.5e1", "--steps", "1"], "step  0  weight=-1.850"),  # -5 - 0.1 * 2 * (-7.5 - 3) * 1.5
+    ],
+)
+def test_a_negative_number_in_e_notation_is_a_value(argv, out, capsys):
+    # argparse reads -1, -0.5 as values but took -1e-1 for an option ("expected one argument")
+    assert main(["run", "--impl", "python", *argv]) == 0
+    assert capsys.readouterr().out.startswith(out)
+
+
+@pytest.mark.parametrize("value", ["-1e309", "-inf", "-INF"])
+def test_a_negative_infinity_is_refused_by_the_problem_not_by_argparse(value, capsys):
+    assert main(["run", "--impl", "python", "--lr", value]) == 2
+    assert capsys.readouterr().err == "descent: error: lr must be finite, got -inf\n"

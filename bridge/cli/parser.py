@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 from bridge import budget
 from bridge.devices import CPU, parse
@@ -23,7 +24,13 @@ KIND = {OneWeight: "one-weight", Batched: "batched", Network: "network"}
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr and exit code 2."""
+    """argparse, but a usage error is one line on stderr and exit code 2, and -1e309 or -inf is a value."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # argparse takes -1, -0.5 as values but -1e309, -1E3 and -inf as options ("expected one argument");
+        # no option of descent's looks like a number, so these are values too, refused or not by the problem
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|infinity|nan)$", re.I)
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")

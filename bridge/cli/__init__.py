@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import sys
+import tempfile
 
 from bridge import budget
 from bridge.cli import commands
@@ -39,9 +42,21 @@ def main(argv=None) -> int:
         close_all(kill=True)
         _refuse("interrupted", prefix="descent: ")
         return 130
+    except Terminated:
+        close_all(kill=True)
+        _refuse("terminated", prefix="descent: ")
+        return 143
     except BrokenPipeError:  # `descent compare | head`: the reader left; nothing more to say, to anyone
         sys.stdout = open(os.devnull, "w")  # what is left unflushed goes nowhere, quietly
         return 0
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the process is, so that it ends as Ctrl-C does: workers stopped, files removed."""
+
+
+def _terminated(signum, frame):
+    raise Terminated
 
 
 def _refuse(message: str, prefix: str = "descent: error: ") -> None:
@@ -58,11 +73,20 @@ def entry() -> None:
     the interpreter's teardown of torch, TensorFlow and JAX, which writes nothing
     and takes 1.7 s after `descent compare` (benchmarks/test_cli_latency.py).
     """
+    own = tempfile.mkdtemp(prefix="descent-")  # every temporary file of this run and its children: removed below
+    os.environ["TMPDIR"], tempfile.tempdir = own, own  # TensorFlow's autograph files, torch's error files too
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         code = main()
     except SystemExit as done:  # argparse's --help and its usage errors
         code = done.code if isinstance(done.code, int) else 2
+    except KeyboardInterrupt:  # one that came after main() had returned
+        code = 130
+    except Terminated:
+        code = 143
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # leaving now: a second one changes nothing
     close_all()
+    shutil.rmtree(own, ignore_errors=True)
     for stream in (sys.stdout, sys.stderr):
         try:
             if stream is not None:

@@ -20,6 +20,21 @@ def environment(row, more: dict | None = None, source: str | Path | None = None)
     return TENSORFLOW_ENVIRONMENT | dict(os.environ) | dict(row.environment) | (more or {}) | {"PYTHONPATH": path}
 
 
+def die_with_parent() -> None:
+    """In a child: be killed when the process that started it ends, however it ends (Linux's parent-death signal).
+
+    So a launcher killed on its timeout takes its ranks with it, and `descent` killed takes every worker and
+    launcher it started. Elsewhere (no prctl) a child still ends when its stdin closes.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def raise_if_error(reply: dict, who: str, detail: str = "") -> None:
     """A child's error reply raised here: a BridgeError as itself, anything else as a BridgeError naming who failed."""
     if "error" not in reply:

@@ -17,6 +17,7 @@ import os
 import tempfile
 
 from bridge.errors import BridgeError
+from bridge.runners.processes import die_with_parent
 from bridge.wire import error_to_json, problem_from_json, trajectory_from_json, trajectory_to_json
 
 JOIN_S = 600  # ranks that have not finished by then are stopped: a hung rendezvous never hangs the launcher
@@ -47,6 +48,7 @@ def run(module: str, loop: str, problem_json: dict, device: str, workers: int):
 
 def rank_main(module, loop, problem_json, device, rank, workers, folder):
     """One rank, in a process of its own: its loop, then its file; then leave at once."""
+    die_with_parent()  # a launcher killed (its timeout, Ctrl-C, descent's end) takes its ranks with it
     try:
         problem = problem_from_json(problem_json)
         rendezvous = os.path.join(folder, "rendezvous")

@@ -13,6 +13,7 @@ import json
 import os
 import sys
 
+from bridge.runners.processes import die_with_parent
 from bridge.wire import error_to_json, problem_from_json, trajectory_to_json
 
 
@@ -35,6 +36,7 @@ def answer(request: dict) -> dict:
 
 def serve() -> None:
     """Answer one request per line of stdin until it closes, one line of JSON each."""
+    die_with_parent()
     nice = int(os.environ.get("DESCENT_NICENESS", "0"))
     if nice:  # a Keras worker yields to the rows of its parent, which come first in teaching order
         os.nice(nice)

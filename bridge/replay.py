@@ -85,7 +85,8 @@ _TERM_OPERATIONS = 8
 
 
 def share(problem, batch: slice, part: slice, weight: float, bias: float | None, scale: Fraction):
-    """A worker's exact share of the batch's mean gradients, (weight's, bias's), and how far a correct one may be.
+    """A worker's exact share of the batch's mean gradients and how far a correct one may be, [(share, bound)] for
+    the weight's and the bias's; and the largest magnitude any of its operations meets.
 
     The share is sum over its samples of 2 (w x + b - y) x (and 2 (w x + b - y)), over n, times scale.
     The bound: every term is computed with at most _TERM_OPERATIONS roundings and summed in any order
@@ -94,17 +95,22 @@ def share(problem, batch: slice, part: slice, weight: float, bias: float | None,
     """
     n = batch.stop - batch.start
     w, b = Fraction(weight), Fraction(bias or 0)
-    x, y = problem.x[part].tolist(), problem.y[part].tolist()
-    errors = [w * Fraction(xi) + b - Fraction(yi) for xi, yi in zip(x, y)]
-    sizes = [abs(w * Fraction(xi)) + abs(b) + abs(Fraction(yi)) for xi, yi in zip(x, y)]
+    x, y = [Fraction(v) for v in problem.x[part].tolist()], [Fraction(v) for v in problem.y[part].tolist()]
+    errors = [w * xi + b - yi for xi, yi in zip(x, y)]
+    sizes = [abs(w * xi) + abs(b) + abs(yi) for xi, yi in zip(x, y)]  # what each error is computed from
     factor = 2 * abs(scale) / n
-    slack = gamma(len(x) + _TERM_OPERATIONS, problem.dtype)
-    tiny = float(np.finfo(problem.dtype).tiny) * (len(x) + _TERM_OPERATIONS) * (3 + 2 * max(map(abs, x), default=0))
-    weight_share = 2 * sum(e * Fraction(xi) for e, xi in zip(errors, x)) * scale / n
-    weight_bound = slack * float(factor * sum(s * abs(Fraction(xi)) for s, xi in zip(sizes, x))) + tiny * float(factor)
-    bias_share = 2 * sum(errors) * scale / n
-    bias_bound = slack * float(factor * sum(sizes)) + tiny * float(factor)
-    return (weight_share, weight_bound), (bias_share, bias_bound)
+    slack = Fraction(gamma(len(x) + _TERM_OPERATIONS, problem.dtype))
+    tiny = (
+        Fraction(float(np.finfo(problem.dtype).tiny))
+        * (len(x) + _TERM_OPERATIONS)
+        * (3 + 2 * max(map(abs, x), default=0))
+    )
+    magnitudes = (factor * sum(s * abs(xi) for s, xi in zip(sizes, x)), factor * sum(sizes))
+    shares = (2 * sum(e * xi for e, xi in zip(errors, x)) * scale / n, 2 * sum(errors) * scale / n)
+    bounds = [slack * m + tiny * factor for m in magnitudes]
+    # the largest number any operation may meet: a term, or the sum
+    reach = max([*magnitudes, *(2 * s * max(1, abs(xi)) * max(1, abs(scale)) for s, xi in zip(sizes, x))])
+    return list(zip(shares, bounds)), reach
 
 
 def check_shares(problem, candidate: Trajectory, rule: Combine | None):
@@ -118,7 +124,7 @@ def check_shares(problem, candidate: Trajectory, rule: Combine | None):
     if not rows:
         return None  # not observed (the row's combine rule says why): the bound and the world figures alone
     scale = Fraction(workers if rule is not None and rule.reciprocal else 1)  # DDP's workers scale their share by N
-    largest = float(np.finfo(problem.dtype).max)
+    largest = Fraction(float(np.finfo(problem.dtype).max))
     weights = [problem.w0, *candidate.weights[:-1]]
     biases = [problem.b0, *candidate.biases[:-1]] if problem.has_bias else [None] * len(candidate)
     batches = [problem.batches[k % len(problem.batches)] for k in range(len(candidate))]
@@ -126,16 +132,16 @@ def check_shares(problem, candidate: Trajectory, rule: Combine | None):
         if not all(math.isfinite(v) for v in (weight, bias or 0.0)):
             return None
         for worker, part in enumerate(shards(batch, workers)):
-            shares = share(problem, batch, part, weight, bias, scale)
+            shares, reach = share(problem, batch, part, weight, bias, scale)
+            if not reach < largest / 4:  # a number may overflow: a correct worker may show inf; the bound judges
+                return None
             recorded = [(rows[step][worker], "grads")]
             if problem.has_bias:
                 recorded.append((candidate.local_bias_grads[step][worker], "bias_grads"))
             for (exact, bound), (value, quantity) in zip(shares, recorded):
-                if not bound < largest / 4:  # a term may overflow: a correct worker may show inf; the bound judges
-                    return None
-                if math.isfinite(value) and abs(Fraction(value) - exact) <= Fraction(bound):
+                if math.isfinite(value) and abs(Fraction(value) - exact) <= bound:
                     continue
-                nearest = float(exact)
+                nearest, bound = float(exact), float(bound)
                 deviation = Deviation(
                     step, quantity, nearest, value, ulp_distance(nearest, value, problem.dtype), bound
                 )

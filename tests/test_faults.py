@@ -84,3 +84,27 @@ def test_a_signalled_run_ends_its_workers_and_removes_its_files(how, to_group, c
     assert err.strip().splitlines()[-1:] == [said] and "Traceback" not in err, err[-2000:]
     assert wait_for(lambda: not marked(mark), 10), f"still running: {marked(mark)}"
     assert sorted(p.name for p in folder.iterdir()) == [], "files left in the temporary folder"
+
+
+@pytest.mark.skipif(not LINUX_PROC, reason="finds the processes through /proc")
+def test_a_worker_that_fails_to_start_is_one_line_naming_the_row_and_the_cause(tmp_path):
+    if not bridge.REGISTRY["torch_ddp"].installed():
+        pytest.skip(bridge.REGISTRY["torch_ddp"].install_hint())
+    mark, folder = f"DESCENT_FAULT_CASE_{uuid.uuid4().hex}", tmp_path / "tmp"
+    folder.mkdir()
+    # gloo cannot find the network interface named: every rank fails as it joins the group
+    env = os.environ | {"TMPDIR": str(folder), mark: "1", "PYTHONPATH": str(ROOT), "GLOO_SOCKET_IFNAME": "nonexistent0"}
+    done = subprocess.run(
+        [sys.executable, "-m", "bridge", "run", "--impl", "torch_ddp", "--problem", "mini_batch"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert lines[0].startswith("descent: error: torch_ddp failed: rank 0: ") and "nonexistent0" in lines[0]
+    assert wait_for(lambda: not marked(mark), 10), f"still running: {marked(mark)}"
+    assert sorted(p.name for p in folder.iterdir()) == [], "files left in the temporary folder"

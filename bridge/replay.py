@@ -84,27 +84,22 @@ def check_replay(problem, candidate: Trajectory, verdict: Verdict, rule: Combine
 _TERM_OPERATIONS = 8
 
 
-def share(problem, batch: slice, part: slice, weight: float, bias: float | None, scale: Fraction):
+def share(x: list[Fraction], y: list[Fraction], n: int, weight: float, bias: float | None, scale: Fraction, dtype):
     """A worker's exact share of the batch's mean gradients and how far a correct one may be, [(share, bound)] for
     the weight's and the bias's; and the largest magnitude any of its operations meets.
 
-    The share is sum over its samples of 2 (w x + b - y) x (and 2 (w x + b - y)), over n, times scale.
+    x, y: its samples, exactly; n: the batch's size. The share is sum over its samples of 2 (w x + b - y) x
+    (and 2 (w x + b - y)), over n, times scale.
     The bound: every term is computed with at most _TERM_OPERATIONS roundings and summed in any order
     (Higham, ch. 3: gamma(m + k) times the sum of the terms' magnitudes, each error bounded through
     |w x| + |b| + |y|), plus the smallest normal number per operation where subnormals are flushed.
     """
-    n = batch.stop - batch.start
     w, b = Fraction(weight), Fraction(bias or 0)
-    x, y = [Fraction(v) for v in problem.x[part].tolist()], [Fraction(v) for v in problem.y[part].tolist()]
     errors = [w * xi + b - yi for xi, yi in zip(x, y)]
     sizes = [abs(w * xi) + abs(b) + abs(yi) for xi, yi in zip(x, y)]  # what each error is computed from
     factor = 2 * abs(scale) / n
-    slack = Fraction(gamma(len(x) + _TERM_OPERATIONS, problem.dtype))
-    tiny = (
-        Fraction(float(np.finfo(problem.dtype).tiny))
-        * (len(x) + _TERM_OPERATIONS)
-        * (3 + 2 * max(map(abs, x), default=0))
-    )
+    slack = Fraction(gamma(len(x) + _TERM_OPERATIONS, dtype))
+    tiny = Fraction(float(np.finfo(dtype).tiny)) * (len(x) + _TERM_OPERATIONS) * (3 + 2 * max(map(abs, x), default=0))
     magnitudes = (factor * sum(s * abs(xi) for s, xi in zip(sizes, x)), factor * sum(sizes))
     shares = (2 * sum(e * xi for e, xi in zip(errors, x)) * scale / n, 2 * sum(errors) * scale / n)
     bounds = [slack * m + tiny * factor for m in magnitudes]
@@ -125,6 +120,7 @@ def check_shares(problem, candidate: Trajectory, rule: Combine | None):
         return None  # not observed (the row's combine rule says why): the bound and the world figures alone
     scale = Fraction(workers if rule is not None and rule.reciprocal else 1)  # DDP's workers scale their share by N
     largest = Fraction(float(np.finfo(problem.dtype).max))
+    xs, ys = ([Fraction(v) for v in values.tolist()] for values in (problem.x, problem.y))  # once, not per step
     weights = [problem.w0, *candidate.weights[:-1]]
     biases = [problem.b0, *candidate.biases[:-1]] if problem.has_bias else [None] * len(candidate)
     batches = [problem.batches[k % len(problem.batches)] for k in range(len(candidate))]
@@ -132,7 +128,8 @@ def check_shares(problem, candidate: Trajectory, rule: Combine | None):
         if not all(math.isfinite(v) for v in (weight, bias or 0.0)):
             return None
         for worker, part in enumerate(shards(batch, workers)):
-            shares, reach = share(problem, batch, part, weight, bias, scale)
+            n = batch.stop - batch.start
+            shares, reach = share(xs[part], ys[part], n, weight, bias, scale, problem.dtype)
             if not reach < largest / 4:  # a number may overflow: a correct worker may show inf; the bound judges
                 return None
             recorded = [(rows[step][worker], "grads")]

@@ -27,8 +27,15 @@ HANDLERS = {
 }
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the process is, so that it ends as Ctrl-C does: workers stopped, files removed."""
+
+
+STOPPED = {KeyboardInterrupt: ("interrupted", 130), Terminated: ("terminated", 143)}  # what is said, the exit code
+
+
 def main(argv=None) -> int:
-    """The descent command: exit 0, 1 (compare or practice found a mismatch), 2 (refused) or 130 (Ctrl-C)."""
+    """The descent command: exit 0, 1 (a mismatch in compare or practice), 2 (refused), 130 (Ctrl-C), 143 (SIGTERM)."""
     parser = build()
     try:
         args = parser.parse_args(argv)
@@ -38,21 +45,14 @@ def main(argv=None) -> int:
     except BridgeError as error:
         _refuse(str(error))
         return 2
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated) as stop:
         close_all(kill=True)
-        _refuse("interrupted", prefix="descent: ")
-        return 130
-    except Terminated:
-        close_all(kill=True)
-        _refuse("terminated", prefix="descent: ")
-        return 143
+        said, code = STOPPED[type(stop)]
+        _refuse(said, prefix="descent: ")
+        return code
     except BrokenPipeError:  # `descent compare | head`: the reader left; nothing more to say, to anyone
         sys.stdout = open(os.devnull, "w")  # what is left unflushed goes nowhere, quietly
         return 0
-
-
-class Terminated(BaseException):
-    """SIGTERM, raised where the process is, so that it ends as Ctrl-C does: workers stopped, files removed."""
 
 
 def _terminated(signum, frame):
@@ -80,10 +80,8 @@ def entry() -> None:
         code = main()
     except SystemExit as done:  # argparse's --help and its usage errors
         code = done.code if isinstance(done.code, int) else 2
-    except KeyboardInterrupt:  # one that came after main() had returned
-        code = 130
-    except Terminated:
-        code = 143
+    except (KeyboardInterrupt, Terminated) as stop:  # one that came after main() had returned
+        code = STOPPED[type(stop)][1]
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # leaving now: a second one changes nothing
     close_all()
     shutil.rmtree(own, ignore_errors=True)

@@ -45,6 +45,22 @@ def wait_for(condition, seconds: float) -> bool:
     return condition()
 
 
+@pytest.fixture
+def case(tmp_path):
+    """A mark for every process a case's run starts, a temporary folder of its own, and its environment."""
+    mark, folder = f"DESCENT_FAULT_CASE_{uuid.uuid4().hex}", tmp_path / "tmp"
+    folder.mkdir()
+    yield mark, folder, os.environ | {"TMPDIR": str(folder), mark: "1", "PYTHONPATH": str(ROOT)}
+    assert wait_for(lambda: not marked(mark), 10), f"still running: {marked(mark)}"
+    assert sorted(p.name for p in folder.iterdir()) == [], "files left in the temporary folder"
+
+
+def needs(*names):
+    for name in names:
+        if not bridge.REGISTRY[name].installed():
+            pytest.skip(bridge.REGISTRY[name].install_hint())
+
+
 @pytest.mark.skipif(not LINUX_PROC, reason="finds the processes through /proc")
 @pytest.mark.parametrize(
     "how, to_group, code, said",
@@ -55,13 +71,9 @@ def wait_for(condition, seconds: float) -> bool:
     ],
     ids=["SIGINT-to-descent", "SIGTERM-to-descent", "SIGTERM-to-its-group"],
 )
-def test_a_signalled_run_ends_its_workers_and_removes_its_files(how, to_group, code, said, tmp_path):
-    for name in ("torch_ddp", "tf_mirrored"):
-        if not bridge.REGISTRY[name].installed():
-            pytest.skip(bridge.REGISTRY[name].install_hint())
-    mark, folder = f"DESCENT_FAULT_CASE_{uuid.uuid4().hex}", tmp_path / "tmp"
-    folder.mkdir()
-    env = os.environ | {"TMPDIR": str(folder), mark: "1", "PYTHONPATH": str(ROOT)}
+def test_a_signalled_run_ends_its_workers_and_removes_its_files(how, to_group, code, said, case):
+    needs("torch_ddp", "tf_mirrored")
+    mark, _, env = case  # the fixture checks, after the test, that nothing is left
     process = subprocess.Popen(
         [sys.executable, "-m", "bridge", *RUN],
         cwd=ROOT,
@@ -82,18 +94,13 @@ def test_a_signalled_run_ends_its_workers_and_removes_its_files(how, to_group, c
             os.killpg(process.pid, signal.SIGKILL)
     assert process.returncode == code, err[-2000:]
     assert err.strip().splitlines()[-1:] == [said] and "Traceback" not in err, err[-2000:]
-    assert wait_for(lambda: not marked(mark), 10), f"still running: {marked(mark)}"
-    assert sorted(p.name for p in folder.iterdir()) == [], "files left in the temporary folder"
 
 
 @pytest.mark.skipif(not LINUX_PROC, reason="finds the processes through /proc")
-def test_a_worker_that_fails_to_start_is_one_line_naming_the_row_and_the_cause(tmp_path):
-    if not bridge.REGISTRY["torch_ddp"].installed():
-        pytest.skip(bridge.REGISTRY["torch_ddp"].install_hint())
-    mark, folder = f"DESCENT_FAULT_CASE_{uuid.uuid4().hex}", tmp_path / "tmp"
-    folder.mkdir()
+def test_a_worker_that_fails_to_start_is_one_line_naming_the_row_and_the_cause(case):
+    needs("torch_ddp")
     # gloo cannot find the network interface named: every rank fails as it joins the group
-    env = os.environ | {"TMPDIR": str(folder), mark: "1", "PYTHONPATH": str(ROOT), "GLOO_SOCKET_IFNAME": "nonexistent0"}
+    env = case[2] | {"GLOO_SOCKET_IFNAME": "nonexistent0"}
     done = subprocess.run(
         [sys.executable, "-m", "bridge", "run", "--impl", "torch_ddp", "--problem", "mini_batch"],
         cwd=ROOT,
@@ -106,5 +113,3 @@ def test_a_worker_that_fails_to_start_is_one_line_naming_the_row_and_the_cause(t
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
     assert lines[0].startswith("descent: error: torch_ddp failed: rank 0: ") and "nonexistent0" in lines[0]
-    assert wait_for(lambda: not marked(mark), 10), f"still running: {marked(mark)}"
-    assert sorted(p.name for p in folder.iterdir()) == [], "files left in the temporary folder"

@@ -4,6 +4,8 @@
 class BridgeError(Exception):
     """Base class: a problem the user can fix, explained in one line."""
 
+    detail = ""  # where it came from another process: that process's traceback (descent --debug prints it)
+
 
 class InvalidProblem(BridgeError, ValueError):
     """A problem's numbers or sizes are not usable."""

@@ -1,11 +1,20 @@
-"""Data-parallel runs: how each splits each batch across its workers, and how many workers a run may ask for."""
+"""Data-parallel runs: how each splits each batch across its workers, how many workers and how long a run may have."""
 
 from __future__ import annotations
 
-from bridge.errors import InvalidProblem
+import contextlib
+import math
+import os
+from typing import NamedTuple
+
+from bridge.errors import BridgeError, InvalidProblem
 
 MAX_WORKERS = 8  # a bound on processes and devices started for one run; the lesson needs 2 or 3
 DEFAULT_WORKERS = 2
+
+
+class OutOfTime(BridgeError):
+    """A data-parallel run would take, or took, longer than the time limit."""
 
 
 def check_workers(workers) -> int:
@@ -28,3 +37,83 @@ def shards(batch: slice, workers: int) -> list[slice]:
 def padded_size(batch: slice, workers: int) -> int:
     """The samples each shard holds where an engine needs equal shards: the largest shard's size."""
     return -(-(batch.stop - batch.start) // workers)
+
+
+# How long a data-parallel run may take: its launcher is stopped, with its workers, when the limit passes.
+TIME_ENVIRONMENT = "DESCENT_TIME_LIMIT"
+TIME_OPTION = "--time-limit"
+DEFAULT_TIME_S = 600  # a hung rendezvous or a run too long for a lesson never hangs the caller longer
+
+
+class Pace(NamedTuple):
+    """How long a row's data-parallel run takes: its launcher's start, and each update per worker.
+
+    Measured on this project's 2-core Xeon (CPU) with mini_batch at 2 and 3 workers, 1 and 501
+    epochs (the difference over the 2,000 updates between); an update's cost grows with the workers,
+    who share the cores.
+    """
+
+    start_s: float
+    update_ms_per_worker: float
+
+    def estimate(self, problem, workers: int) -> float:
+        """Seconds a run of the problem at this many workers is expected to take here."""
+        return self.start_s + problem.updates * workers * self.update_ms_per_worker / 1000
+
+
+_time_override: float | None = None
+
+
+def parse_seconds(text, where: str = TIME_OPTION) -> float:
+    """A positive number of seconds ('600', '1.5e4'), or InvalidProblem."""
+    try:
+        seconds = float(text)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not 0 < seconds < math.inf:
+        raise InvalidProblem(f"{where} must be a positive number of seconds, got {text!r}")
+    return seconds
+
+
+def time_limit() -> float:
+    """The seconds a launcher may run: the CLI's --time-limit, else DESCENT_TIME_LIMIT, else 600."""
+    if _time_override is not None:
+        return _time_override
+    text = os.environ.get(TIME_ENVIRONMENT)
+    return DEFAULT_TIME_S if text is None else parse_seconds(text, TIME_ENVIRONMENT)
+
+
+@contextlib.contextmanager
+def time_limited(seconds: float | None):
+    """Within the block, a launcher may run this many seconds (None: unchanged)."""
+    global _time_override
+    saved, _time_override = _time_override, seconds if seconds is not None else _time_override
+    try:
+        yield
+    finally:
+        _time_override = saved
+
+
+def raise_time_limit() -> str:
+    return f"raise the limit with {TIME_OPTION} SECONDS or {TIME_ENVIRONMENT}=SECONDS"
+
+
+def check_time(name: str, pace: Pace | None, problem, workers: int) -> None:
+    """Refuse, before it starts, a run expected to outlast the time limit, naming how to raise it."""
+    if pace is None:
+        return
+    expected, limit = pace.estimate(problem, workers), time_limit()
+    if expected > limit:
+        raise OutOfTime(
+            f"a run of {name} at {workers} {'worker' if workers == 1 else 'workers'} would take about "
+            f"{duration_text(expected)} here ({problem.updates:,} updates), over the time limit of "
+            f"{duration_text(limit)}: shorten it, or {raise_time_limit()}"
+        )
+
+
+def duration_text(seconds: float) -> str:
+    """Seconds for a person: '45 s', '12 min', '2.7 h', or days."""
+    for unit, scale in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= 2 * scale:
+            return f"{seconds / scale:.{0 if unit == 'min' else 1}f} {unit}"
+    return f"{seconds:.0f} s"

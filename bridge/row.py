@@ -22,6 +22,7 @@ from bridge.causes import Combine, Departure
 from bridge.devices import CPU, Device, parse
 from bridge.environment import quiet
 from bridge.errors import FrameworkMissing, InvalidProblem
+from bridge.parallel import Pace
 from bridge.problems import loop_of
 
 IN_PROCESS, KERAS_WORKER, LAUNCHER = "in process", "Keras worker", "launcher"  # the kinds of runner (bridge.runners)
@@ -52,6 +53,7 @@ class Row:
     measured: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # kind -> (where, loops)
     combine: Combine | None = None  # a data-parallel row: how its all-reduce combines the workers' gradients
     cost: Cost  # what a run stores (bridge.budget)
+    pace: Pace | None = None  # a data-parallel row: how long its runs take here, to refuse one that cannot finish
     floor_target: float | None = None  # descent bench: its full-batch step at N=10^6 within this many times the floor
     environment: Mapping[str, str] = field(default_factory=dict)  # set before its framework starts (its process)
     worker_devices: str = ""  # the variable that sets the CPU devices a launcher's framework makes: the workers

@@ -12,7 +12,7 @@ from bridge import causes
 from bridge.budget import Cost
 from bridge.causes import CPU, GPU, H200, H200_LOOPS, Combine, Departure, flushes, plain, split
 from bridge.errors import UnknownName
-from bridge.parallel import MAX_WORKERS
+from bridge.parallel import MAX_WORKERS, Pace
 from bridge.row import ALL_LOOPS, IN_PROCESS, KERAS_WORKER, LAUNCHER, Row
 
 __all__ = ["ALL_LOOPS", "IMPLEMENTATIONS", "IN_PROCESS", "KERAS_WORKER", "LAUNCHER", "REGISTRY", "Row", "get"]
@@ -245,6 +245,7 @@ _ENTRIES = (
     ),
     # The data-parallel rows: the batched loop over workers, each run in a launcher (bridge.runners.launcher).
     # Their costs are estimates, not measurements: their data and records live in other processes.
+    # Their paces were measured (bridge.parallel.Pace says how) on 2026-12-03.
     Row(
         name="torch_ddp",
         summary="torch, DistributedDataParallel over gloo (NCCL on GPUs), one process per worker",
@@ -256,6 +257,7 @@ _ENTRIES = (
         claims=data_parallel(None, causes.DDP_SCALING, scalings=2),
         combine=Combine(causes.DDP_COMBINE, reciprocal=True, ordered_up_to=2),
         cost=Cost(2000, 400),
+        pace=Pace(5, 1.1),
         single="torch_autograd",
         worker_loop="worker_loop",  # what each worker runs, once its process group is joined
         rank_loop="worker",  # the launcher starts one process per worker, each running worker()
@@ -272,6 +274,7 @@ _ENTRIES = (
         claims=data_parallel("XLA", causes.SHARDED_XLA),
         combine=Combine(causes.PSUM_COMBINE, ordered_up_to=2),
         cost=Cost(6000, 400),
+        pace=Pace(3, 0.3),
         worker_devices="JAX_NUM_CPU_DEVICES",  # read once, when JAX starts: hence a process of its own
         single="jax_grad",
     ),
@@ -286,6 +289,7 @@ _ENTRIES = (
         claims=data_parallel("TensorFlow"),
         combine=Combine(causes.MIRRORED_COMBINE, ordered_up_to=2),
         cost=Cost(2000, 400),
+        pace=Pace(5, 12),
         single="tf_tape",
     ),
     Row(
@@ -305,6 +309,7 @@ _ENTRIES = (
         claims=data_parallel("XLA", causes.KERAS_DP),
         combine=Combine(causes.KERAS_DP_UNSEEN, unreplayed=causes.KERAS_DP_UNSEEN),
         cost=Cost(2000, 800),
+        pace=Pace(5, 0.8),
         environment={"KERAS_BACKEND": "jax"},  # DataParallel is built for JAX
         worker_devices="JAX_NUM_CPU_DEVICES",
         single="keras_jax",

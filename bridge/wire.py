@@ -8,6 +8,7 @@ launchers and torch_ddp's ranks all speak it (bridge.runners).
 from __future__ import annotations
 
 import base64
+import traceback
 
 import numpy as np
 
@@ -94,5 +95,7 @@ def trajectory_from_json(data: dict, workers: int = 0) -> Trajectory:
 
 
 def error_to_json(error: Exception) -> dict:
-    """An exception sent back whole: the receiving side raises it with this message (runners.raise_if_error)."""
-    return {"error": type(error).__name__, "message": str(error)}
+    """An exception sent back whole: the receiving side raises it with this message (runners.raise_if_error),
+    and keeps the traceback (its own, or the one it carries from a process further away) for --debug."""
+    where = getattr(error, "detail", "") or "".join(traceback.format_exception(error))
+    return {"error": type(error).__name__, "message": str(error), "traceback": where}

@@ -205,3 +205,30 @@ def test_numbers_beyond_1e15_are_printed_in_scientific_form(capsys):
     assert capsys.readouterr().out.splitlines()[0] == "step  0  weight=6.000e+199  loss=9.000"
     assert main(["run", "--impl", "python", "--x", "1e7", "--steps", "1"]) == 0  # below 1e15: the lesson's .3f
     assert capsys.readouterr().out.splitlines()[0] == "step  0  weight=6000000.000  loss=9.000"
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        (
+            ["--epochs", "20000", "--impl", "python", "tf_mirrored"],
+            {},
+            # 5 s to start, then 80,000 updates x 2 workers x 12 ms (its entry's pace): 1,925 s
+            "a run of tf_mirrored at 2 workers would take about 32 min here (80,000 updates), over the time limit "
+            "of 10 min: shorten it, or raise the limit with --time-limit SECONDS or DESCENT_TIME_LIMIT=SECONDS",
+        ),
+        (["--workers", "3", "--impl", "jax_sharded", "--time-limit", "2"], {}, "jax_sharded at 3 workers would take"),
+        (["--workers", "1", "--impl", "torch_ddp"], {"DESCENT_TIME_LIMIT": "1"}, "torch_ddp at 1 worker would take"),
+        (["--impl", "torch_ddp", "--time-limit", "-1e-1"], {}, "--time-limit must be a positive number of seconds"),
+        (["--impl", "torch_ddp"], {"DESCENT_TIME_LIMIT": "nan"}, "DESCENT_TIME_LIMIT must be a positive number of"),
+    ],
+    ids=["over-the-default", "over-the-option", "over-the-variable", "bad-option", "bad-variable"],
+)
+def test_a_data_parallel_run_that_cannot_finish_in_time_is_refused_at_once(args, env, says, monkeypatch, capsys):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    started = time.perf_counter()
+    assert main(["compare", "--problem", "mini_batch", *args]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0], lines
+    assert time.perf_counter() - started < 5  # refused at once: no launcher was started (one takes 3 s or more)

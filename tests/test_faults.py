@@ -97,7 +97,7 @@ def test_a_signalled_run_ends_its_workers_and_removes_its_files(how, to_group, c
 
 
 @pytest.mark.skipif(not LINUX_PROC, reason="finds the processes through /proc")
-def test_a_worker_that_fails_to_start_is_one_line_naming_the_row_and_the_cause(case):
+def test_a_worker_that_fails_to_start_is_one_line_naming_the_row_and_the_cause_and_debug_shows_why(case):
     needs("torch_ddp")
     # gloo cannot find the network interface named: every rank fails as it joins the group
     env = case[2] | {"GLOO_SOCKET_IFNAME": "nonexistent0"}
@@ -113,3 +113,71 @@ def test_a_worker_that_fails_to_start_is_one_line_naming_the_row_and_the_cause(c
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
     assert lines[0].startswith("descent: error: torch_ddp failed: rank 0: ") and "nonexistent0" in lines[0]
+    debug = subprocess.run(
+        [sys.executable, "-m", "bridge", "run", "--impl", "torch_ddp", "--problem", "mini_batch", "--debug"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    # --debug: each rank's traceback, from its own process, then the same one line
+    assert debug.returncode == 2 and debug.stderr.strip().splitlines()[-1] == lines[0]
+    assert debug.stderr.startswith("rank 0: Traceback (most recent call last):")
+    assert "init_process_group" in debug.stderr
+
+
+# The launcher run through the Python API (no `descent`, so no folder of descent's own): the estimate is not
+# asked, so a 4-second limit passes while torch_ddp's ranks train, as it would for a run slower than its estimate
+PAST_THE_LIMIT = """
+import bridge
+from bridge.parallel import OutOfTime, time_limited
+from bridge.problems import preset, with_changes
+from bridge.runners.launcher import launch
+
+problem = with_changes(preset("mini_batch"), epochs=20000)
+with time_limited(4):
+    try:
+        launch(bridge.REGISTRY["torch_ddp"], problem, "cpu", 3)
+    except OutOfTime as error:
+        print(error)
+"""
+
+
+@pytest.mark.skipif(not LINUX_PROC, reason="finds the processes through /proc")
+def test_the_time_limit_stops_the_launcher_and_its_workers_and_removes_their_files(case):
+    needs("torch_ddp")
+    done = subprocess.run(
+        [sys.executable, "-c", PAST_THE_LIMIT], cwd=ROOT, env=case[2], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("torch_ddp: its launcher had not finished after the time limit of 4 s, and was ")
+    assert "--time-limit SECONDS" in done.stdout
+
+
+@pytest.mark.skipif(not LINUX_PROC, reason="finds the processes through /proc")
+def test_a_worker_killed_mid_run_ends_the_run_in_one_line_naming_the_row(case):
+    needs("torch_ddp")
+    mark, _, env = case
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bridge", "run", "--impl", "torch_ddp", "--problem", "mini_batch", "--epochs", "4000"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert wait_for(lambda: len(marked(mark)) >= 4, 120), "the run never started its workers"
+        time.sleep(2)
+        ranks = [pid for pid in marked(mark) if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        os.kill(ranks[-1], signal.SIGKILL)
+        out, err = process.communicate(timeout=150)  # its peer waits out gloo's collective timeout (60 s)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 2 and out == "", err[-2000:]
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err[-2000:]
+    assert lines[0].startswith("descent: error: torch_ddp failed: rank "), lines[0]

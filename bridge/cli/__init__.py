@@ -8,7 +8,7 @@ import signal
 import sys
 import tempfile
 
-from bridge import budget
+from bridge import budget, parallel
 from bridge.cli import commands
 from bridge.cli.parser import build
 from bridge.console import Console
@@ -36,13 +36,16 @@ STOPPED = {KeyboardInterrupt: ("interrupted", 130), Terminated: ("terminated", 1
 
 def main(argv=None) -> int:
     """The descent command: exit 0, 1 (a mismatch in compare or practice), 2 (refused), 130 (Ctrl-C), 143 (SIGTERM)."""
-    parser = build()
+    parser, args = build(), None
     try:
         args = parser.parse_args(argv)
-        size = getattr(args, "memory_budget", None)
+        size, seconds = getattr(args, "memory_budget", None), getattr(args, "time_limit", None)
         with budget.limited(None if size is None else budget.parse_size(size)):
-            return HANDLERS[args.command](args)
+            with parallel.time_limited(None if seconds is None else parallel.parse_seconds(seconds)):
+                return HANDLERS[args.command](args)
     except BridgeError as error:
+        if error.detail and getattr(args, "debug", False):
+            print(error.detail.rstrip(), file=sys.stderr)
         _refuse(str(error))
         return 2
     except (KeyboardInterrupt, Terminated) as stop:

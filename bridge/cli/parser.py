@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 
-from bridge import budget
+from bridge import budget, parallel
 from bridge.devices import CPU, parse
 from bridge.errors import InvalidProblem
 from bridge.floats import DTYPES
@@ -72,7 +72,15 @@ def _problem_options(parser: argparse.ArgumentParser) -> None:
         budget.OPTION,
         help=f"the most a run may store, e.g. 512MB or 4GiB (default: ${budget.ENVIRONMENT}, else 1GiB)",
     )
+    parser.add_argument(
+        parallel.TIME_OPTION,
+        help=f"the seconds a data-parallel run may take (default: ${parallel.TIME_ENVIRONMENT}, "
+        f"else {parallel.DEFAULT_TIME_S})",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--debug", action="store_true", help="where a worker or launcher fails: its traceback, before the one line"
+    )
 
 
 def problem_of(args):

@@ -19,12 +19,10 @@ from typing import Protocol
 
 from bridge import errors
 from bridge.devices import parse
-from bridge.parallel import check_workers
+from bridge.parallel import OutOfTime, check_time, check_workers, duration_text, raise_time_limit, time_limit
 from bridge.runners.processes import SERVE, SOURCE, environment, raise_if_error
 from bridge.trajectory import Trajectory
 from bridge.wire import problem_to_json, trajectory_from_json
-
-TIMEOUT_S = 600  # a launcher that has not answered by then is killed: a hung rendezvous never hangs the caller
 
 
 class Loop(Protocol):
@@ -44,9 +42,16 @@ def launch(row, problem, device: str, workers: int, source: str | Path | None = 
 
     source: the folder the launcher (and so every worker) imports bridge and impl from; by default this
     checkout. The planted-bug tests give it a copy with a bug planted in an impl module.
+    A launcher still running when the time limit (bridge.parallel.time_limit) passes is killed, and its
+    workers with it (each dies with its parent); every file they wrote is in a folder removed here.
     """
-    root = Path(source or SOURCE)
+    with tempfile.TemporaryDirectory(prefix=f"{row.name}-") as folder:
+        return _launch(row, problem, device, workers, Path(source or SOURCE), folder)
+
+
+def _launch(row, problem, device, workers, root: Path, folder: str) -> Trajectory:
     devices = {row.worker_devices: str(workers)} if row.worker_devices and parse(device).on_cpu else {}
+    devices["TMPDIR"] = folder  # the rendezvous, the ranks' files, TensorFlow's and torch's own: all in here
     request = {
         "module": row.module,
         "loop": row.rank_loop or "batched",
@@ -55,6 +60,7 @@ def launch(row, problem, device: str, workers: int, source: str | Path | None = 
         "device": str(device),  # the name it was asked for: the other side parses it
         "arguments": {"workers": workers},
     }
+    limit = time_limit()
     with tempfile.TemporaryFile() as log:
         try:
             done = subprocess.run(
@@ -65,11 +71,12 @@ def launch(row, problem, device: str, workers: int, source: str | Path | None = 
                 env=environment(row, devices, root),
                 cwd=root,
                 text=True,
-                timeout=TIMEOUT_S,
+                timeout=limit,
             )
         except subprocess.TimeoutExpired:
-            raise errors.BridgeError(
-                f"{row.name}: the launcher gave no answer in {TIMEOUT_S} s, and was stopped"
+            raise OutOfTime(
+                f"{row.name}: its launcher had not finished after the time limit of {duration_text(limit)}, "
+                f"and was stopped with its workers: shorten the run, or {raise_time_limit()}"
             ) from None
         reply = done.stdout.strip().splitlines()[-1:] if done.stdout else []
         log.seek(0)
@@ -89,6 +96,7 @@ class Launcher:
 
     def prepare(self, row, problem, device, workers):
         check_workers(workers)
+        check_time(row.name, row.pace, problem, workers)  # a run that cannot finish in time never starts
         if not parse(device).on_cpu:  # refused here, in the words every row uses, before a launcher starts
             row.check_device(device)
             if row.rank_loop:  # a process per worker, each on a GPU of its own: cuda:0 to cuda:N-1

@@ -41,5 +41,8 @@ def raise_if_error(reply: dict, who: str, detail: str = "") -> None:
         return
     kind = getattr(errors, reply["error"], None)
     if isinstance(kind, type) and issubclass(kind, errors.BridgeError):
-        raise kind(reply["message"])
-    raise errors.BridgeError(f"{who} failed: {reply['error']}: {reply['message']}{detail}")
+        error = kind(reply["message"])
+    else:
+        error = errors.BridgeError(f"{who} failed: {reply['error']}: {reply['message']}{detail}")
+    error.detail = reply.get("traceback", "")
+    raise error

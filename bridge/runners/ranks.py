@@ -42,7 +42,9 @@ def run(module: str, loop: str, problem_json: dict, device: str, workers: int):
         found = [_read(folder, rank) for rank in range(workers)]  # read before the folder goes
     failed = [f"rank {k}: {r['error']}: {r['message']}" for k, r in enumerate(found) if "error" in r]
     if failed:
-        raise BridgeError(f"{module.removeprefix('impl.')} failed: {'; '.join(failed)}")
+        error = BridgeError(f"{module.removeprefix('impl.')} failed: {'; '.join(failed)}")
+        error.detail = "".join(f"rank {k}: {r.get('traceback', '')}" for k, r in enumerate(found) if "error" in r)
+        raise error
     return _gathered(found, workers)
 
 

@@ -255,7 +255,12 @@ _ENTRIES = (
         autodiff=True,
         loops=("batched",),
         claims=data_parallel(None, causes.DDP_SCALING, scalings=2),
-        combine=Combine(causes.DDP_COMBINE, reciprocal=True, ordered_up_to=2),
+        combine=Combine(
+            causes.DDP_COMBINE,
+            causes.DDP_DOCUMENTED,
+            reciprocal=True,
+            orders=((0, 1), (1, 2, 0)),  # gloo's ring
+        ),
         cost=Cost(2000, 400),
         pace=Pace(5, 1.1),
         single="torch_autograd",
@@ -272,7 +277,7 @@ _ENTRIES = (
         compiled=True,
         loops=("batched",),
         claims=data_parallel("XLA", causes.SHARDED_XLA),
-        combine=Combine(causes.PSUM_COMBINE, ordered_up_to=2),
+        combine=Combine(causes.PSUM_COMBINE, causes.PSUM_DOCUMENTED, orders=((0, 1), (0, 1, 2))),
         cost=Cost(6000, 400),
         pace=Pace(3, 0.3),
         worker_devices="JAX_NUM_CPU_DEVICES",  # read once, when JAX starts: hence a process of its own
@@ -287,7 +292,7 @@ _ENTRIES = (
         autodiff=True,
         loops=("batched",),
         claims=data_parallel("TensorFlow"),
-        combine=Combine(causes.MIRRORED_COMBINE, ordered_up_to=2),
+        combine=Combine(causes.MIRRORED_COMBINE, causes.MIRRORED_DOCUMENTED, orders=((0, 1), (0, 1, 2))),
         cost=Cost(2000, 400),
         pace=Pace(5, 12),
         single="tf_tape",
@@ -307,7 +312,7 @@ _ENTRIES = (
         loops=("batched",),
         narrows=causes.KERAS_DP_NARROWS,
         claims=data_parallel("XLA", causes.KERAS_DP),
-        combine=Combine(causes.KERAS_DP_UNSEEN, unreplayed=causes.KERAS_DP_UNSEEN),
+        combine=Combine(causes.KERAS_DP_UNSEEN, causes.KERAS_DP_DOCUMENTED, unreplayed=causes.KERAS_DP_UNSEEN),
         cost=Cost(2000, 800),
         pace=Pace(5, 0.8),
         environment={"KERAS_BACKEND": "jax"},  # DataParallel is built for JAX

@@ -85,29 +85,39 @@ def test_a_batch_smaller_than_the_workers_trains_as_one_process(name):
 
 @pytest.mark.parametrize("name", REPLAYED)
 def test_the_combine_rule_at_three_workers_is_found_and_discriminating(name):
-    # The experiment behind each row's combine rule (Row.combine): of the rules an all-reduce could follow (where
-    # 1/N is applied, in which order the 3 contributions add), which reproduce every recorded gradient. The
-    # recorded rule must be among them, and the candidates must disagree somewhere, or the experiment could not
-    # tell them apart.
+    # The experiment behind each row's combine rule (Row.combine): of the 15 rules an all-reduce of 3 could follow
+    # (1/N applied to each gradient, to the sum, or not at all, as a product by fl(1/N) or a division; the 3
+    # association orders), which reproduce every recorded gradient. Exactly one must, and it must be the row's: then
+    # every other rule gave other bits at some step of this data, so the data tells them apart.
     problem = bridge.preset("mini_batch", "float32")
     trajectory = _run(name, problem, 3)
     fl = rounder(problem.dtype)
     scalings = {
-        "none": lambda g: g,
-        "times fl(1/N) each": lambda g: [fl(v * fl(1 / 3)) for v in g],
-        "divided by N each": lambda g: [fl(v / 3) for v in g],
+        "none": (lambda g: g, lambda t: t),
+        "each times fl(1/N)": (lambda g: [fl(v * fl(1 / 3)) for v in g], lambda t: t),
+        "each divided by N": (lambda g: [fl(v / 3) for v in g], lambda t: t),
+        "the sum times fl(1/N)": (lambda g: g, lambda t: fl(t * fl(1 / 3))),
+        "the sum divided by N": (lambda g: g, lambda t: fl(t / 3)),
     }
-    orders = {"(0+1)+2": lambda t: fl(fl(t[0] + t[1]) + t[2]), "0+(1+2)": lambda t: fl(t[0] + fl(t[1] + t[2]))}
+    orders = [(0, 1, 2), (0, 2, 1), (1, 2, 0)]  # (a + b) + c; any other is one of these, as a + b == b + a
+
+    def combined(local, scale, order):
+        before, after = scalings[scale]
+        terms = before(local)
+        return after(fl(fl(terms[order[0]] + terms[order[1]]) + terms[order[2]]))
+
+    steps = list(zip(trajectory.local_grads, trajectory.grads))
     found = {
         (scale, order)
-        for scale, scaled in scalings.items()
-        for order, total in orders.items()
-        if all(same_bits(total(scaled(local)), g) for local, g in zip(trajectory.local_grads, trajectory.grads))
+        for scale in scalings
+        for order in orders
+        if all(same_bits(combined(local, scale, order), g) for local, g in steps)
     }
-    scale = "times fl(1/N) each" if bridge.REGISTRY[name].combine.reciprocal else "none"
-    assert {s for s, _ in found} == {scale}, f"{name} at 3 workers follows {found or 'none of the rules'}"
-    assert len(found) == 1, f"{name}: more than one order fits, so the data cannot tell them apart: {found}"
-    # the order found is observed, not documented: beyond 2 workers compare relies on the bound alone
+    rule = bridge.REGISTRY[name].combine
+    claimed = ("each times fl(1/N)" if rule.reciprocal else "none", rule.order(3))
+    assert found == {claimed}, f"{name} at 3 workers follows {found or 'none of the 15 rules'}, not {claimed}"
+    verdict = check(name, problem, 3)  # and compare replays it: bitwise, at 3 workers too
+    assert verdict.replay.startswith("bitwise against its replay") and "(observed;" in verdict.replay
 
 
 def test_the_replay_rule_is_what_compare_uses():
@@ -310,7 +320,7 @@ MATRIX = [
 def test_matrix(name, preset, dtype, workers):
     verdict = check(name, bridge.preset(preset, dtype), workers, preset=preset)
     rule = bridge.REGISTRY[name].combine
-    if not rule.unreplayed and workers <= rule.ordered_up_to:
+    if not rule.unreplayed and rule.order(workers) is not None:
         assert verdict.replay.startswith("bitwise against its replay"), verdict.replay
     else:
         assert verdict.replay.startswith("not replayed"), verdict.replay

@@ -71,7 +71,7 @@ def compare(problem, reference: Trajectory, candidate: Trajectory, claim: Claim 
         no_bias = Deviation(0, "biases", math.nan, math.nan, math.inf, 0.0)
         return fail(no_bias, "recorded a bias the model does not have")
     if candidate.workers:
-        failure = check_replay(problem, candidate, verdict, claim.combine)
+        failure = check_replay(problem, candidate, verdict, claim.combine, departure and departure.precision)
         if failure is not None:
             return fail(*failure)
     batches = batch_magnitudes(problem) if departure else []

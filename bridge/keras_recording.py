@@ -5,13 +5,16 @@ the logs fit hands out hold a running mean of the epoch's losses, not each batch
   RecordingSGD  plain SGD that also keeps the gradient each update used
   BatchLoss     the batch's mean squared error, from the y_pred the loss saw
   Recorder      reads the weights after each batch into a Trajectory
+  LayoutWatch   (JAX backend) the layout the compiled step received its batches in: which rows each device held
 float64() holds what a Keras user sets for a float64 run, and the experiment that undoes Keras's float32 promotion.
 Imported only where Keras runs: in a Keras worker or a launcher.
 """
 
 import contextlib
+import functools
 
 import keras
+import numpy as np
 from keras import ops
 
 DEFAULT_REDUCTION = "sum_over_batch_size"  # what loss="mse" divides by: the batch's length
@@ -64,6 +67,27 @@ class Recorder(keras.callbacks.Callback):
         self.trajectory.record(loss, grads[0].item(), weights[0].item(), *bias_values)
 
 
+class LayoutWatch(keras.metrics.Metric):
+    """Given the batch's sample weights inside the compiled train step, keeps the sharding they arrive in.
+
+    jax.debug.inspect_array_sharding reports it while the step compiles: what XLA was handed, not what the
+    distribution was configured with. Its devices_indices_map says which rows of a batch each device holds.
+    """
+
+    def __init__(self):
+        super().__init__(name="layout_watch")
+        self.layouts = []
+        self.nothing = self.add_variable(shape=(), initializer="zeros", name="nothing")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        import jax
+
+        jax.debug.inspect_array_sharding(sample_weight, callback=self.layouts.append)
+
+    def result(self):
+        return ops.convert_to_tensor(self.nothing)
+
+
 @contextlib.contextmanager
 def float64(dtype: str, keep_float64: bool = False):
     """JAX's float64 switched on for a float64 run; keep_float64: Keras's float64 -> float32 promotion undone."""
@@ -80,3 +104,44 @@ def float64(dtype: str, keep_float64: bool = False):
         yield
     finally:
         dtypes.BIT64_TO_BIT32_DTYPE["float64"] = promoted
+
+
+def own_gradients(model, layout, data, batch_size, problem, trajectory):
+    """Each device's own gradient at every update, [[worker 0's, worker 1's, ...] per update] for each parameter,
+    and what each device was seen holding: [{"worker", "on", "samples"}].
+
+    The rows of each batch a device held (the layout the compiled step received) go through the model's own
+    call and the loss, summed over those rows and divided by the batch's real size: that device's share of the
+    batch's mean. Computed again, on that device, at the weights each update started from (the compiled step
+    all-reduces inside XLA, so its own are never seen apart). A layout that gave a device the whole batch shows.
+    """
+    import jax
+
+    x, y, weight = (np.asarray(v).reshape(-1, batch_size, *np.shape(v)[1:]) for v in data)  # (batches, rows, ...)
+    sizes = weight.sum(axis=1)  # each batch's real samples: the padding weighs 0
+    mse = keras.losses.MeanSquaredError(reduction="sum")
+
+    def share(parameters, xs, ys, ws, n, k):  # 1-3 on this device's rows of batch k, over the batch's real size
+        pred, _ = model.stateless_call(parameters, [], xs[k])
+        return mse(ys[k], pred, ws[k]) / n[k]
+
+    steps = len(trajectory)
+    starts = [[problem.w0, *trajectory.weights[: steps - 1]]]
+    if problem.has_bias:
+        starts.append([problem.b0, *trajectory.biases[: steps - 1]])
+    shapes = [tuple(v.shape) for v in model.trainable_weights]
+    gradient = jax.jit(jax.vmap(jax.grad(share), in_axes=(0, None, None, None, None, 0)))
+    rows = layout.devices_indices_map((batch_size,))
+    found, seen = [[] for _ in starts], []
+    for worker, device in enumerate(layout.mesh.devices.flat):  # worker k: the mesh's k-th device
+        mine = rows[device][0]
+        seen.append({"worker": worker, "on": str(device), "samples": [int(n) for n in weight[:, mine].sum(axis=1)]})
+        if not steps:
+            continue
+        put = functools.partial(jax.device_put, device=device)
+        real = [np.asarray(v, problem.dtype) for v in (x[:, mine], y[:, mine], weight[:, mine], sizes)]
+        parameters = [np.asarray(v, problem.dtype).reshape(steps, *shape) for v, shape in zip(starts, shapes)]
+        grads = gradient(put(parameters), *put(real), put(np.arange(steps) % len(x)))
+        for kept, grad in zip(found, grads):
+            kept.append(np.asarray(grad, np.float64).reshape(steps).tolist())
+    return [[list(step) for step in zip(*per_worker)] for per_worker in found], seen

@@ -33,8 +33,10 @@ def replay(rule: Combine, local: list[float], dtype: str) -> float:
     return total
 
 
-def check_replay(problem, candidate: Trajectory, verdict: Verdict, rule: Combine | None):
+def check_replay(problem, candidate: Trajectory, verdict: Verdict, rule: Combine | None, precision=None):
     """A data-parallel run: parallel indeed, and bitwise against its combine rule where the order is known.
+
+    precision: the dtype its workers compute in, where its claim says it narrows the problem's.
 
     Sets verdict.replay; returns (Deviation, reason) where the run breaks either claim, else None.
     """
@@ -44,7 +46,11 @@ def check_replay(problem, candidate: Trajectory, verdict: Verdict, rule: Combine
     nothing = Deviation(0, "grads", math.nan, math.nan, math.inf, 0.0)
     if ran != (workers, workers):
         return nothing, f"asked for {workers} workers, its workers report world size {ran[0]} on {ran[1]} devices"
-    failure = check_shares(problem, candidate, rule)
+    failure = check_world(problem, candidate)
+    if failure is not None:
+        return nothing, failure
+    verdict.seen = world.get("seen")
+    failure = check_shares(problem, candidate, rule, precision)
     if failure is not None:
         return failure
     if rule is None or rule.unreplayed:
@@ -85,17 +91,50 @@ def check_replay(problem, candidate: Trajectory, verdict: Verdict, rule: Combine
     return None
 
 
+def check_world(problem, candidate: Trajectory) -> str | None:
+    """What each worker reported of itself: one report each, from a device or process of its own, and each
+    batch's share the split gives it (its count of the samples it held). Returns why not, or None."""
+    workers, seen = candidate.workers, candidate.world.get("seen")
+    if not len(candidate):
+        return None  # no update: nothing was computed, so nothing held (Keras's step never even compiled)
+    if seen is None:
+        return "its workers did not report what they held"
+    if [s["worker"] for s in seen] != list(range(workers)):
+        return f"asked for {workers} workers, reports came from workers {[s['worker'] for s in seen]}"
+    places = {(s["on"], s.get("pid")) for s in seen}
+    if len(places) != workers:
+        return f"its {workers} workers ran in {len(places)} places: {sorted(map(str, places))}"
+    for s in seen:
+        given = [len(range(*shards(batch, workers)[s["worker"]].indices(batch.stop))) for batch in problem.batches]
+        if s["samples"] != given:
+            return (
+                f"worker {s['worker']} ({s['on']}) held {s['samples']} samples of the first epoch's batches, "
+                f"where its own shares hold {given}"
+            )
+    return None
+
+
 # Operations on each term beyond the sum's own: w * x, + b, - y, * 2, * x, the 1/n (and fl(1/n)), the scale by N
 _TERM_OPERATIONS = 8
+_NARROWING = 4  # where a row computes a float64 problem in float32: x, y, w and b each rounded to it first
 
 
-def share(x: list[Fraction], y: list[Fraction], n: int, weight: float, bias: float | None, scale: Fraction, dtype):
+def share(
+    x: list[Fraction],
+    y: list[Fraction],
+    n: int,
+    weight: float,
+    bias: float | None,
+    scale: Fraction,
+    dtype,
+    operations: int = _TERM_OPERATIONS,
+):
     """A worker's exact share of the batch's mean gradients and how far a correct one may be, [(share, bound)] for
     the weight's and the bias's; and the largest magnitude any of its operations meets.
 
     x, y: its samples, exactly; n: the batch's size. The share is sum over its samples of 2 (w x + b - y) x
     (and 2 (w x + b - y)), over n, times scale.
-    The bound: every term is computed with at most _TERM_OPERATIONS roundings and summed in any order
+    The bound: every term is computed with at most `operations` roundings and summed in any order
     (Higham, ch. 3: gamma(m + k) times the sum of the terms' magnitudes, each error bounded through
     |w x| + |b| + |y|), plus the smallest normal number per operation where subnormals are flushed.
     """
@@ -103,8 +142,8 @@ def share(x: list[Fraction], y: list[Fraction], n: int, weight: float, bias: flo
     errors = [w * xi + b - yi for xi, yi in zip(x, y)]
     sizes = [abs(w * xi) + abs(b) + abs(yi) for xi, yi in zip(x, y)]  # what each error is computed from
     factor = 2 * abs(scale) / n
-    slack = Fraction(gamma(len(x) + _TERM_OPERATIONS, dtype))
-    tiny = Fraction(float(np.finfo(dtype).tiny)) * (len(x) + _TERM_OPERATIONS) * (3 + 2 * max(map(abs, x), default=0))
+    slack = Fraction(gamma(len(x) + operations, dtype))
+    tiny = Fraction(float(np.finfo(dtype).tiny)) * (len(x) + operations) * (3 + 2 * max(map(abs, x), default=0))
     magnitudes = (factor * sum(s * abs(xi) for s, xi in zip(sizes, x)), factor * sum(sizes))
     shares = (2 * sum(e * xi for e, xi in zip(errors, x)) * scale / n, 2 * sum(errors) * scale / n)
     bounds = [slack * m + tiny * factor for m in magnitudes]
@@ -113,7 +152,7 @@ def share(x: list[Fraction], y: list[Fraction], n: int, weight: float, bias: flo
     return list(zip(shares, bounds)), reach
 
 
-def check_shares(problem, candidate: Trajectory, rule: Combine | None):
+def check_shares(problem, candidate: Trajectory, rule: Combine | None, precision=None):
     """Each worker's recorded gradient against the exact gradient of its own shard, at that step's parameters.
 
     A worker that computed on another worker's samples, on none or on the whole batch fails, with the step and
@@ -124,7 +163,9 @@ def check_shares(problem, candidate: Trajectory, rule: Combine | None):
     if not rows:
         return None  # not observed (the row's combine rule says why): the bound and the world figures alone
     scale = Fraction(workers if rule is not None and rule.reciprocal else 1)  # DDP's workers scale their share by N
-    largest = Fraction(float(np.finfo(problem.dtype).max))
+    dtype = precision or problem.dtype  # the workers' own arithmetic: narrower where the row narrows
+    operations = _TERM_OPERATIONS + (_NARROWING if dtype != problem.dtype else 0)
+    largest = Fraction(float(np.finfo(dtype).max))
     xs, ys = ([Fraction(v) for v in values.tolist()] for values in (problem.x, problem.y))  # once, not per step
     weights = [problem.w0, *candidate.weights[:-1]]
     biases = [problem.b0, *candidate.biases[:-1]] if problem.has_bias else [None] * len(candidate)
@@ -134,7 +175,7 @@ def check_shares(problem, candidate: Trajectory, rule: Combine | None):
             return None
         for worker, part in enumerate(shards(batch, workers)):
             n = batch.stop - batch.start
-            shares, reach = share(xs[part], ys[part], n, weight, bias, scale, problem.dtype)
+            shares, reach = share(xs[part], ys[part], n, weight, bias, scale, dtype, operations)
             if not reach < largest / 4:  # a number may overflow: a correct worker may show inf; the bound judges
                 return None
             recorded = [(rows[step][worker], "grads")]
@@ -144,9 +185,7 @@ def check_shares(problem, candidate: Trajectory, rule: Combine | None):
                 if math.isfinite(value) and abs(Fraction(value) - exact) <= bound:
                     continue
                 nearest, bound = float(exact), float(bound)
-                deviation = Deviation(
-                    step, quantity, nearest, value, ulp_distance(nearest, value, problem.dtype), bound
-                )
+                deviation = Deviation(step, quantity, nearest, value, ulp_distance(nearest, value, dtype), bound)
                 samples = f"samples {part.start}-{part.stop - 1}" if part.stop > part.start else "no samples"
                 return deviation, (
                     f"worker {worker}'s {NAMES[quantity]} at step {step} is {value!r}, but its own share "

@@ -63,6 +63,7 @@ class Verdict:
     device: str = "cpu"  # where the candidate ran
     note: str | None = None  # "not measured on gpu; the CPU claim is applied", where that is so
     replay: str | None = None  # a data-parallel row: how it compares with its engine's combine rule, replayed
+    seen: list | None = None  # a data-parallel row: each worker's report of itself (where it ran, the samples it held)
 
     @property
     def conforms(self) -> bool:
@@ -107,6 +108,7 @@ class Verdict:
             "cause": self.cause,
             "note": self.note,
             "replay": self.replay,
+            "workers_seen": self.seen,
             "max_ulps": {k: (v if math.isfinite(v) else repr(v)) for k, v in self.max_ulps.items()},
             "compared_steps": self.compared_steps,
             "stopped": None if self.compared_steps is None else self.stopped,

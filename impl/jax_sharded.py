@@ -42,8 +42,9 @@ def device_step(parameters, x, y_true, real, n):
     share, local = jax.value_and_grad(share_of_mean)(mine, x, y_true, real, n)  # 4: this device's slope
     grads = jax.lax.psum(local, AXIS)  # 4: the all-reduce: the devices' gradients added
     loss = jax.lax.psum(share, AXIS)  # the batch's loss: the shares added
-    world = jax.lax.psum(1, AXIS)  # how many devices took part, counted from inside them
-    return loss, grads, tuple(g[None] for g in local), world
+    world = jax.lax.psum(1, AXIS)  # how many devices took part (XLA folds it to the mesh's size)
+    samples = jnp.sum(real)[None]  # how many real samples this device's shard held, counted on it
+    return loss, grads, tuple(g[None] for g in local), world, samples
 
 
 def prepare(problem, mesh, workers):
@@ -78,23 +79,37 @@ def batched(problem, device="cpu", workers=2):
                 device_step,
                 mesh=mesh,
                 in_specs=(P(), P(AXIS), P(AXIS), P(AXIS), P()),
-                out_specs=(P(), P(), P(AXIS), P()),
+                out_specs=(P(), P(), P(AXIS), P(), P(AXIS)),
             )
         )
         batches = prepare(problem, mesh, workers)
         parameters = (problem.w0,) if problem.b0 is None else (problem.w0, problem.b0)
         parameters = tuple(jax.device_put(jnp.asarray(p, problem.dtype), NamedSharding(mesh, P())) for p in parameters)
         lr = problem.lr
-        kept, world = [], mesh.size  # the workers' own count replaces the mesh's at the first step
+        kept, world, seen = [], mesh.size, []  # the workers' own count replaces the mesh's at the first step
         for epoch in range(problem.epochs):
             for x, y_true, real, n in batches:
-                loss, grads, local, world = step(parameters, x, y_true, real, n)  # 1-4, on every device
+                loss, grads, local, world, samples = step(parameters, x, y_true, real, n)  # 1-4, on every device
+                if epoch == 0:
+                    seen.append(samples)
                 parameters = tuple(p - lr * g for p, g in zip(parameters, grads))  # 4: step downhill
                 # Wait for the step: XLA's CPU client runs each device on a thread of a pool as large as the
                 # cores, and work queued ahead of a device can leave its all-reduce waiting for it forever
                 jax.block_until_ready(parameters)
                 kept.append((loss, grads, parameters, local))
-        return _trajectory(kept, int(world), len(parameters[0].sharding.device_set))
+        trajectory = _trajectory(kept, int(world), len(parameters[0].sharding.device_set))
+        trajectory.world["seen"] = _seen(seen, workers)
+        return trajectory
+
+
+def _seen(counts, workers):
+    """Each worker's device and the samples it held per batch: read from the arrays' own shards, device by device."""
+    seen = [{"worker": k, "on": "", "samples": []} for k in range(workers)]
+    for samples in counts:
+        for shard in samples.addressable_shards:  # one per device, at the index of the worker it ran
+            worker = seen[shard.index[0].start or 0]
+            worker["on"], worker["samples"] = str(shard.device), [*worker["samples"], int(shard.data[0])]
+    return seen
 
 
 def _trajectory(kept, world, devices):

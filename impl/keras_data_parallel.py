@@ -4,7 +4,8 @@ bridge.runners.launcher runs this module in a launcher process of its own, with
 KERAS_BACKEND=jax and, on a CPU, JAX_NUM_CPU_DEVICES=N. DataParallel
 replicates the model on N devices and splits every batch along them; the
 gradient's all-reduce is compiled into the train step by XLA, so the workers'
-own gradients are never seen apart: this row is held to the bound alone.
+own gradients are never seen apart: each device's is computed again, on the rows
+the compiled step's layout gave it (keras_recording.own_gradients), and its sum is held to the bound.
 DataParallel wants batches that divide by N, every one of the same size, so each
 batch is padded: N shards of equal size, each its real samples (in data order)
 then padding whose sample weight is 0. The loss divides by the weights' sum:
@@ -21,7 +22,7 @@ import numpy as np
 
 from bridge.devices import parse
 from bridge.errors import DeviceUnavailable
-from bridge.keras_recording import BatchLoss, Recorder, RecordingSGD
+from bridge.keras_recording import BatchLoss, LayoutWatch, Recorder, RecordingSGD, own_gradients
 from bridge.parallel import padded_size, shards
 from bridge.trajectory import Trajectory
 
@@ -70,7 +71,7 @@ def batched(problem, device="cpu", workers=2):
     model.compile(
         optimizer=RecordingSGD(learning_rate=problem.lr),  # 4: step downhill: w = w - lr * grad
         loss=keras.losses.MeanSquaredError(reduction=REDUCTION),  # 3: over the real samples
-        weighted_metrics=[BatchLoss(problem.dtype, REDUCTION)],  # given the sample weights (metrics= would not be)
+        weighted_metrics=[BatchLoss(problem.dtype, REDUCTION), watch := LayoutWatch()],  # given the sample weights
     )
     (x, y, weight), batch_size = padded(problem, workers)
     trajectory = Trajectory()
@@ -91,4 +92,10 @@ def batched(problem, device="cpu", workers=2):
         "world_size": int(distribution.device_mesh.devices.size),
         "devices": len(placed),
     }
+    if watch.layouts:  # the step compiled: each device's own gradient, on the rows its layout gave that device
+        local, trajectory.world["seen"] = own_gradients(
+            model, watch.layouts[0], (x, y, weight), batch_size, problem, trajectory
+        )
+        trajectory.local_grads, *bias = local
+        trajectory.local_bias_grads = bias[0] if bias else []
     return trajectory

@@ -51,16 +51,21 @@ def batched(problem, device="cpu", workers=2):
         context = tf.distribute.get_replica_context()
         grads = context.all_reduce(tf.distribute.ReduceOp.SUM, local)  # 4: the all-reduce: gradients added
         loss = context.all_reduce(tf.distribute.ReduceOp.SUM, share)  # the batch's loss: the shares added
-        return loss, grads, local, context.num_replicas_in_sync
+        return loss, grads, local, context.num_replicas_in_sync, tf.shape(xb)[0]  # and how many samples it had
 
     x, y_true = problem.x, problem.y
     trajectory, first = Trajectory(), strategy.experimental_local_results
     world = strategy.num_replicas_in_sync  # the replicas' own count replaces it at the first step
+    seen = [{"worker": k, "on": "", "samples": []} for k in range(workers)]
     for epoch in range(problem.epochs):
         for batch in problem.batches:
             split = shards(batch, workers)
             xs, ys = (_per_replica(strategy, values, split, problem.dtype) for values in (x, y_true))
-            loss, grads, local, world = strategy.run(replica_step, args=(xs, ys, batch.stop - batch.start))
+            loss, grads, local, world, samples = strategy.run(replica_step, args=(xs, ys, batch.stop - batch.start))
+            if epoch == 0:  # what each replica saw: its shard's size, and the device its gradient came from
+                for replica, count, grad in zip(seen, first(samples), first(local[0])):
+                    replica["samples"].append(int(count))
+                    replica["on"] = grad.device
             loss, grads = first(loss)[0], [first(g)[0] for g in grads]
             for parameter, grad in zip(parameters, grads):
                 parameter.assign(parameter - lr * grad)  # 4: step downhill, on every replica's copy
@@ -71,6 +76,7 @@ def batched(problem, device="cpu", workers=2):
                 trajectory.local_bias_grads.append([float(g) for g in first(local[1])])
     devices = {v.device for v in first(weight)}  # the devices holding a copy of the weight
     trajectory.world = {"engine": "MirroredStrategy", "world_size": int(first(world)[0]), "devices": len(devices)}
+    trajectory.world["seen"] = seen
     return trajectory
 
 

@@ -65,7 +65,7 @@ def worker(problem, device="cpu", rank=0, workers=2, rendezvous=""):
         where = torch_device(f"cuda:{rank}") if on_gpu else torch.device("cpu")
         trajectory = worker_loop(problem, where, rank, workers)
         engine = "nccl" if on_gpu else "gloo"
-        trajectory.world = {"engine": engine, "world_size": dist.get_world_size(), "device": str(where)}
+        trajectory.world |= {"engine": engine, "world_size": dist.get_world_size(), "device": str(where)}
         dist.barrier()  # every worker done before any leaves: gloo aborts a worker whose peer hung up mid-call
     finally:
         dist.destroy_process_group()
@@ -80,11 +80,13 @@ def worker_loop(problem, device, rank, workers):
     dtype = getattr(torch, problem.dtype)
     x, y_true = (torch.tensor(v, dtype=dtype, device=device) for v in (problem.x, problem.y))
     lr = problem.lr
-    kept = Trajectory()
+    kept, samples = Trajectory(), []
     for epoch in range(problem.epochs):
         for batch in problem.batches:
             mine = shards(batch, workers)[rank]
             xb, yb, n = x[mine], y_true[mine], batch.stop - batch.start
+            if epoch == 0:
+                samples.append(len(xb))  # the samples this worker was given: what it reports it saw
             # this worker's own gradient, recorded: DDP hands back only the combined one (same operations, same bits)
             local = torch.autograd.grad(share_of_mean(model(xb), yb, n) * workers, parameters)
             share = share_of_mean(ddp(xb), yb, n)  # 1-3: predict, this worker's share of the loss
@@ -97,6 +99,7 @@ def worker_loop(problem, device, rank, workers):
             _keep(kept, loss, model, local)
             for parameter in parameters:
                 parameter.grad = None
+    kept.world = {"samples": samples}
     return kept
 
 

@@ -22,7 +22,7 @@ from bridge.claims import claim_for
 from bridge.compare import compare
 from bridge.floats import rounder, same_bits
 from bridge.problems import with_changes
-from bridge.replay import replay
+from bridge.replay import check_shares, check_world, replay
 from bridge.runners.launcher import launch
 from tests.helpers import PARALLEL, STRESS, impl_params, stress
 
@@ -242,11 +242,22 @@ PLANTED = {
             "for k, shard in enumerate([batch] + [slice(batch.start, batch.start)] * (workers - 1)):",
         ),
     ],
+    # every device given the whole batch (the data's layout replicated, P() for P('batch')): the compiled step
+    # then needs no all-reduce and makes the same gradient; the layout it received shows it (LayoutWatch)
+    ("keras_data_parallel", "every device trains on the whole batch"): [
+        (
+            "keras.distribution.set_distribution(distribution)",
+            "distribution.get_data_layout = lambda shape: keras.distribution.TensorLayout("
+            "[None] * len(shape), distribution.device_mesh)\n"
+            "    keras.distribution.set_distribution(distribution)",
+        ),
+    ],
 }
 BUG_PROBLEM = {"mean of local means": bridge.preset("mini_batch"), "gradient N times too large": bridge.preset("bias")}
 BUG_PROBLEM["gradient N times too small"] = bridge.preset("bias")
 BUG_PROBLEM["a padded sample that counts"] = SMALL
 BUG_PROBLEM["one worker does all the work"] = bridge.preset("bias")
+BUG_PROBLEM["every device trains on the whole batch"] = bridge.preset("bias")
 
 
 def planted(tmp_path_factory, name, replacements) -> Path:
@@ -271,8 +282,15 @@ def test_planted_bug_fails(tmp_path_factory, name, bug):
     copy = planted(tmp_path_factory, name, PLANTED[name, bug])
     verdict = compare(problem, _reference(problem), _run(name, problem, 2, str(copy)), claim_for(name, problem))
     assert not verdict.conforms, f"{name} with {bug!r} planted still conforms: {verdict.summary()}"
-    if bug == "one worker does all the work":  # caught at the first step, naming a worker and its share
-        assert "at step 0" in verdict.summary() and "its own share" in verdict.summary(), verdict.summary()
+    if bug in ("one worker does all the work", "every device trains on the whole batch"):
+        # caught at once by both checks, each alone: what worker 0 says it held, and the gradient it computed
+        assert verdict.summary().startswith("MISMATCH at step 0: worker 0 "), verdict.summary()
+        trajectory, claim = _run(name, problem, 2, str(copy)), claim_for(name, problem)
+        assert "worker 0 " in check_world(problem, trajectory) and "its own shares hold" in check_world(
+            problem, trajectory
+        )
+        deviation, reason = check_shares(problem, trajectory, claim.combine, claim.departure.precision)
+        assert deviation.step == 0 and reason.startswith("worker 0's gradient at step 0 is "), reason
 
 
 PADDED_WITH_DATA = {  # the padded samples given data of their own: zeroed through their error, it cannot matter
@@ -386,3 +404,6 @@ def test_run_json_carries_the_workers_gradients_and_world(capsys):
     assert data["workers"] == 3 and data["world"]["world_size"] == 3 and data["world"]["devices"] == 3
     assert len(data["local_grads"]) == len(data["losses"]) and all(len(row) == 3 for row in data["local_grads"])
     assert len(data["local_bias_grads"][0]) == 3
+    # what each device reported holding: the bias preset's batches of 32, 32 and 26 samples, split 11+11+10 and 9+9+8
+    seen = [(s["worker"], s["on"], s["samples"]) for s in data["world"]["seen"]]
+    assert seen == [(0, "cpu:0", [11, 11, 9]), (1, "cpu:1", [11, 11, 9]), (2, "cpu:2", [10, 10, 8])]

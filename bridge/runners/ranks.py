@@ -86,5 +86,9 @@ def _gathered(found: list[dict], workers: int):
         "world_size": first["world_size"],
         "devices": len({(r.world["pid"], r.world["device"]) for r in ranks}),  # distinct processes and devices
         "ranks": sorted(r.world["rank"] for r in ranks),
+        "seen": [  # what each rank reported of itself: its process, its device, the samples it was given
+            {"worker": r.world["rank"], "on": r.world["device"], "pid": r.world["pid"], "samples": r.world["samples"]}
+            for r in ranks
+        ],
     }
     return trajectory

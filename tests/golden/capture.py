@@ -37,11 +37,14 @@ COMMANDS = {
     "refused-impl": ["run", "--impl", "nope"],
     "refused-option": ["compare", "--problem", "mlp", "--steps", "3"],
 }
-# What changes with an install, not with the code: framework versions and the Python version
+# What changes with an install, not with the code: framework versions and the Python version; and with every
+# run: a worker's process id
 VERSIONS = re.compile(r"\b(Python|numpy|torch|tensorflow|jax|keras)( |\"framework\": \")(\d+\.\d+[\w.+]*)(/\w+)?")
+PIDS = re.compile(r'"pid": \d+')
 
 
 def masked(text: str) -> str:
+    text = PIDS.sub('"pid": <pid>', text)
     return VERSIONS.sub(lambda m: f"{m.group(1)}{m.group(2)}<version>{m.group(4) or ''}", text)
 
 

@@ -107,8 +107,8 @@ def float64(dtype: str, keep_float64: bool = False):
 
 
 def own_gradients(model, layout, data, batch_size, problem, trajectory):
-    """Each device's own gradient at every update, [[worker 0's, worker 1's, ...] per update] for each parameter,
-    and what each device was seen holding: [{"worker", "on", "samples"}].
+    """Each device's own share of the loss and gradient at every update, [[worker 0's, worker 1's, ...] per update]
+    for the loss and each parameter, and what each device was seen holding: [{"worker", "on", "samples"}].
 
     The rows of each batch a device held (the layout the compiled step received) go through the model's own
     call and the loss, summed over those rows and divided by the batch's real size: that device's share of the
@@ -130,9 +130,9 @@ def own_gradients(model, layout, data, batch_size, problem, trajectory):
     if problem.has_bias:
         starts.append([problem.b0, *trajectory.biases[: steps - 1]])
     shapes = [tuple(v.shape) for v in model.trainable_weights]
-    gradient = jax.jit(jax.vmap(jax.grad(share), in_axes=(0, None, None, None, None, 0)))
+    gradient = jax.jit(jax.vmap(jax.value_and_grad(share), in_axes=(0, None, None, None, None, 0)))
     rows = layout.devices_indices_map((batch_size,))
-    found, seen = [[] for _ in starts], []
+    found, seen = [[] for _ in range(1 + len(starts))], []
     for worker, device in enumerate(layout.mesh.devices.flat):  # worker k: the mesh's k-th device
         mine = rows[device][0]
         seen.append({"worker": worker, "on": str(device), "samples": [int(n) for n in weight[:, mine].sum(axis=1)]})
@@ -141,7 +141,7 @@ def own_gradients(model, layout, data, batch_size, problem, trajectory):
         put = functools.partial(jax.device_put, device=device)
         real = [np.asarray(v, problem.dtype) for v in (x[:, mine], y[:, mine], weight[:, mine], sizes)]
         parameters = [np.asarray(v, problem.dtype).reshape(steps, *shape) for v, shape in zip(starts, shapes)]
-        grads = gradient(put(parameters), *put(real), put(np.arange(steps) % len(x)))
-        for kept, grad in zip(found, grads):
-            kept.append(np.asarray(grad, np.float64).reshape(steps).tolist())
+        loss, grads = gradient(put(parameters), *put(real), put(np.arange(steps) % len(x)))
+        for kept, values in zip(found, (loss, *grads)):
+            kept.append(np.asarray(values, np.float64).reshape(steps).tolist())
     return [[list(step) for step in zip(*per_worker)] for per_worker in found], seen

@@ -7,6 +7,7 @@ order is no question: a + b == b + a). Beyond the worker counts observed, the bo
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from fractions import Fraction
 
@@ -57,6 +58,8 @@ def check_replay(problem, candidate: Trajectory, verdict: Verdict, rule: Combine
         verdict.replay = f"not replayed: {rule.unreplayed if rule else 'no combine rule is claimed'}; the bound alone"
         return None
     tables = [("grads", "local_grads")] + ([("bias_grads", "local_bias_grads")] if problem.has_bias else [])
+    if candidate.local_losses:  # the loss: the shares added in the same order, never scaled (they make the mean)
+        tables.append(("losses", "local_losses"))
     for _, local in tables:
         rows = getattr(candidate, local)
         if len(rows) != len(candidate) or any(len(row) != workers for row in rows):
@@ -73,17 +76,19 @@ def check_replay(problem, candidate: Trajectory, verdict: Verdict, rule: Combine
     fl = rounder(problem.dtype)
     for step in range(len(candidate)):
         for combined, local in tables:
-            a, b = replay(rule, getattr(candidate, local)[step], problem.dtype), getattr(candidate, combined)[step]
+            how = rule if combined != "losses" else dataclasses.replace(rule, reciprocal=False)
+            a, b = replay(how, getattr(candidate, local)[step], problem.dtype), getattr(candidate, combined)[step]
             if not same_bits(a, b):
                 deviation = Deviation(step, combined, a, b, ulp_distance(a, b, problem.dtype), 0.0)
                 return deviation, f"{deviation.describe()} where its replay ({rule.rule}) is the reference"
-        for value, grad in (("weights", "grads"), ("biases", "bias_grads"))[: len(tables)]:
+        for value, grad in (("weights", "grads"), ("biases", "bias_grads"))[: 1 + problem.has_bias]:
             before = getattr(candidate, value)[step - 1] if step else (problem.w0 if value == "weights" else problem.b0)
             a, b = fl(before - fl(problem.lr * getattr(candidate, grad)[step])), getattr(candidate, value)[step]
             if not same_bits(a, b):
                 deviation = Deviation(step, value, a, b, ulp_distance(a, b, problem.dtype), 0.0)
                 return deviation, f"{deviation.describe()}, where w - lr * grad from its own gradient is the reference"
     whose = f"its {workers} workers' recorded gradients" if workers > 1 else "its one worker's recorded gradient"
+    whose += " and shares of the loss" if candidate.local_losses and workers > 1 else ""
     order = "+".join(map(str, rule.order(workers)))
     verdict.replay = f"bitwise against its replay: {rule.rule}, from {whose}" + (
         f", added in the order {order} (observed; {rule.documented}, in no documented order)" if workers > 2 else ""
@@ -129,11 +134,12 @@ def share(
     dtype,
     operations: int = _TERM_OPERATIONS,
 ):
-    """A worker's exact share of the batch's mean gradients and how far a correct one may be, [(share, bound)] for
-    the weight's and the bias's; and the largest magnitude any of its operations meets.
+    """A worker's exact shares of the batch's mean loss and gradients, and how far a correct one may be:
+    [(share, bound)] for the loss, the weight's gradient and the bias's; and the largest magnitude any of its
+    operations meets.
 
-    x, y: its samples, exactly; n: the batch's size. The share is sum over its samples of 2 (w x + b - y) x
-    (and 2 (w x + b - y)), over n, times scale.
+    x, y: its samples, exactly; n: the batch's size. The loss's share is sum over its samples of
+    (w x + b - y)^2 / n; the gradients' are sum of 2 (w x + b - y) x (and 2 (w x + b - y)), over n, times scale.
     The bound: every term is computed with at most `operations` roundings and summed in any order
     (Higham, ch. 3: gamma(m + k) times the sum of the terms' magnitudes, each error bounded through
     |w x| + |b| + |y|), plus the smallest normal number per operation where subnormals are flushed.
@@ -144,16 +150,25 @@ def share(
     factor = 2 * abs(scale) / n
     slack = Fraction(gamma(len(x) + operations, dtype))
     tiny = Fraction(float(np.finfo(dtype).tiny)) * (len(x) + operations) * (3 + 2 * max(map(abs, x), default=0))
-    magnitudes = (factor * sum(s * abs(xi) for s, xi in zip(sizes, x)), factor * sum(sizes))
-    shares = (2 * sum(e * xi for e, xi in zip(errors, x)) * scale / n, 2 * sum(errors) * scale / n)
-    bounds = [slack * m + tiny * factor for m in magnitudes]
+    magnitudes = (
+        sum(s * s for s in sizes) / n,
+        factor * sum(s * abs(xi) for s, xi in zip(sizes, x)),
+        factor * sum(sizes),
+    )
+    shares = (
+        sum(e * e for e in errors) / n,
+        2 * sum(e * xi for e, xi in zip(errors, x)) * scale / n,
+        2 * sum(errors) * scale / n,
+    )
+    bounds = [slack * m + tiny * f for m, f in zip(magnitudes, (max([1, *sizes]) / n, factor, factor))]
     # the largest number any operation may meet: a term, or the sum
-    reach = max([*magnitudes, *(2 * s * max(1, abs(xi)) * max(1, abs(scale)) for s, xi in zip(sizes, x))])
-    return list(zip(shares, bounds)), reach
+    terms = [max(s * s, 2 * s * max(1, abs(xi)) * max(1, abs(scale))) for s, xi in zip(sizes, x)]
+    return list(zip(shares, bounds)), max([*magnitudes, *terms])
 
 
 def check_shares(problem, candidate: Trajectory, rule: Combine | None, precision=None):
-    """Each worker's recorded gradient against the exact gradient of its own shard, at that step's parameters.
+    """Each worker's recorded share of the loss and gradient against the exact ones of its own shard, at that
+    step's parameters.
 
     A worker that computed on another worker's samples, on none or on the whole batch fails, with the step and
     the worker named. Checked until the parameters stop being finite or a term could overflow the dtype.
@@ -181,6 +196,10 @@ def check_shares(problem, candidate: Trajectory, rule: Combine | None, precision
             recorded = [(rows[step][worker], "grads")]
             if problem.has_bias:
                 recorded.append((candidate.local_bias_grads[step][worker], "bias_grads"))
+            if candidate.local_losses:  # the loss's share, where the row records it: checked first
+                recorded.insert(0, (candidate.local_losses[step][worker], "losses"))
+            else:
+                shares = shares[1:]
             for (exact, bound), (value, quantity) in zip(shares, recorded):
                 if math.isfinite(value) and abs(Fraction(value) - exact) <= bound:
                     continue

@@ -9,7 +9,7 @@ import numpy as np
 
 LAYERS = ("W1", "b1", "W2", "b2")  # a network's parameters (bridge.problems.Network), forward-pass order
 RECORDED = ("weights", "losses", "grads", "biases", "bias_grads")  # the one-weight and batched models' lists
-LOCAL = ("local_grads", "local_bias_grads")  # a data-parallel run's: each worker's own gradient per update
+LOCAL = ("local_losses", "local_grads", "local_bias_grads")  # a data-parallel run's: each worker's own, per update
 
 
 @dataclass
@@ -33,7 +33,8 @@ class Trajectory:
     device: str = "cpu"
     parameters: dict[str, list[list[float]]] = field(default_factory=dict)
     gradients: dict[str, list[list[float]]] = field(default_factory=dict)
-    # Data-parallel rows (bridge.parallel): each worker's own gradient, before the all-reduce, per update
+    # Data-parallel rows (bridge.parallel): each worker's own share of the loss and gradient, before the all-reduce
+    local_losses: list[list[float]] = field(default_factory=list)
     local_grads: list[list[float]] = field(default_factory=list)
     local_bias_grads: list[list[float]] = field(default_factory=list)
     workers: int = 0  # the workers asked for; 0: a single-process run

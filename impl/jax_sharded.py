@@ -44,7 +44,7 @@ def device_step(parameters, x, y_true, real, n):
     loss = jax.lax.psum(share, AXIS)  # the batch's loss: the shares added
     world = jax.lax.psum(1, AXIS)  # how many devices took part (XLA folds it to the mesh's size)
     samples = jnp.sum(real)[None]  # how many real samples this device's shard held, counted on it
-    return loss, grads, tuple(g[None] for g in local), world, samples
+    return loss, grads, (share[None], *(g[None] for g in local)), world, samples
 
 
 def prepare(problem, mesh, workers):
@@ -114,11 +114,10 @@ def _seen(counts, workers):
 
 def _trajectory(kept, world, devices):
     trajectory = Trajectory()
-    for loss, grads, parameters, local in jax.device_get(kept):
+    for loss, grads, parameters, own in jax.device_get(kept):  # own: each device's share, gradient (and bias's)
         bias = (grads[1], parameters[1]) if len(grads) == 2 else ()
         trajectory.record(loss, grads[0], parameters[0], *bias)
-        trajectory.local_grads.append(np.asarray(local[0], np.float64).tolist())
-        if bias:
-            trajectory.local_bias_grads.append(np.asarray(local[1], np.float64).tolist())
+        for kept_in, values in zip((trajectory.local_losses, trajectory.local_grads, trajectory.local_bias_grads), own):
+            kept_in.append(np.asarray(values, np.float64).tolist())
     trajectory.world = {"engine": "xla psum", "world_size": world, "devices": devices}
     return trajectory

@@ -96,6 +96,6 @@ def batched(problem, device="cpu", workers=2):
         local, trajectory.world["seen"] = own_gradients(
             model, watch.layouts[0], (x, y, weight), batch_size, problem, trajectory
         )
-        trajectory.local_grads, *bias = local
+        trajectory.local_losses, trajectory.local_grads, *bias = local
         trajectory.local_bias_grads = bias[0] if bias else []
     return trajectory

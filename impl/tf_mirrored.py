@@ -51,7 +51,7 @@ def batched(problem, device="cpu", workers=2):
         context = tf.distribute.get_replica_context()
         grads = context.all_reduce(tf.distribute.ReduceOp.SUM, local)  # 4: the all-reduce: gradients added
         loss = context.all_reduce(tf.distribute.ReduceOp.SUM, share)  # the batch's loss: the shares added
-        return loss, grads, local, context.num_replicas_in_sync, tf.shape(xb)[0]  # and how many samples it had
+        return loss, grads, share, local, context.num_replicas_in_sync, tf.shape(xb)[0]  # and its shard's size
 
     x, y_true = problem.x, problem.y
     trajectory, first = Trajectory(), strategy.experimental_local_results
@@ -61,7 +61,9 @@ def batched(problem, device="cpu", workers=2):
         for batch in problem.batches:
             split = shards(batch, workers)
             xs, ys = (_per_replica(strategy, values, split, problem.dtype) for values in (x, y_true))
-            loss, grads, local, world, samples = strategy.run(replica_step, args=(xs, ys, batch.stop - batch.start))
+            loss, grads, share, local, world, samples = strategy.run(
+                replica_step, args=(xs, ys, batch.stop - batch.start)
+            )
             if epoch == 0:  # what each replica saw: its shard's size, and the device its gradient came from
                 for replica, count, grad in zip(seen, first(samples), first(local[0])):
                     replica["samples"].append(int(count))
@@ -71,6 +73,7 @@ def batched(problem, device="cpu", workers=2):
                 parameter.assign(parameter - lr * grad)  # 4: step downhill, on every replica's copy
             bias_values = () if bias is None else (grads[1], bias.numpy())
             trajectory.record(loss, grads[0], weight.numpy(), *bias_values)
+            trajectory.local_losses.append([float(s) for s in first(share)])
             trajectory.local_grads.append([float(g) for g in first(local[0])])
             if bias is not None:
                 trajectory.local_bias_grads.append([float(g) for g in first(local[1])])

@@ -96,17 +96,18 @@ def worker_loop(problem, device, rank, workers):
             with torch.no_grad():
                 for parameter in parameters:
                     parameter.copy_(parameter - lr * parameter.grad)  # 4: step downhill
-            _keep(kept, loss, model, local)
+            _keep(kept, loss, model, share, local)
             for parameter in parameters:
                 parameter.grad = None
     kept.world = {"samples": samples}
     return kept
 
 
-def _keep(kept, loss, model, local):
-    """One update: the combined gradient and new values, and this worker's own gradient (a row of one)."""
+def _keep(kept, loss, model, share, local):
+    """One update: the combined gradient and new values, and this worker's own share and gradient (rows of one)."""
     bias = (model.bias.grad, model.bias) if model.bias is not None else ()
     kept.record(loss, model.weight.grad, model.weight, *bias)
+    kept.local_losses.append([share.item()])
     kept.local_grads.append([local[0].item()])
     if model.bias is not None:
         kept.local_bias_grads.append([local[1].item()])

@@ -116,6 +116,11 @@ def test_the_combine_rule_at_three_workers_is_found_and_discriminating(name):
     rule = bridge.REGISTRY[name].combine
     claimed = ("each times fl(1/N)" if rule.reciprocal else "none", rule.order(3))
     assert found == {claimed}, f"{name} at 3 workers follows {found or 'none of the 15 rules'}, not {claimed}"
+    # the loss's shares are added in the same order, never scaled: they already make the batch's mean
+    assert all(
+        same_bits(combined(local, "none", claimed[1]), loss)
+        for local, loss in zip(trajectory.local_losses, trajectory.losses)
+    )
     verdict = check(name, problem, 3)  # and compare replays it: bitwise, at 3 workers too
     assert verdict.replay.startswith("bitwise against its replay") and "(observed;" in verdict.replay
 
@@ -145,7 +150,7 @@ def test_a_gradient_that_is_not_its_replay_fails():
     local = [list(row) for row in run.local_grads]
     local[3][1] = math.nextafter(local[3][1], math.inf)  # one worker's gradient one ULP away at step 3
     changed = bridge.Trajectory(run.weights, run.losses, run.grads, implementation="jax_sharded")
-    changed.local_grads, changed.workers, changed.world = local, 2, run.world
+    changed.local_grads, changed.local_losses, changed.workers, changed.world = local, run.local_losses, 2, run.world
     verdict = compare(problem, _reference(problem), changed, claim_for("jax_sharded", problem))
     assert not verdict.conforms and verdict.failure.step == 3 and "replay" in verdict.reason
 
@@ -290,7 +295,7 @@ def test_planted_bug_fails(tmp_path_factory, name, bug):
             problem, trajectory
         )
         deviation, reason = check_shares(problem, trajectory, claim.combine, claim.departure.precision)
-        assert deviation.step == 0 and reason.startswith("worker 0's gradient at step 0 is "), reason
+        assert deviation.step == 0 and reason.startswith("worker 0's loss at step 0 is "), reason  # its share first
 
 
 PADDED_WITH_DATA = {  # the padded samples given data of their own: zeroed through their error, it cannot matter

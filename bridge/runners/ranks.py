@@ -78,6 +78,7 @@ def _gathered(found: list[dict], workers: int):
     """Rank 0's records, each rank's own gradient beside the others', and the world they reported."""
     ranks = [trajectory_from_json(reply["trajectory"], workers=1) for reply in found]
     trajectory, first = ranks[0], ranks[0].world
+    trajectory.local_losses = [[r.local_losses[k][0] for r in ranks] for k in range(len(trajectory))]
     trajectory.local_grads = [[r.local_grads[k][0] for r in ranks] for k in range(len(trajectory))]
     trajectory.local_bias_grads = [[r.local_bias_grads[k][0] for r in ranks] for k in range(len(trajectory.biases))]
     trajectory.workers = workers

@@ -181,3 +181,19 @@ def test_a_worker_killed_mid_run_ends_the_run_in_one_line_naming_the_row(case):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err[-2000:]
     assert lines[0].startswith("descent: error: torch_ddp failed: rank "), lines[0]
+
+
+@pytest.mark.skipif(not LINUX_PROC, reason="finds the processes through /proc")
+def test_a_run_of_tf_function_leaves_no_autograph_file(case):
+    needs("tf_function")
+    # TensorFlow writes __autograph_generated_file*.py for each tf.function and removes them in its own exit
+    # handler, which a console script leaving with os._exit skips: descent's own folder holds them and goes
+    done = subprocess.run(
+        [sys.executable, "-m", "bridge", "compare", "--impl", "python", "tf_function", "--problem", "mini_batch"],
+        cwd=ROOT,
+        env=case[2],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -149,3 +149,34 @@ def split(workers: int, flusher: str | None, more: str = "", scalings: int = 0) 
     cause = (SPLIT.format(workers) if workers > 1 else ONE_WORKER) + more
     cause += f"; {FLUSH.format(flusher)}" if flusher else ""
     return Departure(cause, True, bool(flusher), scalings=scalings)
+
+
+# ---- the same causes in a student's words: what `descent compare` prints by default (--why: the whole cause) ----
+# Each pair: a phrase that appears in a cause above, and what it means in plain words; found in this order.
+PLAIN_WORDS = (
+    ("split across", "the batch split over workers"),
+    ("multiply-add", "fused multiply-add"),
+    ("one worker sums", "its engine's own order"),
+    ("sums pairwise", "adds in pairs"),
+    ("own order", "adds up in another order"),
+    ("1/n before summing", "scales by 1/n first"),
+    ("fl(1/N)", "DDP's 1/N"),
+    ("flushes subnormal", "tiny numbers become 0"),
+    ("sign of a zero", "the sign of a zero"),
+    ("-0.0 gradient comes out +0.0", "the sign of a zero"),
+    ("its tanh", "its own tanh"),
+)
+PLAIN_LENGTH = 70  # the most a plain cause may take: one glance
+
+
+def in_plain_words(departure: Departure) -> str:
+    """The departure's cause in a few plain words (at most PLAIN_LENGTH characters): what a student reads first."""
+    words = [f"computes in {departure.precision}"] if departure.precision else []
+    for phrase, plain in PLAIN_WORDS:
+        if phrase in departure.cause and plain not in words:
+            words.append(plain)
+    kept = []
+    for word in words or ["rounds in another order"]:
+        if len(", ".join([*kept, word])) <= PLAIN_LENGTH:
+            kept.append(word)
+    return ", ".join(kept)

@@ -16,6 +16,7 @@ from bridge.bounds import (
     quantities,
     step_bounds,
 )
+from bridge.causes import in_plain_words
 from bridge.claims import BITWISE, Claim, claim_for, expected_departure
 from bridge.floats import same_bits, ulp_distance
 from bridge.problems import PROBLEMS, Network
@@ -23,7 +24,16 @@ from bridge.replay import check_replay
 from bridge.trajectory import LAYERS, Trajectory
 from bridge.verdict import NETWORK_QUANTITIES, Deviation, Verdict, group, network_labels
 
-__all__ = ["BITWISE", "Claim", "Verdict", "claim_for", "compare", "expected_departure", "network_starts"]
+__all__ = [
+    "BITWISE",
+    "Claim",
+    "Verdict",
+    "agreed_digits",
+    "claim_for",
+    "compare",
+    "expected_departure",
+    "network_starts",
+]
 
 
 def _starts(problem, reference: Trajectory, candidate: Trajectory) -> list[Start]:
@@ -35,13 +45,43 @@ def _starts(problem, reference: Trajectory, candidate: Trajectory) -> list[Start
     return [Start(*values) for values in zip(wa, wb, ba, bb)]
 
 
-# A bound beyond float64's range is inf, as the arithmetic says: any finite distance is within it.
-@np.errstate(over="ignore", invalid="ignore")
 def compare(problem, reference: Trajectory, candidate: Trajectory, claim: Claim = BITWISE) -> Verdict:
     """Check candidate against reference, held to the claim given (bridge.claims.claim_for: the row's own).
 
-    With no claim, bitwise is what is held: every recorded number equal, bit for bit.
+    With no claim, bitwise is what is held: every recorded number equal, bit for bit. A run within its bound
+    also says to how many significant digits it agrees (Verdict.digits) and its cause in plain words.
     """
+    verdict = _compare(problem, reference, candidate, claim)
+    if verdict.status == "bounded":
+        verdict.digits = agreed_digits(problem, reference, candidate, verdict.compared_steps)
+        verdict.plain = in_plain_words(claim.departure)
+    return verdict
+
+
+@np.errstate(over="ignore", invalid="ignore")
+def agreed_digits(problem, reference: Trajectory, candidate: Trajectory, upto: int | None = None) -> int:
+    """The significant digits the path (every parameter, at every step, up to step upto) shares with the
+    reference's: the floor of -log10 of the largest relative difference, at most what the dtype holds (15, or 6
+    in float32). The losses' and gradients' distances are the verdict's (in ULP)."""
+    most = int(-math.log10(np.finfo(problem.dtype).eps))
+    if isinstance(problem, Network):
+        path = [k for k, label in enumerate(network_labels(problem)) if group(label) == "parameters"]
+        a, b = reference.network_rows()[:, path], candidate.network_rows()[:, path]
+    else:
+        kept = [q for q in ("weights", "biases") if len(getattr(reference, q)) == len(reference)]
+        a, b = (np.array([getattr(t, q) for q in kept], dtype=np.float64).T for t in (reference, candidate))
+    a, b = a[:upto], b[:upto]
+    size = np.maximum(abs(a), abs(b))
+    apart = np.isfinite(a) & np.isfinite(b) & (size > 0) & (a != b)
+    if not apart.any():
+        return most  # only a zero's sign, or nothing, differs
+    largest = float((abs(a - b)[apart] / size[apart]).max())
+    return max(0, min(most, math.floor(-math.log10(largest))))
+
+
+# A bound beyond float64's range is inf, as the arithmetic says: any finite distance is within it.
+@np.errstate(over="ignore", invalid="ignore")
+def _compare(problem, reference: Trajectory, candidate: Trajectory, claim: Claim = BITWISE) -> Verdict:
     if not isinstance(problem, PROBLEMS):
         raise TypeError(f"problem must be a bridge.OneWeight, Batched or Network, got {type(problem).__name__}")
     for trajectory in (reference, candidate):

@@ -64,6 +64,10 @@ class Verdict:
     note: str | None = None  # "not measured on gpu; the CPU claim is applied", where that is so
     replay: str | None = None  # a data-parallel row: how it compares with its engine's combine rule, replayed
     seen: list | None = None  # a data-parallel row: each worker's report of itself (where it ran, the samples it held)
+    digits: int | None = (
+        None  # within its bound: the significant digits every recorded number shares with the reference
+    )
+    plain: str = ""  # within its bound: its cause in a few plain words (the whole cause is `cause`)
 
     @property
     def conforms(self) -> bool:
@@ -82,6 +86,15 @@ class Verdict:
             overflow = "" if cut is None else f"; compared up to step {cut}, where {self.stopped}"
             return f"within {ulps} ULP ({names}){overflow}"
         return f"MISMATCH at step {self.failure.step}: {self.reason}"
+
+    def in_words(self) -> str:
+        """The verdict for a student: same bits, agrees to N digits, or where it went wrong (--why: headline())."""
+        if self.status == "bitwise":
+            return "same bits"
+        if self.status == "bounded":
+            cut = "" if self.compared_steps is None else f" up to step {self.compared_steps}"
+            return f"agrees to {self.digits} digits{cut}"
+        return f"MISMATCH at step {self.failure.step}"
 
     def footnotes(self) -> list[str]:
         """What the headline needs said beside it: the cause of a bounded verdict, and the note."""
@@ -109,6 +122,9 @@ class Verdict:
             "note": self.note,
             "replay": self.replay,
             "workers_seen": self.seen,
+            "digits": self.digits,
+            "in_words": self.in_words(),
+            "plain_cause": self.plain or None,
             "max_ulps": {k: (v if math.isfinite(v) else repr(v)) for k, v in self.max_ulps.items()},
             "compared_steps": self.compared_steps,
             "stopped": None if self.compared_steps is None else self.stopped,

@@ -42,7 +42,10 @@ def test_run_prints_exactly_the_lessons_lines(name, capsys):
 
 def test_run_overrides_replace_the_presets_numbers(capsys):
     assert main(["run", "--impl", "python", "--lr", "0.9", "--steps", "3", "--w0", "1", "--x", "2", "--y", "6"]) == 0
-    assert capsys.readouterr().out.splitlines() == lesson_lines(x=2.0, y_true=6.0, weight=1.0, lr=0.9, steps=3)
+    note, *lines = capsys.readouterr().out.splitlines()
+    assert lines == lesson_lines(x=2.0, y_true=6.0, weight=1.0, lr=0.9, steps=3)
+    # 1 - 2 * 0.9 * 2^2 = -6.2, and the factor is -1 at lr = 1 / 2^2
+    assert note.startswith("note: each step multiplies the distance to the bottom by -6.2;") and "below 0.25." in note
 
 
 def test_run_json_gives_the_whole_trajectory(capsys):
@@ -68,9 +71,9 @@ def test_compare_conforms_on_the_lesson(capsys):
         row = next(line for line in out.splitlines() if line.startswith(name + " "))
         departure = bridge.compare.expected_departure(name, bridge.PRESETS["lesson"])
         departs = departure is not None and departure.reorders  # rounds differently at every step: fuses
-        expected = "reference" if name == "python" else "within" if departs else "bitwise"
+        expected = "reference" if name == "python" else "agrees to" if departs else "same bits"
         assert (expected in row) if departs else row.endswith(expected), row
-    assert f"{len(names)} of {len(names)} implementations conform" in out
+    assert out.splitlines()[-1].startswith(f"all {len(names)} walked the lesson's path: ")
     assert not any(line.startswith(PARALLEL) for line in out.splitlines())
 
 

@@ -126,6 +126,6 @@ def test_compare_table_footnotes_the_unmeasured_gpu_claims(monkeypatch, capsys):
     assert cli.main(["compare", "--impl", "python", "torch_manual", "tf_tape", "--device", "cuda"]) == 0
     out = capsys.readouterr().out
     rows = {line.split()[0]: line for line in out.splitlines() if line.split() and line.split()[0] in bridge.REGISTRY}
-    assert rows["torch_manual"].rstrip().endswith("bitwise"), "measured on an H200: no note"
-    assert rows["tf_tape"].rstrip().endswith("bitwise [1]")
+    assert rows["torch_manual"].rstrip().endswith("same bits"), "measured on an H200: no note"
+    assert rows["tf_tape"].rstrip().endswith("same bits [1]")
     assert "  [1] not measured on gpu; the CPU claim is applied" in out

@@ -23,7 +23,7 @@ def test_instructor_notebook_runs_top_to_bottom(tmp_path):
     client.execute()  # raises CellExecutionError, naming the cell, if any cell fails
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     text = "".join(o.get("text", "") for o in outputs)
-    assert "implementations conform." in text and "MISMATCH" not in text
+    assert "walked the lesson's path" in text and "MISMATCH" not in text
     assert (tmp_path / "lesson.png").stat().st_size > 10_000
     assert (tmp_path / "mlp.png").stat().st_size > 10_000, "the network's plot (From one weight to a layer)"
     assert "problem mlp: 16 samples" in text and "problem mlp_tanh" in text

@@ -15,7 +15,7 @@ from bridge.files import writable_file, writable_folder
 from bridge.parallel import check_workers
 from bridge.problems import Network
 from bridge.rows import IMPLEMENTATIONS, KERAS_WORKER, REGISTRY, get, reference_row
-from bridge.teaching.notes import first_divergence, lesson_number, notes
+from bridge.teaching.notes import first_divergence, lesson_number, narrowing_note, notes, overshoot_note
 from bridge.teaching.parity import autograd_rows, parity_rows
 from bridge.teaching.practice import practice
 from bridge.teaching.sources import show, show_parallel
@@ -73,11 +73,14 @@ def cmd_run(args) -> int:
         out = {"problem": describe(problem) | {"name": args.problem}, **trajectory.to_dict()}
         print(json.dumps(out | {"diverged": first_divergence(trajectory)}, indent=2))
         return 0
+    for note in (narrowing_note(get(args.impl), problem), overshoot_note(problem)):  # before: from the start
+        if note:
+            print(note)
     if isinstance(problem, Network):  # the lesson's line has one weight; a network's has its loss (--json: all)
         for step, loss in enumerate(trajectory.losses):
             print(f"step {step:2d}  loss={lesson_number(loss)}")
     for step, (weight, loss) in enumerate(zip(trajectory.weights, trajectory.losses)):
-        # the lesson's line; numbers beyond 1e15 in scientific form (teaching.lesson_number)
+        # the lesson's line; numbers from 1e6 in scientific form (teaching.lesson_number)
         bias = f"  bias={lesson_number(trajectory.biases[step])}" if trajectory.biases else ""
         print(f"step {step:2d}  weight={lesson_number(weight)}{bias}  loss={lesson_number(loss)}")
     for note in notes(problem, trajectory):

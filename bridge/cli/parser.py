@@ -108,6 +108,9 @@ def build() -> _Parser:
     _problem_options(run)
     comp = commands.add_parser("compare", help="run implementations and check them against the reference")
     comp.add_argument("--impl", action="extend", nargs="+", help="one or more names (default: all that apply)")
+    comp.add_argument(
+        "--why", action="store_true", help="the proof: distances in ULP, the derived bounds, each cause in full"
+    )
     _problem_options(comp)
     for command in (run, comp):
         command.add_argument(

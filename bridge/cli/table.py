@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from bridge.console import Console
 from bridge.problems import Batched, Network
 from bridge.rows import REGISTRY, reference_row
@@ -42,6 +44,25 @@ def number_text(value) -> str:
     return "-" if value is None else value if isinstance(value, str) else repr(value)
 
 
+WORDS = (  # what the proof's words mean, under --why (the README says the same)
+    "same bits: every recorded number (weight, loss, gradient, at every step) is the very same float as the "
+    "reference's, bit for bit.",
+    "ULP (unit in the last place): the gap between a float and the next one; N ULP apart means N such steps apart.",
+    "bound: the largest distance the row's named cause can make on this problem, derived from the arithmetic "
+    "(bridge/bounds.py); a row within its bound conforms, and the percentage says how close it came.",
+    "agrees to N digits: the path (every weight and bias, at every step) shares its first N significant digits "
+    "with the reference's; the distances of the losses and gradients are the ULP figures above.",
+)
+
+
+def as_typed(value: float, dtype: str) -> str:
+    """A number as the person typed it, and in float32 the value it became: 'lr 0.1 (float32: 0.100000001)'."""
+    if dtype != "float32":
+        return repr(value)
+    typed, stored = str(np.float32(value)), f"{value:.9g}"
+    return typed if typed == stored else f"{typed} (float32: {stored})"
+
+
 class Table:
     """The compare table, printed a row at a time: its columns are fixed before the first row is known."""
 
@@ -71,7 +92,7 @@ class Table:
                 f"{info['n']} samples, batch {info['batch_size']}, {info['hidden']} hidden units ({info['activation']})"
             )
         console.line(
-            f"problem {args.label}: {shape}, lr {problem.lr!r}, {problem.updates} updates, "
+            f"problem {args.label}: {shape}, lr {as_typed(problem.lr, problem.dtype)}, {problem.updates} updates, "
             f"{problem.dtype}; reference: {reference_row().name}"
         )
         self._print(self.HEADER[:-1], self.HEADER[-1])
@@ -88,11 +109,13 @@ class Table:
         if self.args.json:
             return
         verdict = r["_verdict"]
-        self.notes += [note for note in verdict.footnotes() if note not in self.notes]
+        notes = verdict.footnotes() if self.args.why else [t for t in (verdict.plain, verdict.note) if t]
+        self.notes += [note for note in notes if note not in self.notes]
         text = "reference"
         if r["verdict"] != "reference":
-            marks = "".join(f" [{self.notes.index(note) + 1}]" for note in verdict.footnotes())
-            text = self.console.paint(verdict.headline(), verdict.status) + marks
+            marks = "".join(f" [{self.notes.index(note) + 1}]" for note in notes)
+            said = verdict.headline() if self.args.why else verdict.in_words()
+            text = self.console.paint(said, verdict.status) + marks
         numbers = (number_text(r["final_weight"]), number_text(r["final_loss"]))
         self._print((r["implementation"], r["framework"], r["dtype"], self.device(r["implementation"]), *numbers), text)
 
@@ -101,7 +124,7 @@ class Table:
         line = self.console.line
         for number, note in enumerate(self.notes, 1):
             line(f"  [{number}] {note}")
-        for r in rows:
+        for r in rows if self.args.why else []:
             worst = r["_verdict"].worst
             if worst is not None:
                 share = abs(worst.value - worst.reference) / worst.bound
@@ -114,10 +137,31 @@ class Table:
             )
         for s in skipped:
             line(f"{s['implementation']}: not installed, not compared ({s['install']})")
-        line(
-            f"{len(rows) - len(failed)} of {len(rows)} implementations conform"
-            + (f"; {len(skipped)} not installed" if skipped else "")
-            + "."
-        )
+        if self.args.why:
+            line(
+                f"{len(rows) - len(failed)} of {len(rows)} implementations conform"
+                + (f"; {len(skipped)} not installed" if skipped else "")
+                + "."
+            )
+        else:
+            line(self.in_words(rows, failed))
         for text in lines:
             line(text)
+        if self.args.why:
+            for text in WORDS:
+                line(text)
+
+    def in_words(self, rows, failed) -> str:
+        """The last line, for the student: how many walked the reference's path, with the same bits or how close."""
+        walked = [r["_verdict"] for r in rows if r["_verdict"].conforms]
+        same = sum(v.status == "bitwise" for v in walked)
+        close = [v.digits for v in walked if v.status == "bounded"]
+        path = "the lesson's path" if self.args.label == "lesson" else f"the reference's path on {self.args.label}"
+        count = f"all {len(rows)}" if not failed else f"{len(walked)} of {len(rows)}"
+        said = f"{count} walked {path}: {same} with the same bits"
+        if close:
+            said += f", {len(close)} {'agrees' if len(close) == 1 else 'agree'} to at least {min(close)} digits"
+            said += "; each difference has a cause (--why shows the proof)"
+        if failed:
+            said += f"; {len(failed)} did not (above)"
+        return said + "."

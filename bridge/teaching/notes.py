@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from bridge.problems import Batched, OneWeight, with_changes
+from bridge.problems import Batched, Network, OneWeight, with_changes
 
 
 def error_factor(problem) -> float:
@@ -81,17 +81,70 @@ def learning_rate_note(problem) -> str | None:
     return None
 
 
+def overshoot_note(problem) -> str | None:
+    """Before the run's lines, where every step lands past the bottom (the error factor below 0): whether the
+    weight zig-zags in, or out (the factor's size 1 or more). Where the factor is exact: one weight, one batch."""
+    if isinstance(problem, Network) or problem.lr <= 0 or problem.has_bias:
+        return None  # a network's, or a bias's, distance to the bottom is not one number times a factor
+    if isinstance(problem, Batched) and len(problem.batches) > 1:
+        return None
+    factor = error_factor(problem)
+    if not math.isfinite(factor) or factor >= 0:
+        return None
+    if factor > -1:
+        return (
+            f"note: each step jumps past the bottom (it multiplies the distance to it by {factor:.3g}), "
+            "but lands closer: the weight zig-zags in."
+        )
+    limit = problem.lr / (1 - factor) * 2  # the lr where the factor is -1: 1 / mean(x^2)
+    return (
+        f"note: each step multiplies the distance to the bottom by {factor:.3g}; its size is 1 or more, so every "
+        f"step lands further away than the last and the loss grows. Try --lr below {limit:.3g}."
+    )
+
+
+CLOSE = 0.001  # a crawl's goal: within 0.1% of the distance it started from
+
+
+def crawl_note(problem, trajectory) -> str | None:
+    """After the run's lines, where a one-weight run stopped far from the bottom: how far it got, how long it needs."""
+    if not isinstance(problem, OneWeight) or problem.x == 0 or not len(trajectory) or problem.lr <= 0:
+        return None
+    factor, bottom, last = error_factor(problem), problem.y / problem.x, trajectory.weights[-1]
+    start = abs(problem.w0 - bottom)
+    if not (0 < abs(factor) < 1 and math.isfinite(last) and start > 0) or abs(last - bottom) <= 0.01 * start:
+        return None
+    needed = math.ceil(math.log(CLOSE) / math.log(abs(factor)))
+    return (
+        f"note: still on its way: after {problem.steps} steps the weight is {lesson_number(last)}, the bottom "
+        f"{lesson_number(bottom)}; each step keeps {abs(factor):.3g} of the distance, so about {needed:,} steps "
+        f"get within 0.1% of it (--steps {needed})."
+    )
+
+
+def narrowing_note(row, problem) -> str | None:
+    """Before the run's lines, where a row computes a float64 problem partly in float32: why its last digits differ."""
+    if not row.narrows or problem.dtype != "float64":
+        return None
+    return (
+        f"note: {row.name} computes this float64 problem partly in float32 ({row.framework.capitalize()}'s type "
+        "promotion), so its last digits can differ from the lesson's; `descent compare --why` says where."
+    )
+
+
 def notes(problem, trajectory) -> list[str]:
-    """What a person should be told after a run's lines: the learning rate's direction, then any divergence."""
-    return [n for n in (learning_rate_note(problem), divergence_note(problem, trajectory)) if n]
+    """What a person should be told after a run's lines: the learning rate's direction, then any divergence,
+    or how far a crawl got."""
+    after = (learning_rate_note(problem), divergence_note(problem, trajectory) or crawl_note(problem, trajectory))
+    return [n for n in after if n]
 
 
 def lesson_number(value: float) -> str:
-    """The lesson's .3f, or a readable scientific form where .3f would print a wall of digits (beyond 1e15)."""
+    """The lesson's .3f, or a readable scientific form where .3f would print a wall of digits (from 1e6)."""
     return f"{value:.3e}" if math.isfinite(value) and abs(value) >= LARGEST_FIXED else f"{value:.3f}"
 
 
-LARGEST_FIXED = 1e15  # .3f of 1e15 is 1000000000000000.000: 20 characters, still readable; 1e16 is not
+LARGEST_FIXED = 1e6  # .3f of 999999.999 is 10 characters; beyond, 1.000e+06 reads better than a wall of digits
 
 
 def lr_variants(problem, rates=(0.01, 0.1, 0.9)) -> dict[float, object]:

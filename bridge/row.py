@@ -78,7 +78,10 @@ class Row:
         """Raise InvalidProblem, in one line, where this row has no loop for the problem."""
         if not self.applies(problem):
             kind = loop_of(problem).replace("_", "-")
-            raise InvalidProblem(f"{self.name} runs the batched loop only (data-parallel); this is a {kind} problem")
+            raise InvalidProblem(
+                f"{self.name} runs the batched loop only (data-parallel); this is a {kind} problem: "
+                "try a batched one, such as --problem mini_batch"
+            )
 
     def installed(self) -> bool:
         """Whether every module it needs can be imported, found without importing them."""

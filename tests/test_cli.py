@@ -129,7 +129,7 @@ BAD_COMMANDS = [
     # parsed at the edge: refused even where only CPU-only rows run, which would never use it
     (["compare", "--impl", "python", "numpy", "--device", "cuda:x"], "unknown device 'cuda:x'"),
     (["grads", "--impl", "numpy", "--device", "tpu"], "unknown device 'tpu'"),
-    (["run"], "the following arguments are required: --impl"),
+    (["plot"], "the following arguments are required: --output"),
     (["fly"], "invalid choice: 'fly'"),
 ]
 

@@ -1,7 +1,9 @@
 """What a student reads: plain verdicts with the proof one flag away, and the lesson's notes inside `run`."""
 
+import argparse
 import json
 import math
+import shlex
 
 import pytest
 
@@ -140,3 +142,56 @@ def test_a_diverging_run_still_ends_with_the_divergence_not_a_crawl(capsys):
     assert lines[0].startswith("note: each step multiplies the distance to the bottom by -3.05")
     assert not any("still on its way" in line for line in lines)
     assert math.isfinite(float(lines[-1].split("loss=")[1]))  # 2.278e+19: still finite after 20 steps
+
+
+# ---- the first minute ----
+
+
+def test_descent_alone_prints_a_short_guide_and_exits_0(capsys):
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("descent: the lesson's gradient-descent loop") and "  descent run  " in out
+    assert len(out.splitlines()) <= 15
+
+
+def test_run_defaults_to_the_reference_row(capsys):
+    assert main(["run"]) == 0
+    default = capsys.readouterr().out
+    assert main(["run", "--impl", "python"]) == 0
+    assert default == capsys.readouterr().out and default.startswith("step  0  weight=0.900  loss=9.000")
+
+
+def test_every_help_ends_with_examples_that_parse():
+    from bridge.cli.parser import EXAMPLES, build
+
+    parser = build()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert set(EXAMPLES) == set(commands), "a command without examples, or examples of no command"
+    for name, sub in commands.items():
+        lines = sub.format_help().rstrip().splitlines()
+        shown = [line.strip() for line in lines[lines.index("examples:") + 1 :]]
+        assert 2 <= len(shown) <= 3 and shown == EXAMPLES[name], name
+        for line in shown:
+            parser.parse_args(shlex.split(line.split("#")[0])[1:])  # each one parses: a usage error exits
+
+
+def test_a_refusal_names_the_fix(capsys):
+    assert main(["run", "--impl", "torch_ddp"]) == 2
+    assert (
+        capsys.readouterr()
+        .err.rstrip()
+        .endswith("this is a one-weight problem: try a batched one, such as --problem mini_batch")
+    )
+
+
+def test_a_data_parallel_run_says_what_each_worker_did(capsys):
+    if not bridge.REGISTRY["jax_sharded"].installed():
+        pytest.skip(bridge.REGISTRY["jax_sharded"].install_hint())
+    assert main(["run", "--impl", "jax_sharded", "--problem", "bias", "--workers", "3", "--epochs", "1"]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    # bias: batches of 32, 32 and 26, split 11+11+10 and 9+9+8
+    assert last == (
+        "note: 3 workers, each computing the gradient of its own share of every batch, then xla psum added them; "
+        "the samples each took from the first epoch's batches: worker 0 (cpu:0) 11+11+9; worker 1 (cpu:1) 11+11+9; "
+        "worker 2 (cpu:2) 10+10+8."
+    )

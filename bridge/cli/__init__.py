@@ -10,7 +10,7 @@ import tempfile
 
 from bridge import budget, parallel
 from bridge.cli import commands
-from bridge.cli.parser import build
+from bridge.cli.parser import GUIDE, build
 from bridge.console import Console
 from bridge.errors import BridgeError
 from bridge.runners import close_all
@@ -37,6 +37,9 @@ STOPPED = {KeyboardInterrupt: ("interrupted", 130), Terminated: ("terminated", 1
 def main(argv=None) -> int:
     """The descent command: exit 0, 1 (a mismatch in compare or practice), 2 (refused), 130 (Ctrl-C), 143 (SIGTERM)."""
     parser, args = build(), None
+    if not (sys.argv[1:] if argv is None else argv):  # `descent` alone: what to run first, and why
+        print(GUIDE)
+        return 0
     try:
         args = parser.parse_args(argv)
         size, seconds = getattr(args, "memory_budget", None), getattr(args, "time_limit", None)

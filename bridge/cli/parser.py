@@ -11,7 +11,7 @@ from bridge.errors import InvalidProblem
 from bridge.floats import DTYPES
 from bridge.parallel import DEFAULT_WORKERS, MAX_WORKERS
 from bridge.problems import PRESETS, Batched, Network, OneWeight, preset, with_changes
-from bridge.rows import IMPLEMENTATIONS
+from bridge.rows import IMPLEMENTATIONS, reference_row
 from bridge.teaching.parity import autograd_rows
 
 OVERRIDES = ("x", "y", "w0", "lr", "steps", "epochs", "batch_size", "b0", "hidden")
@@ -97,16 +97,59 @@ def problem_of(args):
     return with_changes(base, **changes) if changes else base
 
 
+GUIDE = """descent: the lesson's gradient-descent loop, written once per framework, walking the same path.
+
+Start here:
+  descent run                  the lesson's 20 steps, in plain Python: the numbers you worked out by hand
+  descent compare              every framework on the same problem: same bits, or how close and why
+  descent show --impl python torch_autograd --side-by-side
+                               the hand-written loop beside autograd's, step for step
+  descent practice             the lesson's practice set, worked by the code
+
+Then: descent run --impl torch_autograd --lr 0.5 (a learning rate too large), descent compare --problem
+mini_batch (batches), descent compare --problem mlp (a layer), descent --help (everything)."""
+
+EXAMPLES = {  # what each command's --help ends with: two or three lines to copy
+    "list": ["descent list", "descent list --json"],
+    "run": [
+        "descent run                                  # the reference: the lesson's loop in plain Python",
+        "descent run --impl torch_autograd --lr 0.5    # autograd, and a learning rate that overshoots",
+        "descent run --impl keras_tensorflow --problem mini_batch --epochs 2   # Keras's fit, batch by batch",
+    ],
+    "compare": [
+        "descent compare                              # every installed framework on the lesson",
+        "descent compare --problem mini_batch --why   # batches, and the proof behind each verdict",
+        "descent compare --impl python torch_ddp --problem bias --workers 3",
+    ],
+    "grads": ["descent grads", "descent grads --problem mini_batch --impl torch_autograd jax_grad"],
+    "plot": ["descent plot --output lesson.png", "descent plot --problem overshoot --output overshoot.png"],
+    "show": ["descent show --impl python torch_autograd --side-by-side", "descent show --impl keras_jax"],
+    "practice": ["descent practice", "descent practice --impl jax_grad --json"],
+    "bench": ["descent bench --quick", "descent bench --device cuda"],
+}
+
+
+def _command(commands, name: str, **kwargs):
+    """A subcommand whose --help ends with its examples."""
+    epilog = "examples:\n" + "".join(f"  {line}\n" for line in EXAMPLES[name])
+    return commands.add_parser(name, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+
+
 def build() -> _Parser:
-    parser = _Parser(prog="descent", description="One gradient-descent loop, six frameworks, one trajectory.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    commands.add_parser("list", help="the implementations, installed or not").add_argument(
-        "--json", action="store_true"
+    parser = _Parser(
+        prog="descent",
+        description="One gradient-descent loop, six frameworks, one trajectory.",
+        epilog="examples:\n  descent run\n  descent compare\n  descent compare --problem mini_batch --why\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run = commands.add_parser("run", help="run one implementation and print the lesson's lines")
-    run.add_argument("--impl", required=True, help=f"one of: {', '.join(IMPLEMENTATIONS)}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _command(commands, "list", help="the implementations, installed or not").add_argument("--json", action="store_true")
+    run = _command(commands, "run", help="run one implementation and print the lesson's lines")
+    run.add_argument(
+        "--impl", default=reference_row().name, help=f"one of: {', '.join(IMPLEMENTATIONS)} (default: the reference)"
+    )
     _problem_options(run)
-    comp = commands.add_parser("compare", help="run implementations and check them against the reference")
+    comp = _command(commands, "compare", help="run implementations and check them against the reference")
     comp.add_argument("--impl", action="extend", nargs="+", help="one or more names (default: all that apply)")
     comp.add_argument(
         "--why", action="store_true", help="the proof: distances in ULP, the derived bounds, each cause in full"
@@ -120,22 +163,22 @@ def build() -> _Parser:
             help=f"workers a data-parallel row splits each batch across, 1 to {MAX_WORKERS} "
             f"(default: {DEFAULT_WORKERS})",
         )
-    grads = commands.add_parser("grads", help="the hand-derived gradient beside autograd's, step by step")
+    grads = _command(commands, "grads", help="the hand-derived gradient beside autograd's, step by step")
     grads.add_argument("--impl", action="extend", nargs="+", help=f"default: {' '.join(autograd_rows())}")
     _problem_options(grads)
-    plot = commands.add_parser("plot", help="loss curves, the valley and three learning rates, as a PNG")
+    plot = _command(commands, "plot", help="loss curves, the valley and three learning rates, as a PNG")
     plot.add_argument("--impl", action="extend", nargs="+", help="default: every installed one")
     plot.add_argument("--output", required=True, help="the .png file to write")
     _problem_options(plot)
-    show_cmd = commands.add_parser("show", help="the loop of each implementation, from its source file")
+    show_cmd = _command(commands, "show", help="the loop of each implementation, from its source file")
     show_cmd.add_argument("--impl", action="extend", nargs="+", help="default: all")
     show_cmd.add_argument("--loop", choices=("one_weight", "batched", "network"), default="one_weight")
     show_cmd.add_argument("--side-by-side", action="store_true", help="columns, with the lesson's steps aligned")
     show_cmd.add_argument("--width", type=_count, default=72, help="columns of --side-by-side (8 to 1000)")
-    drill = commands.add_parser("practice", help="the lesson's practice set, worked by the code")
+    drill = _command(commands, "practice", help="the lesson's practice set, worked by the code")
     drill.add_argument("--impl", help="which implementation computes (default: the reference)")
     drill.add_argument("--json", action="store_true")
-    bench = commands.add_parser("bench", help="time every implementation (pytest-benchmark), table and chart")
+    bench = _command(commands, "bench", help="time every implementation (pytest-benchmark), table and chart")
     bench.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run in seconds")
     bench.add_argument(
         "--device", type=parse, default=CPU, help="cpu (default), cuda or gpu for torch, TensorFlow and JAX"

@@ -132,10 +132,35 @@ def narrowing_note(row, problem) -> str | None:
     )
 
 
+def workers_note(trajectory) -> str | None:
+    """After a data-parallel run's lines: its workers, where each ran, and the samples of each batch it took."""
+    seen = trajectory.world.get("seen") if trajectory.workers else None
+    if not seen:
+        return None
+    each = "; ".join(
+        f"worker {s['worker']} ({s['on']}"
+        + (f", process {s['pid']}" if "pid" in s else "")
+        + ") "
+        + "+".join(map(str, s["samples"]))
+        for s in seen
+    )
+    if len(seen) == 1:
+        return f"note: 1 worker, computing the gradient of each whole batch; the samples it took: {each}."
+    engine = trajectory.world.get("engine", "the all-reduce")
+    return (
+        f"note: {len(seen)} workers, each computing the gradient of its own share of every batch, then {engine} "
+        f"added them; the samples each took from the first epoch's batches: {each}."
+    )
+
+
 def notes(problem, trajectory) -> list[str]:
     """What a person should be told after a run's lines: the learning rate's direction, then any divergence,
     or how far a crawl got."""
-    after = (learning_rate_note(problem), divergence_note(problem, trajectory) or crawl_note(problem, trajectory))
+    after = (
+        learning_rate_note(problem),
+        divergence_note(problem, trajectory) or crawl_note(problem, trajectory),
+        workers_note(trajectory),
+    )
     return [n for n in after if n]
 
 

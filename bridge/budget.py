@@ -12,15 +12,14 @@ data and its records, and the Python lists the trajectory ends in.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 import re
 from typing import NamedTuple
 
 import numpy as np
 
 from bridge.errors import BridgeError, InvalidProblem
+from bridge.settings import Setting
 
 ENVIRONMENT = "DESCENT_MEMORY_BUDGET"
 OPTION = "--memory-budget"
@@ -69,26 +68,15 @@ def parse_size(text: str, where: str = OPTION) -> int:
     return int(size)
 
 
-_override: int | None = None
+MEMORY = Setting(OPTION, ENVIRONMENT, DEFAULT, lambda text, where: parse_size(text, where), "SIZE")
 
 
 def limit() -> int:
     """The budget in bytes: the CLI's --memory-budget, else DESCENT_MEMORY_BUDGET, else 1 GiB."""
-    if _override is not None:
-        return _override
-    text = os.environ.get(ENVIRONMENT)
-    return DEFAULT if text is None else parse_size(text, ENVIRONMENT)
+    return MEMORY.value()
 
 
-@contextlib.contextmanager
-def limited(size: int | None):
-    """Within the block, the budget is size bytes (None: unchanged)."""
-    global _override
-    saved, _override = _override, size if size is not None else _override
-    try:
-        yield
-    finally:
-        _override = saved
+limited = MEMORY.limited  # within the block, the budget is size bytes (None: unchanged)
 
 
 def stored(cost: Cost, problem) -> int:
@@ -110,7 +98,7 @@ def check(rows: dict[str, int], what: str = "this run") -> None:
     held = f" ({len(rows)} rows held at once; {largest} alone {size_text(rows[largest])})" if len(rows) > 1 else ""
     raise OverBudget(
         f"{what} would store about {size_text(total)}{held}, over the memory budget of {size_text(budget)}: "
-        f"shorten it, or raise the budget with {OPTION} SIZE or {ENVIRONMENT}=SIZE"
+        f"shorten it, or raise the budget with {MEMORY.how_to_raise()}"
     )
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 from typing import NamedTuple
 
 from bridge.errors import BridgeError, InvalidProblem
+from bridge.settings import Setting
 
 MAX_WORKERS = 8  # a bound on processes and devices started for one run; the lesson needs 2 or 3
 DEFAULT_WORKERS = 2
@@ -61,9 +60,6 @@ class Pace(NamedTuple):
         return self.start_s + problem.updates * workers * self.update_ms_per_worker / 1000
 
 
-_time_override: float | None = None
-
-
 def parse_seconds(text, where: str = TIME_OPTION) -> float:
     """A positive number of seconds ('600', '1.5e4'), or InvalidProblem."""
     try:
@@ -75,27 +71,19 @@ def parse_seconds(text, where: str = TIME_OPTION) -> float:
     return seconds
 
 
+TIME = Setting(TIME_OPTION, TIME_ENVIRONMENT, DEFAULT_TIME_S, parse_seconds, "SECONDS")
+
+
 def time_limit() -> float:
     """The seconds a launcher may run: the CLI's --time-limit, else DESCENT_TIME_LIMIT, else 600."""
-    if _time_override is not None:
-        return _time_override
-    text = os.environ.get(TIME_ENVIRONMENT)
-    return DEFAULT_TIME_S if text is None else parse_seconds(text, TIME_ENVIRONMENT)
+    return TIME.value()
 
 
-@contextlib.contextmanager
-def time_limited(seconds: float | None):
-    """Within the block, a launcher may run this many seconds (None: unchanged)."""
-    global _time_override
-    saved, _time_override = _time_override, seconds if seconds is not None else _time_override
-    try:
-        yield
-    finally:
-        _time_override = saved
+time_limited = TIME.limited  # within the block, a launcher may run this many seconds (None: unchanged)
 
 
 def raise_time_limit() -> str:
-    return f"raise the limit with {TIME_OPTION} SECONDS or {TIME_ENVIRONMENT}=SECONDS"
+    return f"raise the limit with {TIME.how_to_raise()}"
 
 
 def check_time(name: str, pace: Pace | None, problem, workers: int) -> None:

@@ -144,14 +144,14 @@ class Table:
                 + "."
             )
         else:
-            line(self.in_words(rows, failed))
+            line(self.in_words(rows, failed, len(skipped)))
         for text in lines:
             line(text)
         if self.args.why:
             for text in WORDS:
                 line(text)
 
-    def in_words(self, rows, failed) -> str:
+    def in_words(self, rows, failed, skipped: int) -> str:
         """The last line, for the student: how many walked the reference's path, with the same bits or how close."""
         walked = [r["_verdict"] for r in rows if r["_verdict"].conforms]
         same = sum(v.status == "bitwise" for v in walked)
@@ -164,4 +164,4 @@ class Table:
             said += "; each difference has a cause (--why shows the proof)"
         if failed:
             said += f"; {len(failed)} did not (above)"
-        return said + "."
+        return said + (f"; {skipped} not installed" if skipped else "") + "."

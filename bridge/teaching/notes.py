@@ -115,8 +115,9 @@ def crawl_note(problem, trajectory) -> str | None:
     if not (0 < abs(factor) < 1 and math.isfinite(last) and start > 0) or abs(last - bottom) <= 0.01 * start:
         return None
     needed = math.ceil(math.log(CLOSE) / math.log(abs(factor)))
+    steps = f"{problem.steps} step" + ("s" if problem.steps != 1 else "")
     return (
-        f"note: still on its way: after {problem.steps} steps the weight is {lesson_number(last)}, the bottom "
+        f"note: still on its way: after {steps} the weight is {lesson_number(last)}, the bottom "
         f"{lesson_number(bottom)}; each step keeps {abs(factor):.3g} of the distance, so about {needed:,} steps "
         f"get within 0.1% of it (--steps {needed})."
     )

@@ -195,3 +195,50 @@ def test_a_data_parallel_run_says_what_each_worker_did(capsys):
         "the samples each took from the first epoch's batches: worker 0 (cpu:0) 11+11+9; worker 1 (cpu:1) 11+11+9; "
         "worker 2 (cpu:2) 10+10+8."
     )
+
+
+# ---- practice: asks at a terminal, every answer at once elsewhere, and in the lesson's words ----
+
+
+def test_practice_elsewhere_prints_every_answer_in_the_lesson_s_words(capsys):
+    assert main(["practice"]) == 0
+    out = capsys.readouterr().out
+    assert "   answer: 16, -16, 2.600 (the code agrees)" in out and "   answer: increase the weight (" in out
+    assert "'2.600'" not in out and "(16.0," not in out and "'increase" not in out  # no Python repr
+
+
+def test_practice_at_a_terminal_asks_waits_and_checks(monkeypatch, capsys):
+    from bridge.cli import commands
+
+    typed = iter(["9", "", "decrease", "-3.05", "16, -16, 2.6"])
+    monkeypatch.setattr(commands, "asks", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: next(typed))
+    assert main(["practice"]) == 0
+    said = [line.strip() for line in capsys.readouterr().out.splitlines() if line.strip() in SAID]
+    assert said == ["right!", "not quite: here is how it goes", "right!", "right!"]  # Enter alone: no judgement
+    monkeypatch.setattr("builtins.input", lambda prompt: pytest.fail("--answers asked"))
+    assert main(["practice", "--answers"]) == 0
+
+
+SAID = ("right!", "not quite: here is how it goes")
+
+
+@pytest.mark.parametrize(
+    "typed, answer, right",
+    [
+        ("9", 9.0, True),
+        ("9.0004", 9.0, True),
+        ("8", 9.0, False),
+        ("increase", "increase the weight", True),
+        ("Increase the weight!", "increase the weight", True),
+        ("decrease", "increase the weight", False),
+        ("up", "increase the weight", False),  # no word of the answer
+        ("16 -16 2.6", (16.0, -16.0, "2.600"), True),
+        ("16 16 2.6", (16.0, -16.0, "2.600"), False),
+        ("16 -16", (16.0, -16.0, "2.600"), False),
+    ],
+)
+def test_a_typed_answer_is_checked_against_the_lesson_s(typed, answer, right):
+    from bridge.teaching.practice import answered
+
+    assert answered(typed, answer) is right

@@ -17,7 +17,7 @@ from bridge.problems import Network
 from bridge.rows import IMPLEMENTATIONS, KERAS_WORKER, REGISTRY, get, reference_row
 from bridge.teaching.notes import first_divergence, lesson_number, narrowing_note, notes, overshoot_note
 from bridge.teaching.parity import autograd_rows, parity_rows
-from bridge.teaching.practice import practice
+from bridge.teaching.practice import answered, practice, shown
 from bridge.teaching.sources import show, show_parallel
 from bridge.training import check_devices, held, refusals, rows_to_run, start, stored, train
 
@@ -266,11 +266,22 @@ def cmd_practice(args) -> int:
     answers = practice(args.impl)
     if args.json:
         print(json.dumps(answers, indent=2))
-    else:
-        for number, item in enumerate(answers, 1):
-            mark = "ok" if item["got"] == item["answer"] else "WRONG"
-            print(f"{number}. {item['question']}\n   {item['computed']}\n   expected {item['answer']!r}: {mark}")
+        return 0 if all(item["got"] == item["answer"] for item in answers) else 1
+    asking = not args.answers and asks()
+    for number, item in enumerate(answers, 1):
+        print(f"{number}. {item['question']}")
+        if asking:  # the student answers first; Enter alone just shows the answer
+            typed = input("   your answer (Enter to see it): ")
+            if typed.strip():
+                print("   right!" if answered(typed, item["answer"]) else "   not quite: here is how it goes")
+        mark = "the code agrees" if item["got"] == item["answer"] else f"the code got {shown(item['got'])}: WRONG"
+        print(f"   {item['computed']}\n   answer: {shown(item['answer'])} ({mark})")
     return 0 if all(item["got"] == item["answer"] for item in answers) else 1
+
+
+def asks() -> bool:
+    """Whether practice asks: a person at a terminal, both ways (a pipe or a file gets every answer)."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 def cmd_bench(args) -> int:

@@ -124,7 +124,11 @@ EXAMPLES = {  # what each command's --help ends with: two or three lines to copy
     "grads": ["descent grads", "descent grads --problem mini_batch --impl torch_autograd jax_grad"],
     "plot": ["descent plot --output lesson.png", "descent plot --problem overshoot --output overshoot.png"],
     "show": ["descent show --impl python torch_autograd --side-by-side", "descent show --impl keras_jax"],
-    "practice": ["descent practice", "descent practice --impl jax_grad --json"],
+    "practice": [
+        "descent practice                  # at a terminal: asks, waits for your answer, checks it",
+        "descent practice --answers        # every answer at once",
+        "descent practice --impl jax_grad --json",
+    ],
     "bench": ["descent bench --quick", "descent bench --device cuda"],
 }
 
@@ -177,6 +181,7 @@ def build() -> _Parser:
     show_cmd.add_argument("--width", type=_count, default=72, help="columns of --side-by-side (8 to 1000)")
     drill = _command(commands, "practice", help="the lesson's practice set, worked by the code")
     drill.add_argument("--impl", help="which implementation computes (default: the reference)")
+    drill.add_argument("--answers", action="store_true", help="print every answer at once (at a terminal it asks)")
     drill.add_argument("--json", action="store_true")
     bench = _command(commands, "bench", help="time every implementation (pytest-benchmark), table and chart")
     bench.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run in seconds")

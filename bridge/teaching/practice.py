@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from bridge.problems import OneWeight, preset
 from bridge.rows import reference_row
 from bridge.teaching.notes import first_divergence
@@ -54,3 +56,23 @@ def practice(name: str | None = None) -> list[dict]:
             "got": (step.losses[0], step.grads[0], f"{step.weights[0]:.3f}"),
         },
     ]
+
+
+NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def shown(answer) -> str:
+    """An answer as the lesson writes it: 9, -3.05, increase the weight, 16, -16, 2.600 (no Python repr)."""
+    if isinstance(answer, tuple):
+        return ", ".join(shown(part) for part in answer)
+    return f"{answer:g}" if isinstance(answer, float) else str(answer)
+
+
+def answered(typed: str, answer) -> bool:
+    """Whether a student's typed answer is the lesson's: the same numbers (to 3 decimals), or the answer's words."""
+    expected = [float(n) for n in NUMBER.findall(shown(answer))]
+    if expected:
+        given = [float(n) for n in NUMBER.findall(typed)]
+        return len(given) == len(expected) and all(abs(g - e) <= 5e-4 * max(1, abs(e)) for g, e in zip(given, expected))
+    words = [w for w in re.findall(r"[a-z]+", typed.lower()) if len(w) > 3]
+    return bool(words) and all(w in shown(answer).lower() for w in words)

@@ -110,7 +110,7 @@ def check_world(problem, candidate: Trajectory) -> str | None:
     if len(places) != workers:
         return f"its {workers} workers ran in {len(places)} places: {sorted(map(str, places))}"
     for s in seen:
-        given = [len(range(*shards(batch, workers)[s["worker"]].indices(batch.stop))) for batch in problem.batches]
+        given = [part.stop - part.start for part in (shards(batch, workers)[s["worker"]] for batch in problem.batches)]
         if s["samples"] != given:
             return (
                 f"worker {s['worker']} ({s['on']}) held {s['samples']} samples of the first epoch's batches, "
@@ -135,7 +135,7 @@ def share(
     operations: int = _TERM_OPERATIONS,
 ):
     """A worker's exact shares of the batch's mean loss and gradients, and how far a correct one may be:
-    [(share, bound)] for the loss, the weight's gradient and the bias's; and the largest magnitude any of its
+    {quantity: (share, bound)} for "losses", "grads" and "bias_grads"; and the largest magnitude any of its
     operations meets.
 
     x, y: its samples, exactly; n: the batch's size. The loss's share is sum over its samples of
@@ -163,7 +163,7 @@ def share(
     bounds = [slack * m + tiny * f for m, f in zip(magnitudes, (max([1, *sizes]) / n, factor, factor))]
     # the largest number any operation may meet: a term, or the sum
     terms = [max(s * s, 2 * s * max(1, abs(xi)) * max(1, abs(scale))) for s, xi in zip(sizes, x)]
-    return list(zip(shares, bounds)), max([*magnitudes, *terms])
+    return dict(zip(("losses", "grads", "bias_grads"), zip(shares, bounds))), max([*magnitudes, *terms])
 
 
 def check_shares(problem, candidate: Trajectory, rule: Combine | None, precision=None):
@@ -185,22 +185,19 @@ def check_shares(problem, candidate: Trajectory, rule: Combine | None, precision
     weights = [problem.w0, *candidate.weights[:-1]]
     biases = [problem.b0, *candidate.biases[:-1]] if problem.has_bias else [None] * len(candidate)
     batches = [problem.batches[k % len(problem.batches)] for k in range(len(candidate))]
+    recorded = [("grads", rows)] + ([("bias_grads", candidate.local_bias_grads)] if problem.has_bias else [])
+    if candidate.local_losses:  # the loss's share, where the row records it: checked first
+        recorded.insert(0, ("losses", candidate.local_losses))
     for step, (batch, weight, bias) in enumerate(zip(batches, weights, biases)):
         if not all(math.isfinite(v) for v in (weight, bias or 0.0)):
             return None
+        n = batch.stop - batch.start
         for worker, part in enumerate(shards(batch, workers)):
-            n = batch.stop - batch.start
             shares, reach = share(xs[part], ys[part], n, weight, bias, scale, dtype, operations)
             if not reach < largest / 4:  # a number may overflow: a correct worker may show inf; the bound judges
                 return None
-            recorded = [(rows[step][worker], "grads")]
-            if problem.has_bias:
-                recorded.append((candidate.local_bias_grads[step][worker], "bias_grads"))
-            if candidate.local_losses:  # the loss's share, where the row records it: checked first
-                recorded.insert(0, (candidate.local_losses[step][worker], "losses"))
-            else:
-                shares = shares[1:]
-            for (exact, bound), (value, quantity) in zip(shares, recorded):
+            for quantity, table in recorded:
+                (exact, bound), value = shares[quantity], table[step][worker]
                 if math.isfinite(value) and abs(Fraction(value) - exact) <= bound:
                     continue
                 nearest, bound = float(exact), float(bound)

@@ -108,7 +108,8 @@ def _seen(counts, workers):
     for samples in counts:
         for shard in samples.addressable_shards:  # one per device, at the index of the worker it ran
             worker = seen[shard.index[0].start or 0]
-            worker["on"], worker["samples"] = str(shard.device), [*worker["samples"], int(shard.data[0])]
+            worker["on"] = str(shard.device)
+            worker["samples"].append(int(shard.data[0]))
     return seen
 
 

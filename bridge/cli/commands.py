@@ -65,7 +65,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_run(args) -> int:
-    get(args.impl)
+    row = get(args.impl)
     workers = _workers(args)
     problem = problem_of(args)
     trajectory = train(args.impl, problem, args.device, workers)
@@ -73,7 +73,7 @@ def cmd_run(args) -> int:
         out = {"problem": describe(problem) | {"name": args.problem}, **trajectory.to_dict()}
         print(json.dumps(out | {"diverged": first_divergence(trajectory)}, indent=2))
         return 0
-    for note in (narrowing_note(get(args.impl), problem), overshoot_note(problem)):  # before: from the start
+    for note in (narrowing_note(row, problem), overshoot_note(problem)):  # before: from the start
         if note:
             print(note)
     if isinstance(problem, Network):  # the lesson's line has one weight; a network's has its loss (--json: all)

@@ -50,8 +50,8 @@ def launch(row, problem, device: str, workers: int, source: str | Path | None = 
 
 
 def _launch(row, problem, device, workers, root: Path, folder: str) -> Trajectory:
-    devices = {row.worker_devices: str(workers)} if row.worker_devices and parse(device).on_cpu else {}
-    devices["TMPDIR"] = folder  # the rendezvous, the ranks' files, TensorFlow's and torch's own: all in here
+    settings = {row.worker_devices: str(workers)} if row.worker_devices and parse(device).on_cpu else {}
+    settings["TMPDIR"] = folder  # the rendezvous, the ranks' files, TensorFlow's and torch's own: all in here
     request = {
         "module": row.module,
         "loop": row.rank_loop or "batched",
@@ -68,7 +68,7 @@ def _launch(row, problem, device, workers, root: Path, folder: str) -> Trajector
                 input=json.dumps(request) + "\n",
                 stdout=subprocess.PIPE,
                 stderr=log,
-                env=environment(row, devices, root),
+                env=environment(row, settings, root),
                 cwd=root,
                 text=True,
                 timeout=limit,

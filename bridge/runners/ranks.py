@@ -18,6 +18,7 @@ import tempfile
 
 from bridge.errors import BridgeError
 from bridge.runners.processes import die_with_parent
+from bridge.trajectory import LOCAL
 from bridge.wire import error_to_json, problem_from_json, trajectory_from_json, trajectory_to_json
 
 JOIN_S = 600  # ranks that have not finished by then are stopped: a hung rendezvous never hangs the launcher
@@ -78,9 +79,8 @@ def _gathered(found: list[dict], workers: int):
     """Rank 0's records, each rank's own gradient beside the others', and the world they reported."""
     ranks = [trajectory_from_json(reply["trajectory"], workers=1) for reply in found]
     trajectory, first = ranks[0], ranks[0].world
-    trajectory.local_losses = [[r.local_losses[k][0] for r in ranks] for k in range(len(trajectory))]
-    trajectory.local_grads = [[r.local_grads[k][0] for r in ranks] for k in range(len(trajectory))]
-    trajectory.local_bias_grads = [[r.local_bias_grads[k][0] for r in ranks] for k in range(len(trajectory.biases))]
+    for key in LOCAL:  # each rank's rows of one, side by side: one row of N per update
+        setattr(trajectory, key, [list(row) for row in zip(*([v for (v,) in getattr(r, key)] for r in ranks))])
     trajectory.workers = workers
     trajectory.world = {
         "engine": first["engine"],

@@ -11,7 +11,6 @@ import numpy as np
 
 from bridge.devices import keras_device
 from bridge.keras_recording import BatchLoss, Recorder, RecordingSGD, float64
-from bridge.problems import Network
 from bridge.trajectory import Trajectory
 
 
@@ -37,9 +36,9 @@ def build(problem, jit_compile="auto", recording=True):
             ),
         ]
     )
-    sgd = RecordingSGD if recording else keras.optimizers.SGD
+    SGD = RecordingSGD if recording else keras.optimizers.SGD  # RecordingSGD: SGD, keeping each gradient
     model.compile(
-        optimizer=sgd(learning_rate=problem.lr),  # 4: step downhill: w = w - lr * grad
+        optimizer=SGD(learning_rate=problem.lr),  # 4: step downhill: w = w - lr * grad
         loss="mse",  # 3: mean squared error; its gradient (4) comes from the backend's autodiff
         metrics=[BatchLoss(problem.dtype)] if recording else [],
         jit_compile=jit_compile,  # "auto": XLA on the JAX backend; False keeps every operation apart
@@ -59,9 +58,9 @@ def build_network(problem, jit_compile=False, recording=True):
     )
     # A Keras kernel is (inputs, outputs): W1 is 1 x H and W2 is H x 1, as in the hand loops
     model.set_weights([np.asarray(v, problem.dtype) for v in problem.layers])
-    sgd = RecordingSGD if recording else keras.optimizers.SGD
+    SGD = RecordingSGD if recording else keras.optimizers.SGD
     model.compile(
-        optimizer=sgd(learning_rate=problem.lr),  # 4: every parameter steps by lr times its gradient
+        optimizer=SGD(learning_rate=problem.lr),  # 4: every parameter steps by lr times its gradient
         loss="mse",  # 3: mean squared error; backpropagation (4) is the backend's autodiff
         metrics=[BatchLoss(problem.dtype)] if recording else [],
         jit_compile=jit_compile,  # fixed, not "auto": False runs op by op on every backend
@@ -69,14 +68,20 @@ def build_network(problem, jit_compile=False, recording=True):
     return model
 
 
-def fit(problem, x, y, epochs, batch_size, device, jit_compile="auto", keep_float64=False):
-    """Build the lesson's model (or the network), fit it, and return what it walked through."""
+def fit(model_of, problem, x, y, epochs, batch_size, device, jit_compile="auto", keep_float64=False):
+    """Build the model (model_of: build or build_network), fit it, and return what it walked through."""
     with float64(problem.dtype, keep_float64), keras.device(keras_device(device)):
-        model = build_network(problem, jit_compile) if isinstance(problem, Network) else build(problem, jit_compile)
+        model = model_of(problem, jit_compile)
         trajectory = Trajectory()
         x, y = np.asarray(x, problem.dtype).reshape(-1, 1), np.asarray(y, problem.dtype).reshape(-1, 1)
         model.fit(
-            x, y, batch_size=batch_size, epochs=epochs, shuffle=False, verbose=0, callbacks=[Recorder(trajectory)]
+            x,
+            y,
+            batch_size=batch_size,
+            epochs=epochs,
+            shuffle=False,  # the canonical loop's batches: consecutive slices, in data order
+            verbose=0,
+            callbacks=[Recorder(trajectory)],
         )
     return trajectory
 
@@ -89,14 +94,26 @@ def one_weight(problem, device="cpu", jit_compile="auto", keep_float64=False):
     """
     copies = max(problem.steps, 1)  # fit refuses empty data; 0 steps is 0 epochs
     x, y = [problem.x] * copies, [problem.y] * copies
-    return fit(problem, x, y, 1 if problem.steps else 0, 1, device, jit_compile, keep_float64)
+    return fit(build, problem, x, y, 1 if problem.steps else 0, 1, device, jit_compile, keep_float64)
 
 
 def batched(problem, device="cpu", jit_compile="auto", keep_float64=False):
     """Mini-batch gradient descent: fit's batches are the canonical loop's consecutive slices."""
-    return fit(problem, problem.x, problem.y, problem.epochs, problem.longest_batch, device, jit_compile, keep_float64)
+    return fit(
+        build, problem, problem.x, problem.y, problem.epochs, problem.longest_batch, device, jit_compile, keep_float64
+    )
 
 
 def network(problem, device="cpu", jit_compile=False, keep_float64=False):
     """The next lesson's network, fitted batch by batch in data order."""
-    return fit(problem, problem.x, problem.y, problem.epochs, problem.longest_batch, device, jit_compile, keep_float64)
+    return fit(
+        build_network,
+        problem,
+        problem.x,
+        problem.y,
+        problem.epochs,
+        problem.longest_batch,
+        device,
+        jit_compile,
+        keep_float64,
+    )

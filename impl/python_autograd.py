@@ -56,13 +56,13 @@ class Value:
 
     def backward(self):
         """Fill .grad of every Value this one was made from: the chain rule, last operation first."""
-        order, seen, todo = [], set(), [(self, False)]
+        order, visited, todo = [], set(), [(self, False)]
         while todo:  # depth first, with a list for a stack: a long batch would overflow Python's
             node, parents_done = todo.pop()
             if parents_done:
                 order.append(node)  # after everything it was made from
-            elif id(node) not in seen:
-                seen.add(id(node))
+            elif id(node) not in visited:
+                visited.add(id(node))
                 todo.append((node, True))
                 todo.extend((parent, False) for parent in reversed(node.parents))
         self.grad = 1.0
@@ -110,12 +110,12 @@ def batched(problem, device="cpu", data=None):
             loss = total / len(squares)  # 3: mean squared error
             loss.backward()  # 4: slope, into weight.grad (and bias.grad)
             new_weight = Value(r(weight.data - r(lr * weight.grad)), r)  # 4: step downhill (fresh leaves)
-            if bias is None:
-                trajectory.record(loss.data, weight.grad, new_weight.data)
-            else:
+            bias_values = ()
+            if bias is not None:
                 new_bias = Value(r(bias.data - r(lr * bias.grad)), r)
-                trajectory.record(loss.data, weight.grad, new_weight.data, bias.grad, new_bias.data)
+                bias_values = (bias.grad, new_bias.data)
                 bias = new_bias
+            trajectory.record(loss.data, weight.grad, new_weight.data, *bias_values)
             weight = new_weight
     return trajectory
 

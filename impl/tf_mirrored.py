@@ -54,7 +54,8 @@ def batched(problem, device="cpu", workers=2):
         return loss, grads, share, local, context.num_replicas_in_sync, tf.shape(xb)[0]  # and its shard's size
 
     x, y_true = problem.x, problem.y
-    trajectory, first = Trajectory(), strategy.experimental_local_results
+    first = strategy.experimental_local_results  # each replica's value, in replica order
+    trajectory = Trajectory()
     world = strategy.num_replicas_in_sync  # the replicas' own count replaces it at the first step
     seen = [{"worker": k, "on": "", "samples": []} for k in range(workers)]
     for epoch in range(problem.epochs):

@@ -63,13 +63,13 @@ def worker(problem, device="cpu", rank=0, workers=2, rendezvous=""):
     )
     try:
         where = torch_device(f"cuda:{rank}") if on_gpu else torch.device("cpu")
-        trajectory = worker_loop(problem, where, rank, workers)
+        trained = worker_loop(problem, where, rank, workers)
         engine = "nccl" if on_gpu else "gloo"
-        trajectory.world |= {"engine": engine, "world_size": dist.get_world_size(), "device": str(where)}
+        trained.world |= {"engine": engine, "world_size": dist.get_world_size(), "device": str(where)}
         dist.barrier()  # every worker done before any leaves: gloo aborts a worker whose peer hung up mid-call
     finally:
         dist.destroy_process_group()
-    return trajectory
+    return trained
 
 
 def worker_loop(problem, device, rank, workers):

@@ -1,5 +1,7 @@
 """The teaching views: grads, plot, show, practice, and divergence said plainly."""
 
+import ast
+import re
 import json
 
 import pytest
@@ -91,11 +93,60 @@ def test_show_side_by_side_aligns_the_lessons_steps():
     assert "# 4: slope" in step_4.split(" │ ")[0] and "# 4: slope" in step_4.split(" │ ")[1]
 
 
-def test_show_command_prints_every_implementation(capsys):
+def test_show_command_prints_each_source_once_naming_every_row(capsys):
     assert main(["show"]) == 0
     out = capsys.readouterr().out
     for name in bridge.IMPLEMENTATIONS:
-        assert f"==> {name} ({bridge.REGISTRY[name].module.replace('.', '/')}.py) <==" in out
+        assert name in "".join(line for line in out.splitlines() if line.startswith("==> ")), name
+    assert out.count("impl/keras.py") == 1, "the three Keras backends share one file: printed once"
+    assert "==> keras_tensorflow, keras_jax, keras_torch (impl/keras.py) <==" in out
+
+
+LESSON_LINES = [  # the lesson's loop, as the student typed it (DESIGN.md), in the reference's words
+    "        pred = weight * x  # 1-2: predict",
+    "        error = pred - y_true",
+    "        loss = error * error",
+    "        grad = 2 * error * x  # 4: slope of loss w.r.t. weight",
+    "        weight = weight - lr * grad  # 4: step downhill",
+]
+
+
+def test_show_gives_the_reference_as_the_lesson_wrote_it_and_full_gives_the_file():
+    lesson = loop_source("python", "one_weight", full=False)
+    body = [line for line in lesson if line.startswith("        ") and not line.lstrip().startswith("#")]
+    assert body == LESSON_LINES, "no r(...) rounding, no trajectory: the lesson's own lines, in order"
+    full = "\n".join(loop_source("python", "one_weight", full=True))
+    assert "pred = r(weight * x)" in full and "trajectory.record(loss, grad, weight)" in full
+
+
+@pytest.mark.parametrize("name", bridge.IMPLEMENTATIONS)
+def test_the_lesson_view_is_python_without_plumbing(name):
+    row = bridge.REGISTRY[name]
+    for loop in row.loops or (row.worker_loop,):
+        function = loop if loop in row.loops and not row.rank_loop else row.worker_loop
+        lines = loop_source(name, function, full=False)
+        ast.parse("\n".join(lines))  # still Python: nothing half-removed
+        code = "\n".join(line.split("  #")[0] for line in lines if not line.lstrip().startswith(("#", '"""')))
+        for plumbing in ("trajectory", "Trajectory", "Recorder(", ".record(", " r(", "(r("):
+            assert plumbing not in code, (name, loop, plumbing)
+        assert re.search(r"# 4: .*(downhill|step)", "\n".join(lines)) and "lr" in code, (name, loop)
+
+
+def test_the_keras_view_is_sequential_compile_and_fit():
+    text = show(["keras_jax"])
+    assert text.splitlines()[1].startswith("def build(")
+    for shown in ("keras.Sequential(", "keras.layers.Dense(", "model.compile(", 'loss="mse"', "model.fit("):
+        assert shown in text, shown
+    for hidden in ("def build_network", "BatchLoss", "Recorder", "keras_recording"):
+        assert hidden not in text, hidden
+
+
+@pytest.mark.parametrize("names", [["python", "torch_autograd"], ["python", "numpy", "jax_grad"], ["torch_ddp"]])
+def test_side_by_side_fits_a_100_column_screen_and_cuts_nothing(names, capsys):
+    assert main(["show", "--side-by-side", "--impl", *names]) == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 100
+    assert "…" not in "\n".join(out.splitlines()[2:]), "long lines are folded, not cut"
 
 
 @pytest.mark.parametrize("name", impl_params())

@@ -250,13 +250,13 @@ def cmd_show(args) -> int:
     names = args.impl or list(IMPLEMENTATIONS)
     for name in names:
         get(name)
-    if not isinstance(args.width, int) or not SHOW_WIDTHS[0] <= args.width <= SHOW_WIDTHS[1]:
+    if args.width is not None and not SHOW_WIDTHS[0] <= args.width <= SHOW_WIDTHS[1]:
         low, high = SHOW_WIDTHS
         raise InvalidProblem(f"--width must be a whole number from {low} to {high}, got {args.width}")
     if args.impl and all(REGISTRY[n].parallel for n in names):  # each beside the single-process loop it splits
-        print("\n\n".join(show_parallel(n, args.width) for n in dict.fromkeys(names)))
+        print("\n\n".join(show_parallel(n, args.width, args.full) for n in dict.fromkeys(names)))
         return 0
-    print(show(names, args.loop, args.side_by_side, args.width))
+    print(show(names, args.loop, args.side_by_side, args.width, args.full))
     return 0
 
 

@@ -123,7 +123,11 @@ EXAMPLES = {  # what each command's --help ends with: two or three lines to copy
     ],
     "grads": ["descent grads", "descent grads --problem mini_batch --impl torch_autograd jax_grad"],
     "plot": ["descent plot --output lesson.png", "descent plot --problem overshoot --output overshoot.png"],
-    "show": ["descent show --impl python torch_autograd --side-by-side", "descent show --impl keras_jax"],
+    "show": [
+        "descent show --impl python torch_autograd --side-by-side   # the lesson's lines, step beside step",
+        "descent show --impl keras_jax                # Sequential, compile, fit",
+        "descent show --impl python --full            # the file as it is: recording and float32 rounding",
+    ],
     "practice": [
         "descent practice                  # at a terminal: asks, waits for your answer, checks it",
         "descent practice --answers        # every answer at once",
@@ -178,7 +182,12 @@ def build() -> _Parser:
     show_cmd.add_argument("--impl", action="extend", nargs="+", help="default: all")
     show_cmd.add_argument("--loop", choices=("one_weight", "batched", "network"), default="one_weight")
     show_cmd.add_argument("--side-by-side", action="store_true", help="columns, with the lesson's steps aligned")
-    show_cmd.add_argument("--width", type=_count, default=72, help="columns of --side-by-side (8 to 1000)")
+    show_cmd.add_argument(
+        "--width", type=_count, help="columns of each --side-by-side column (8 to 1000; default: all fit 100)"
+    )
+    show_cmd.add_argument(
+        "--full", action="store_true", help="the file's lines unedited: with the recording and float32 rounding"
+    )
     drill = _command(commands, "practice", help="the lesson's practice set, worked by the code")
     drill.add_argument("--impl", help="which implementation computes (default: the reference)")
     drill.add_argument("--answers", action="store_true", help="print every answer at once (at a terminal it asks)")

@@ -1,8 +1,8 @@
 """The teaching views: grads, plot, show, practice, and divergence said plainly."""
 
 import ast
-import re
 import json
+import re
 
 import pytest
 

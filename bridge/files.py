@@ -59,7 +59,15 @@ def written_whole(target: Path):
     os.close(handle)
     try:
         yield temporary
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it 0600: the file gets the mode any new file would
         os.replace(temporary, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.remove(temporary)
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it: set it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -1,6 +1,6 @@
 """The lesson's pictures: one loss curve from every implementation, the valley, three learning rates.
 
-A network (bridge.Network) gets its own: the loss curves, the function it fits
+A network (bridge.Network) gets its own: its loss over all the data per epoch, the function it fits
 as training goes on beside the best a single weight can do, and the size of
 each layer's gradient per step.
 
@@ -85,15 +85,50 @@ def _loss_panel(ax, trajectories):
             color="tab:red",
             va="top",
         )
-    ax.set_yscale("log")
-    shown = [v for t in trajectories.values() for v in t.losses if 0 < v <= LARGEST_SHOWN]
-    if shown:  # set by hand: autoscaling pads in log space and overflows near 1e308
-        ax.set_ylim(min(shown) / 3, max(shown) * 3)
-    ax.set_title(f"Loss per step: {len(trajectories)} implementations, one curve", fontsize=15)
+    _log_scale(ax, [v for t in trajectories.values() for v in t.losses])
+    ax.set_title(f"Loss per step: {_who(trajectories)}", fontsize=15)
     ax.set_xlabel("step", fontsize=13)
     ax.set_ylabel("loss (before the step, log scale)", fontsize=13)
-    ax.legend(fontsize=11)
+    _legend_outside(ax)
     ax.grid(alpha=0.3)
+
+
+def _epoch_loss_panel(ax, problem, trajectories):
+    """A network's loss over all the data, before training and after each epoch: one point per epoch."""
+    for k, (name, t) in enumerate(trajectories.items()):
+        losses = problem.epoch_losses(t.parameters)
+        epochs = [e for e, v in enumerate(losses) if 0 < v <= LARGEST_SHOWN]
+        ax.plot(
+            epochs,
+            [losses[e] for e in epochs],
+            marker=MARKERS[k % len(MARKERS)],
+            markersize=11 - 1.1 * k,
+            markerfacecolor="none",
+            linewidth=1.2,
+            label=name,
+        )
+    _log_scale(ax, [v for t in trajectories.values() for v in problem.epoch_losses(t.parameters)])
+    ax.set_title(f"Loss over all {problem.x.size} samples, per epoch: {_who(trajectories)}", fontsize=15)
+    ax.set_xlabel("epoch (0: before training)", fontsize=13)
+    ax.set_ylabel("mean squared error (log scale)", fontsize=13)
+    _legend_outside(ax)
+    ax.grid(alpha=0.3)
+
+
+def _who(trajectories) -> str:
+    return "one curve" if len(trajectories) == 1 else f"{len(trajectories)} implementations, one curve"
+
+
+def _log_scale(ax, values) -> None:
+    ax.set_yscale("log")
+    shown = [v for v in values if 0 < v <= LARGEST_SHOWN]
+    if shown:  # set by hand: autoscaling pads in log space and overflows near 1e308
+        ax.set_ylim(min(shown) / 3, max(shown) * 3)
+
+
+def _legend_outside(ax, fontsize=11) -> None:
+    """The legend to the right of the axes, where it covers no curve."""
+    ax.legend(fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
 
 
 def _valley_panel(ax, problem, trajectory, title, steps=None):
@@ -103,7 +138,25 @@ def _valley_panel(ax, problem, trajectory, title, steps=None):
     biases = [problem.b0, *trajectory.biases][: len(weights)] if trajectory.biases else [0.0] * len(weights)
     loss = valley(problem)
     with np.errstate(over="ignore", invalid="ignore"):
-        return _draw_valley(ax, loss, weights, biases, title, problem.has_bias)
+        _draw_valley(ax, loss, weights, biases, title, problem.has_bias)
+    if len(weights) <= len(trajectory):  # cut short: say where the run went
+        ax.text(
+            0.02,
+            0.95,
+            _where_it_went(trajectory, len(weights) - 1),
+            transform=ax.transAxes,
+            fontsize=11,
+            color="tab:red",
+            va="top",
+        )
+
+
+def _where_it_went(trajectory, shown: int) -> str:
+    """What a valley cut short leaves out: how far the weight ran, or where it became inf or NaN."""
+    blown = trajectory.first_non_finite()
+    if blown is not None:
+        return f"the first {shown} steps; the loss is inf or NaN from step {blown}"
+    return f"the first {shown} of {len(trajectory)} steps; by the last, weight = {trajectory.weights[-1]:.3g}"
 
 
 def _draw_valley(ax, loss, weights, biases, title, has_bias):
@@ -176,7 +229,7 @@ def _fit_panel(ax, problem, trajectory):
     ax.set_title(f"What the hidden layer of {problem.hidden} {problem.activation} units learns", fontsize=14)
     ax.set_xlabel("x", fontsize=13)
     ax.set_ylabel("prediction", fontsize=13)
-    ax.legend(fontsize=10)
+    _legend_outside(ax, fontsize=10)
     ax.grid(alpha=0.3)
 
 
@@ -191,39 +244,45 @@ def _gradient_panel(ax, trajectory):
     ax.set_title("Each layer's gradient per step (largest entry)", fontsize=14)
     ax.set_xlabel("step", fontsize=13)
     ax.set_ylabel("|gradient| (log scale)", fontsize=13)
-    ax.legend(fontsize=11)
+    _legend_outside(ax)
     ax.grid(alpha=0.3)
 
 
-def plot(problem, names, output: str, problem_name: str, run) -> tuple[int, int]:
-    """Draw the three panels into a PNG file; return its size in pixels.
+def plot(problem, names, output: str, problem_name: str, run, progress=lambda text: None) -> tuple[int, int]:
+    """Draw the panels into a PNG file; return its size in pixels.
 
     run(name, problem): the trajectory of that row on that problem (the CLI trains it on the chosen device).
+    progress(text): told what is being done now, for a person watching.
     """
     target = writable_file(output, "--output", ".png")  # before any training: a bad path costs nothing
     Figure, FigureCanvasAgg = _matplotlib()
-    trajectories = {name: run(name, problem) for name in names}
+    trajectories = {}
+    for name in names:
+        progress(f"training {name} on {problem_name or 'the problem'}…")
+        trajectories[name] = run(name, problem)
     figure = Figure(figsize=SIZE_INCHES, dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     grid = figure.add_gridspec(2, 6)
-    _loss_panel(figure.add_subplot(grid[0, :3]), trajectories)
     reference = next(iter(trajectories.values()))
     if isinstance(problem, Network):  # no valley of one weight: the function it fits, and each layer's gradient
+        _epoch_loss_panel(figure.add_subplot(grid[0, :3]), problem, trajectories)
         _fit_panel(figure.add_subplot(grid[0, 3:]), problem, reference)
         _gradient_panel(figure.add_subplot(grid[1, :]), reference)
     else:
-        _lesson_panels(figure, grid, problem, reference, names, run)
+        _loss_panel(figure.add_subplot(grid[0, :3]), trajectories)
+        _lesson_panels(figure, grid, problem, reference, names, run, progress)
     label = problem_name or "custom problem"
     who = ", ".join(names) if len(names) <= 6 else f"{len(names)} implementations"  # more would run off the page
     figure.suptitle(f"Gradient descent on '{label}' ({problem.dtype}): {who}", fontsize=16)
+    progress(f"drawing {target.name}…")
     with written_whole(target) as temporary:  # a failed or interrupted save leaves no partial file
         figure.savefig(temporary, format="png")
     width, height = (round(v * DPI) for v in SIZE_INCHES)
     return width, height
 
 
-def _lesson_panels(figure, grid, problem, reference, names, run):
-    """The valley at the problem's learning rate, then at the lesson's three."""
+def _lesson_panels(figure, grid, problem, reference, names, run, progress):
+    """The valley at the problem's learning rate, then at each other rate of the lesson's three."""
     _valley_panel(
         figure.add_subplot(grid[0, 3:]),
         problem,
@@ -231,10 +290,13 @@ def _lesson_panels(figure, grid, problem, reference, names, run):
         f"The valley at lr {problem.lr:g}: {_describe_rate(problem)}",
         steps=_shown(problem),
     )
-    figure.axes[-1].legend(fontsize=11)
-    for column, (rate, variant) in enumerate(lr_variants(problem).items()):
+    _legend_outside(figure.axes[-1])
+    others = {rate: variant for rate, variant in lr_variants(problem).items() if variant.lr != problem.lr}
+    span = 6 // len(others)  # the problem's own rate is drawn above: not again below
+    for column, (rate, variant) in enumerate(others.items()):
+        progress(f"training {names[0]} at lr {rate:g}…")
         _valley_panel(
-            figure.add_subplot(grid[1, 2 * column : 2 * column + 2]),
+            figure.add_subplot(grid[1, span * column : span * (column + 1)]),
             variant,
             run(names[0], variant),
             f"lr {rate:g}: {_describe_rate(variant)}",

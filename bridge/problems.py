@@ -260,6 +260,25 @@ class Network:
         """The starting parameters by name (LAYERS), each a flat list: W1 and W2 as H numbers."""
         return dict(zip(LAYERS, (self.w1.tolist(), self.b1.tolist(), self.w2.tolist(), [self.b2])))
 
+    def predict(self, parameters: dict, x) -> np.ndarray:
+        """The network's output for each x, in float64: act(x W1 + b1) @ W2 + b2."""
+        z = np.multiply.outer(np.asarray(x, dtype=np.float64), parameters["W1"]) + np.asarray(parameters["b1"])
+        h = np.maximum(z, 0) if self.activation == "relu" else np.tanh(z)
+        return h @ np.asarray(parameters["W2"]) + parameters["b2"][0]
+
+    def loss_over_all(self, parameters: dict) -> float:
+        """The mean squared error over every sample, in float64: the network's loss, where a step's is one batch's."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return float(np.mean((self.predict(parameters, self.x) - self.y.astype(np.float64)) ** 2))
+
+    def epoch_losses(self, trained: dict) -> list[float]:
+        """loss_over_all before training, then after each epoch; trained: a Trajectory's parameters, by name."""
+        per_epoch = len(self.batches)
+        ends = [
+            {name: rows[(epoch + 1) * per_epoch - 1] for name, rows in trained.items()} for epoch in range(self.epochs)
+        ]
+        return [self.loss_over_all(parameters) for parameters in [self.initial, *ends]]
+
     @property
     def layers(self) -> tuple:
         """The parameters shaped as the layers use them: W1 (1 x H), b1 (H), W2 (H x 1), b2 (a list of one)."""

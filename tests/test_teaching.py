@@ -30,13 +30,17 @@ def test_grads_shows_every_step_with_parity(preset, capsys):
             assert cell["exact"] == (cell["grad"] == row["hand"]) or cell["ulps"] == 0
 
 
-def test_grads_table_names_each_autograd_and_says_exact(capsys):
+def test_grads_table_names_each_autograd_and_says_same_bits(capsys):
     assert main(["grads"]) == 0
     out = capsys.readouterr().out.splitlines()
     installed = [n for n in autograd_rows() if bridge.REGISTRY[n].installed()]
-    assert all(n in out[1] for n in installed)
-    assert out[2].split()[:2] == ["0", "-9.0"] and out[2].split()[2:] == ["exact"] * len(installed)
-    assert out[-1].startswith(f"{installed[0]}: 20 of 20 exact")
+    header = out.index(next(line for line in out if line.startswith("step")))
+    assert all(f"{n} (autodiff)" in out[header - 1] for n in installed), "against: each row and how it finds it"
+    assert all(n in out[header] for n in installed)
+    first = out[header + 1]
+    assert first.split()[:2] == ["0", "-9.0"] and first.split("-9.0")[1].split() == ["same", "bits"] * len(installed)
+    for k, name in enumerate(installed):
+        assert out[header + 21 + k] == f"{name}: 20 of 20 steps the same bits."
 
 
 def test_grads_compares_at_the_same_weight_on_batched_problems(capsys):

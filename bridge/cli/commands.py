@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 
 from bridge import budget
+from bridge.causes import in_plain_words
 from bridge.cli.parser import problem_of
 from bridge.cli.table import Table, describe
 from bridge.compare import claim_for, compare, expected_departure
@@ -15,8 +17,16 @@ from bridge.files import writable_file, writable_folder
 from bridge.parallel import check_workers
 from bridge.problems import Network
 from bridge.rows import IMPLEMENTATIONS, KERAS_WORKER, REGISTRY, get, reference_row
-from bridge.teaching.notes import first_divergence, lesson_number, narrowing_note, notes, overshoot_note
-from bridge.teaching.parity import autograd_rows, parity_rows
+from bridge.teaching.notes import (
+    first_divergence,
+    lesson_number,
+    narrowing_note,
+    network_heading,
+    network_number,
+    notes,
+    overshoot_note,
+)
+from bridge.teaching.parity import autograd_rows, grads_heading, grads_summary, parity_rows, step_kind
 from bridge.teaching.practice import answered, practice, shown
 from bridge.teaching.sources import show, show_parallel
 from bridge.training import check_devices, held, refusals, rows_to_run, start, stored, train
@@ -76,9 +86,10 @@ def cmd_run(args) -> int:
     for note in (narrowing_note(row, problem), overshoot_note(problem)):  # before: from the start
         if note:
             print(note)
-    if isinstance(problem, Network):  # the lesson's line has one weight; a network's has its loss (--json: all)
-        for step, loss in enumerate(trajectory.losses):
-            print(f"step {step:2d}  loss={lesson_number(loss)}")
+    if isinstance(problem, Network):  # a step's loss is one batch's: the network's is over all the data (--json: all)
+        print(network_heading(problem))
+        for epoch, loss in enumerate(problem.epoch_losses(trajectory.parameters)):
+            print(f"{'start' if epoch == 0 else f'epoch {epoch:2d}':<8}  loss={network_number(loss)}")
     for step, (weight, loss) in enumerate(zip(trajectory.weights, trajectory.losses)):
         # the lesson's line; numbers from 1e6 in scientific form (teaching.lesson_number)
         bias = f"  bias={lesson_number(trajectory.biases[step])}" if trajectory.biases else ""
@@ -126,6 +137,8 @@ def cmd_compare(args) -> int:
             "detail": verdict.to_dict(),
             "_verdict": verdict,
         }
+        if isinstance(problem, Network):  # a step's loss is one sample's: the network's, over all of them, per epoch
+            row["epoch_losses"] = [_finite_or_text(v) for v in problem.epoch_losses(trajectory.parameters)]
         rows.append(row)
         table.row(row)
     conforms = all(row["_verdict"].conforms for row in rows)
@@ -184,39 +197,43 @@ def cmd_grads(args) -> int:
         print(json.dumps({"problem": describe(problem) | {"name": args.problem}, **parity}, indent=2, default=repr))
         return 0
     network = isinstance(problem, Network)
-    hand = "backpropagation by hand, layer by layer," if network else "the hand-derived 2 * (pred - y) * x"
-    console.line(f"gradient parity on {args.label} ({problem.dtype}): {hand} against the gradient each autograd finds")
+    for line in grads_heading(problem, args.label, names):
+        console.line(line)
     width = max(12, *(len(n) for n in names)) if names else 12
-    first = f"{'step':>4}  {'layer':<5}  {'hand-derived':<24}" if network else f"{'step':>4}  {'hand-derived':<24}"
+    first = f"{'step':>4}  {'entry':<6}  {'hand-derived':<24}" if network else f"{'step':>4}  {'hand-derived':<24}"
     console.line(first + "".join(f"{n:<{width + 2}}" for n in names))
-    exact = dict.fromkeys(names, 0)
+    tally = {n: Counter() for n in names}
     count = 0
 
     def cell_text(cell) -> str:
-        text = "exact" if cell["exact"] else f"{cell['ulps']:g} ULP" if cell["ulps"] else "exact (±0)"
-        status = "bitwise" if cell["exact"] or not cell["ulps"] else "bounded"
-        return console.paint(text, status) + " " * (width + 2 - len(text))
+        text = "same bits" if cell["exact"] else f"{cell['ulps']:g} ULP" if cell["ulps"] else "equal, ±0"
+        return console.paint(text, "bitwise" if cell["exact"] else "bounded") + " " * (width + 2 - len(text))
 
     for row in steps:  # each step's line as soon as every implementation has given its gradient
-        if network:  # one line per layer; a step is exact where every layer is
+        if network:  # per layer, its largest entry (--all: every entry); a step is the same where every layer is
             for layer, values in row["hand"].items():
-                shown = repr(values[0]) + (" …" if len(values) > 1 else "")
-                cells = "".join(cell_text(row["autograd"][n][layer]) for n in names)
-                console.line(f"{row['step']:>4}  {layer:<5}  {shown:<24}" + cells.rstrip())
+                for i in range(len(values)) if args.all else [max(range(len(values)), key=lambda k: abs(values[k]))]:
+                    entry = layer if len(values) == 1 else f"{layer}[{i}]"
+                    by = (lambda c: c["each"][i]) if args.all else (lambda c: c)  # noqa: B023 (used at once)
+                    cells = "".join(cell_text(by(row["autograd"][n][layer])) for n in names)
+                    console.line(f"{row['step']:>4}  {entry:<6}  {values[i]!r:<24}" + cells.rstrip())
             for name in names:
-                exact[name] += all(cell["exact"] for cell in row["autograd"][name].values())
+                tally[name][step_kind(row["autograd"][name].values())] += 1
         else:
             for name in names:
-                exact[name] += row["autograd"][name]["exact"]
+                tally[name][step_kind([row["autograd"][name]])] += 1
             cells = "".join(cell_text(row["autograd"][n]) for n in names)
             console.line(f"{row['step']:>4}  {row['hand']!r:<24}" + cells.rstrip())
         count += 1
         console.status(f"step {count + 1} of {problem.updates}…")
-    console.line("; ".join(f"{n}: {exact[n]} of {count} exact" for n in names) + ".")
+    for name in names:
+        console.line(grads_summary(name, tally[name], count, network))
     for name in names:
         departure = expected_departure(name, problem, REGISTRY[name].device_for(args.device))
-        if exact[name] < count and departure:
-            console.line(f"  {name}: {departure.cause}")
+        if tally[name]["same bits"] < count and departure:
+            console.line(
+                f"  {name}: {departure.cause if args.why else in_plain_words(departure) + ' (--why: in full)'}"
+            )
     for name in missing:
         console.line(f"{name}: not installed ({REGISTRY[name].install_hint()})")
     return 0
@@ -227,21 +244,19 @@ def cmd_plot(args) -> int:
 
     target = writable_file(args.output, "--output", ".png")  # before any training: a bad path costs nothing
     problem = problem_of(args)
-    names, _ = rows_to_run(args.impl, args.device, problem)
-    if not args.impl:  # the data-parallel rows walk the batched trajectory again, in launchers: named only
-        names = [n for n in names if not REGISTRY[n].parallel]
+    # the reference draws the lesson; the rows asked for join its loss curve (all of them: --impl and their names)
+    names, _ = rows_to_run([reference_row().name, *(args.impl or [])], args.device, problem)
     if not names:
         raise InvalidProblem("no implementation to plot is installed")
     together = {n: stored(n, problem) for n in names}
-    together[names[0]] += 3 * stored(names[0], problem)  # and the three learning rates of the lesson
+    together[names[0]] += 3 * stored(names[0], problem)  # and the lesson's other learning rates
     budget.check(together, "this plot")
     console = Console()
-    console.status(f"training {len(names)} implementations and three learning rates…")
 
     def run(name, problem):
         return train(name, problem, REGISTRY[name].device_for(args.device))
 
-    width, height = plot(problem, names, target, args.label, run)
+    width, height = plot(problem, names, target, args.label, run, console.status)
     console.line(f"wrote {args.output} ({width} x {height} pixels)")
     return 0
 

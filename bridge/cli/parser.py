@@ -173,6 +173,8 @@ def build() -> _Parser:
         )
     grads = _command(commands, "grads", help="the hand-derived gradient beside autograd's, step by step")
     grads.add_argument("--impl", action="extend", nargs="+", help=f"default: {' '.join(autograd_rows())}")
+    grads.add_argument("--all", action="store_true", help="a network: every entry of each layer, not its largest")
+    grads.add_argument("--why", action="store_true", help="each difference's cause in full")
     _problem_options(grads)
     plot = _command(commands, "plot", help="loss curves, the valley and three learning rates, as a PNG")
     plot.add_argument("--impl", action="extend", nargs="+", help="default: every installed one")

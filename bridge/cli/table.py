@@ -95,7 +95,10 @@ class Table:
             f"problem {args.label}: {shape}, lr {as_typed(problem.lr, problem.dtype)}, {problem.updates} updates, "
             f"{problem.dtype}; reference: {reference_row().name}"
         )
-        self._print(self.HEADER[:-1], self.HEADER[-1])
+        header = self.HEADER[:-1]
+        if info["kind"] == "network":  # its last step's loss is one batch's; this is over all the data
+            header = (*header[:-1], "final loss, all data")
+        self._print(header, self.HEADER[-1])
 
     def device(self, name: str) -> str:
         """Where the row ran: the device, and for a data-parallel row how many workers (cpu x2)."""
@@ -116,7 +119,8 @@ class Table:
             marks = "".join(f" [{self.notes.index(note) + 1}]" for note in notes)
             said = verdict.headline() if self.args.why else verdict.in_words()
             text = self.console.paint(said, verdict.status) + marks
-        numbers = (number_text(r["final_weight"]), number_text(r["final_loss"]))
+        final_loss = r["epoch_losses"][-1] if "epoch_losses" in r else r["final_loss"]  # a network's: all the data
+        numbers = (number_text(r["final_weight"]), number_text(final_loss))
         self._print((r["implementation"], r["framework"], r["dtype"], self.device(r["implementation"]), *numbers), text)
 
     def end(self, rows, skipped, lines) -> None:

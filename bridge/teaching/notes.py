@@ -176,3 +176,16 @@ LARGEST_FIXED = 1e6  # .3f of 999999.999 is 10 characters; beyond, 1.000e+06 rea
 def lr_variants(problem, rates=(0.01, 0.1, 0.9)) -> dict[float, object]:
     """The same problem at each learning rate of the lesson's activity."""
     return {rate: with_changes(problem, lr=rate) for rate in rates}
+
+
+def network_heading(problem) -> str:
+    """What a network's run prints above its losses: which loss, and where the per-step ones are."""
+    return (
+        f"loss over all {problem.x.size} samples (mean squared error), before training and after each of "
+        f"{problem.epochs} epochs;\neach update's own loss (one batch's): --json"
+    )
+
+
+def network_number(value: float) -> str:
+    """Three significant digits: a network's loss falls through many orders, and 0.000 would hide it."""
+    return f"{value:.3g}"

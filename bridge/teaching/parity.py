@@ -68,7 +68,8 @@ def parity_rows(problem, names, device: str = "cpu"):
 def _layer_parity_rows(problem, names, device: str):
     """A network's parity rows: per step, each layer's hand-derived gradient, and per autograd how far each layer is.
 
-    Each cell: exact (every entry bit for bit), or the largest distance in ULP over the layer's entries.
+    Each cell: exact (every entry bit for bit), or the largest distance in ULP over the layer's entries; and
+    the same for each entry alone ("each").
     """
     reference = train(reference_row(), problem)
     starts = network_starts(problem, reference)
@@ -92,6 +93,52 @@ def _layer_parity_rows(problem, names, device: str):
             cells[name] = {}
             for layer, values in hand.items():
                 ulps = [ulp_distance(a, b, problem.dtype) for a, b in zip(values, found[layer])]
-                exact = all(same_bits(a, b) for a, b in zip(values, found[layer]))
-                cells[name][layer] = {"grad": found[layer], "ulps": max(ulps), "exact": exact}
+                each = [same_bits(a, b) for a, b in zip(values, found[layer])]
+                cells[name][layer] = {"grad": found[layer], "ulps": max(ulps), "exact": all(each)}
+                cells[name][layer] |= {"each": [{"exact": e, "ulps": u} for e, u in zip(each, ulps)]}
         yield {"step": step, "hand": hand, "autograd": cells}
+
+
+def step_kind(cells) -> str:
+    """A step of one row, in words: the same bits in every cell, equal but for the sign of a zero, or not."""
+    if all(cell["exact"] for cell in cells):
+        return "same bits"
+    return "equal, ±0" if all(cell["ulps"] == 0 for cell in cells) else "ULPs apart"
+
+
+def grads_heading(problem, label: str, names) -> list[str]:
+    """What descent grads compares: the formula the reference computes by hand, against what each row does."""
+    if isinstance(problem, Network):
+        formula = "the batch's mean squared error, backpropagated by hand layer by layer"
+    elif isinstance(problem, OneWeight):
+        formula = "2 * (pred - y) * x, by hand"
+    else:
+        formula = "mean(2 * (pred - y) * x) over the batch, by hand" + (
+            " (the bias: mean(2 * (pred - y)))" if problem.has_bias else ""
+        )
+    how = ", ".join(f"{n} {_how(get(n))}" for n in names)
+    lines = [
+        f"gradient parity on {label} ({problem.dtype}), at the reference's weights each step",
+        f"  hand: {formula}",
+    ]
+    lines.append(f"  against: {how or 'nothing installed'}")
+    if isinstance(problem, Network):
+        lines.append("  each layer's largest entry shown (--all: every entry); a cell speaks for the whole layer")
+    return lines
+
+
+def _how(row) -> str:
+    """How a row finds its gradient, in a word or three."""
+    how = "autodiff" if row.autodiff else "typed by hand"
+    return f"({how}, compiled)" if row.compiled else f"({how})"
+
+
+def grads_summary(name: str, tally, count: int, network: bool) -> str:
+    """One row's count, in the cells' own words: a step is counted where every cell of it says so."""
+    where = " in every layer" if network else ""
+    said = f"{name}: {tally['same bits']} of {count} steps the same bits{where}"
+    if tally["equal, ±0"]:
+        said += f", {tally['equal, ±0']} equal but for the sign of a zero (0.0 and -0.0)"
+    if tally["ULPs apart"]:
+        said += f", {tally['ULPs apart']} some ULPs apart"
+    return said + "."

@@ -11,6 +11,7 @@ file changes no global backend (a notebook's display keeps working).
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -275,7 +276,9 @@ def plot(problem, names, output: str, problem_name: str, run, progress=lambda te
     who = ", ".join(names) if len(names) <= 6 else f"{len(names)} implementations"  # more would run off the page
     figure.suptitle(f"Gradient descent on '{label}' ({problem.dtype}): {who}", fontsize=16)
     progress(f"drawing {target.name}…")
-    with written_whole(target) as temporary:  # a failed or interrupted save leaves no partial file
+    with written_whole(target) as temporary, warnings.catch_warnings():  # a failed save leaves no partial file
+        # constrained layout warns on a first pass that sizes a legend outside its axes; its last pass lays out all
+        warnings.filterwarnings("ignore", "constrained_layout not applied", UserWarning)
         figure.savefig(temporary, format="png")
     width, height = (round(v * DPI) for v in SIZE_INCHES)
     return width, height

@@ -65,3 +65,17 @@ def conformance(session, framework):
     """The conformance suite with one framework's extra only: the others must skip, not fail."""
     _install(session, ",".join(e for e in (FRAMEWORKS[framework], "test") if e))
     session.run("pytest", "tests/test_conformance.py", "--full", *session.posargs)
+
+
+@nox.session
+def docs(session):
+    """The docs site, built strictly (every link, the API reference, the generated tables); serve: mkdocs serve."""
+    _install(session, "all,docs,bench")
+    session.run("mkdocs", "build", "--strict", env={"NO_MKDOCS_2_WARNING": "1"})
+
+
+@nox.session
+def notebook(session):
+    """Run the instructor notebook and store its fresh outputs and pictures (after a change that is meant)."""
+    _install(session, "all,test,notebook")
+    session.run("python", "tests/notebook.py", "--write")

@@ -14,13 +14,13 @@ LOCAL = ("local_losses", "local_grads", "local_bias_grads")  # a data-parallel r
 
 @dataclass
 class Trajectory:
-    """weights[k]: weight AFTER update k; losses[k]: loss BEFORE it; grads[k]: gradient it used.
+    """`weights[k]`: weight AFTER update k; `losses[k]`: loss BEFORE it; `grads[k]`: gradient it used.
 
-    biases and bias_grads hold the same for the bias, and stay empty when the model has none.
-    A network (bridge.Network) records its loss in losses and, per parameter name
-    (W1, b1, W2, b2), one flat list per update: parameters[name][k] after update k,
-    gradients[name][k] used by it (W1 and W2 as H numbers, b2 as one); weights,
-    grads, biases and bias_grads stay empty.
+    `biases` and `bias_grads` hold the same for the bias, and stay empty when the model has none.
+    A network (`bridge.Network`) records its loss in `losses` and, per parameter name
+    (W1, b1, W2, b2), one flat list per update: `parameters[name][k]` after update k,
+    `gradients[name][k]` used by it (W1 and W2 as H numbers, b2 as one); `weights`,
+    `grads`, `biases` and `bias_grads` stay empty.
     """
 
     weights: list[float] = field(default_factory=list)

@@ -1,0 +1,74 @@
+"""MkDocs hooks: the tables generated from the project itself when the site is built.
+
+<!-- generated: claims -->      every row's claim per loop and device kind, from bridge/rows.py
+<!-- generated: benchmarks -->  the benchmark table, from docs/measurements/benchmarks.json (descent bench's JSON)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+MEASURED = Path(__file__).parent / "measurements" / "benchmarks.json"
+
+
+def claims_table() -> str:
+    """Per row, loop and device kind: what bridge.claims holds a float64 run to, in plain words."""
+    from bridge.causes import in_plain_words
+    from bridge.claims import expected_departure, unmeasured
+    from bridge.problems import PRESETS
+    from bridge.rows import REGISTRY
+
+    problems = {"one_weight": PRESETS["lesson"], "batched": PRESETS["mini_batch"], "network": PRESETS["mlp"]}
+    lines = ["| row | loop | device | claim (float64) | on a GPU |", "|---|---|---|---|---|"]
+    for row in REGISTRY.values():
+        for loop in row.loops:
+            for device in ("cpu", "cuda") if row.gpu else ("cpu",):
+                departure = expected_departure(row, problems[loop], device)
+                claim = "same bits" if departure is None else in_plain_words(departure)
+                note = "" if device == "cpu" else unmeasured(row, device, loop) or f"measured: {row.measured['gpu'][0]}"
+                lines.append(f"| `{row.name}` | {loop} | {'gpu' if device == 'cuda' else 'cpu'} | {claim} | {note} |")
+    return "\n".join(lines)
+
+
+def benchmarks_table() -> str:
+    from bridge.bench import summarise
+
+    summary = summarise(MEASURED)
+    lines = [
+        f"Measured by `descent bench` on {summary['machine'] or summary['device_name']} ({summary['device']}); "
+        f"{', '.join(summary['versions'])}. Rows fastest first; × floor: the step's time over a dot product's.",
+        "",
+    ]
+    for workload, part in summary["table"].items():
+        floor = part["floor"]
+        lines += [f"### {workload}", ""]
+        if floor:
+            lines += [f"Floor ({floor['how']}): {_time(floor['seconds'])}, {floor['gb_per_s']:.3g} GB/s.", ""]
+        lines += ["| row | time | × floor | × fastest | verdict |", "|---|---|---|---|---|"]
+        for name, row in part["rows"].items():
+            time = "below noise" if row["seconds"] is None else _time(row["seconds"])
+            ratio = lambda v: "" if v is None else f"{v:.3g}"  # noqa: E731
+            peer = " (peer)" if row["peer"] else ""
+            verdict = row["verdict"] or ""
+            lines.append(
+                f"| `{name}`{peer} | {time} | {ratio(row['vs_floor'])} | {ratio(row['vs_fastest'])} | {verdict} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _time(seconds: float) -> str:
+    for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds * 1e9:.3g} ns"
+
+
+GENERATED = {"<!-- generated: claims -->": claims_table, "<!-- generated: benchmarks -->": benchmarks_table}
+
+
+def on_page_markdown(markdown: str, **kwargs) -> str:
+    for marker, table in GENERATED.items():
+        if marker in markdown:
+            markdown = markdown.replace(marker, table())
+    return markdown

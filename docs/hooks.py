@@ -34,9 +34,11 @@ def benchmarks_table() -> str:
     from bridge.bench import summarise
 
     summary = summarise(MEASURED)
+    when = json.loads(MEASURED.read_text())["datetime"][:10]
     lines = [
-        f"Measured by `descent bench` on {summary['machine'] or summary['device_name']} ({summary['device']}); "
-        f"{', '.join(summary['versions'])}. Rows fastest first; × floor: the step's time over a dot product's.",
+        f"Measured by `descent bench` on {when}, on {summary['machine'] or summary['device_name']} "
+        f"({summary['device']}); {', '.join(summary['versions'])}. Rows fastest first; × floor: the time over "
+        "a dot product's of the same N on the same device; × fastest: over the fastest row's.",
         "",
     ]
     for workload, part in summary["table"].items():

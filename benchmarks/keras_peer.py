@@ -62,7 +62,7 @@ def measure(benchmark, workload, n, phase, problem, rounds):
         fit()  # the first call: traces and compiles the train step
         benchmark.extra_info["first_call_s"] = time.perf_counter() - begin
         if phase != "many":
-            recorded = lesson.fit(problem, x, y, epochs, batch_size, device)  # the same model, recorders attached
+            recorded = lesson.fit(lesson.build, problem, x, y, epochs, batch_size, device)  # the same model, watched
             recorded.implementation, recorded.dtype, recorded.device = ROW, problem.dtype, device
             found = compare(problem, bridge.train("python", problem), recorded, claim_for(ROW, problem, device))
             assert found.conforms, found.summary()

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 MEASURED = Path(__file__).parent / "measurements" / "benchmarks.json"
@@ -51,7 +52,7 @@ def benchmarks_table() -> str:
             time = "below noise" if row["seconds"] is None else _time(row["seconds"])
             ratio = lambda v: "" if v is None else f"{v:.3g}"  # noqa: E731
             peer = " (peer)" if row["peer"] else ""
-            verdict = row["verdict"] or ""
+            verdict = (row["verdict"] or "").split(": ")[0]  # the headline: the cause in full is in the JSON
             lines.append(
                 f"| `{name}`{peer} | {time} | {ratio(row['vs_floor'])} | {ratio(row['vs_fastest'])} | {verdict} |"
             )

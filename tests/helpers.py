@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import struct
 import zlib
 from fractions import Fraction
@@ -242,3 +243,12 @@ def png_size(path) -> tuple[int, int]:
     assert kind == b"IHDR" and length == 13
     assert struct.unpack(">I", data[29:33])[0] == zlib.crc32(data[12:29]), "IHDR checksum"
     return struct.unpack(">II", data[16:24])
+
+
+def as_at_a_terminal() -> None:
+    """Popen's preexec_fn for a test that presses Ctrl-C: SIGINT as a terminal's foreground command has it.
+
+    A job a non-interactive shell starts in the background (`cmd &`, CI runners among them) inherits SIGINT
+    ignored, and Python then never turns it into KeyboardInterrupt: the test would measure the runner, not descent.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -13,7 +13,7 @@ import pytest
 
 import bridge
 from bridge.cli import main
-from tests.helpers import impl_params
+from tests.helpers import as_at_a_terminal, impl_params
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,6 +69,7 @@ def test_ctrl_c_exits_130_with_one_line():
     process = subprocess.Popen(
         [sys.executable, "-m", "bridge", "run", "--impl", "python", "--steps", "30000000", "--memory-budget", "8GiB"],
         cwd=ROOT,
+        preexec_fn=as_at_a_terminal,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

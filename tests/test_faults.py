@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import bridge
+from tests.helpers import as_at_a_terminal
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ["compare", "--problem", "mini_batch", "--epochs", "400", "--workers", "3", "--impl", "torch_ddp", "tf_mirrored"]
@@ -78,6 +79,7 @@ def test_a_signalled_run_ends_its_workers_and_removes_its_files(how, to_group, c
         [sys.executable, "-m", "bridge", *RUN],
         cwd=ROOT,
         env=env,
+        preexec_fn=as_at_a_terminal,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -131,6 +133,7 @@ def test_a_worker_that_fails_to_start_is_one_line_naming_the_row_and_the_cause_a
 # asked, so a 4-second limit passes while torch_ddp's ranks train, as it would for a run slower than its estimate
 PAST_THE_LIMIT = """
 import bridge
+from tests.helpers import as_at_a_terminal
 from bridge.parallel import OutOfTime, time_limited
 from bridge.problems import preset, with_changes
 from bridge.runners.launcher import launch
@@ -163,6 +166,7 @@ def test_a_worker_killed_mid_run_ends_the_run_in_one_line_naming_the_row(case):
         [sys.executable, "-m", "bridge", "run", "--impl", "torch_ddp", "--problem", "mini_batch", "--epochs", "4000"],
         cwd=ROOT,
         env=env,
+        preexec_fn=as_at_a_terminal,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -207,7 +207,7 @@ def test_one_epoch_of_repeated_samples_is_epochs_over_one_sample(backend):
     code = (
         "import bridge, impl.keras as lesson\n"
         "p = bridge.preset('lesson', 'float32')\n"
-        "a, b = lesson.one_weight(p), lesson.fit(p, [p.x], [p.y], p.steps, 1, 'cpu')\n"
+        "a, b = lesson.one_weight(p), lesson.fit(lesson.build, p, [p.x], [p.y], p.steps, 1, 'cpu')\n"
         "print(len(a), (a.weights, a.losses, a.grads) == (b.weights, b.losses, b.grads))"
     )
     assert in_keras(backend, code) == "20 True"

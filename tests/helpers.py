@@ -6,6 +6,7 @@ facts come from their entries (bridge/rows.py), never from a list kept here.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
@@ -245,10 +246,17 @@ def png_size(path) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def as_at_a_terminal() -> None:
-    """Popen's preexec_fn for a test that presses Ctrl-C: SIGINT as a terminal's foreground command has it.
+@contextlib.contextmanager
+def as_at_a_terminal():
+    """For a test that presses Ctrl-C: the children started inside get SIGINT as a terminal's foreground command.
 
     A job a non-interactive shell starts in the background (`cmd &`, CI runners among them) inherits SIGINT
-    ignored, and Python then never turns it into KeyboardInterrupt: the test would measure the runner, not descent.
+    ignored, and Python then never turns it into KeyboardInterrupt: the test would measure the runner, not
+    descent. A Python-level handler here is reset to the default in the child when it starts (no preexec_fn,
+    which would fork a multithreaded process).
     """
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

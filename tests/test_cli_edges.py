@@ -66,14 +66,25 @@ def test_a_plot_of_a_run_that_overflows_is_drawn(tmp_path, capsys):
 
 
 def test_ctrl_c_exits_130_with_one_line():
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bridge", "run", "--impl", "python", "--steps", "30000000", "--memory-budget", "8GiB"],
-        cwd=ROOT,
-        preexec_fn=as_at_a_terminal,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    with as_at_a_terminal():  # SIGINT below must reach it as Ctrl-C does
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bridge",
+                "run",
+                "--impl",
+                "python",
+                "--steps",
+                "30000000",
+                "--memory-budget",
+                "8GiB",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     time.sleep(3)  # well into the run: 3 * 10^7 steps take about 15 s
     assert process.poll() is None, "the run ended before it could be interrupted"
     process.send_signal(signal.SIGINT)

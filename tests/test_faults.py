@@ -75,16 +75,16 @@ def needs(*names):
 def test_a_signalled_run_ends_its_workers_and_removes_its_files(how, to_group, code, said, case):
     needs("torch_ddp", "tf_mirrored")
     mark, _, env = case  # the fixture checks, after the test, that nothing is left
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bridge", *RUN],
-        cwd=ROOT,
-        env=env,
-        preexec_fn=as_at_a_terminal,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # a group of its own, as a shell gives a job
-    )
+    with as_at_a_terminal():  # SIGINT below must reach it as Ctrl-C does
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bridge", *RUN],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # a group of its own, as a shell gives a job
+        )
     try:
         # torch_ddp's launcher and 3 ranks, besides descent: training has begun
         assert wait_for(lambda: len(marked(mark)) >= 5, 120), "the run never started its workers"
@@ -166,7 +166,6 @@ def test_a_worker_killed_mid_run_ends_the_run_in_one_line_naming_the_row(case):
         [sys.executable, "-m", "bridge", "run", "--impl", "torch_ddp", "--problem", "mini_batch", "--epochs", "4000"],
         cwd=ROOT,
         env=env,
-        preexec_fn=as_at_a_terminal,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -63,14 +63,21 @@ def agreed_digits(problem, reference: Trajectory, candidate: Trajectory, upto: i
     """The significant digits the path (every parameter, at every step, up to step upto) shares with the
     reference's: the floor of -log10 of the largest relative difference, at most what the dtype holds (15, or 6
     in float32). The losses' and gradients' distances are the verdict's (in ULP)."""
-    most = int(-math.log10(np.finfo(problem.dtype).eps))
     if isinstance(problem, Network):
         path = [k for k, label in enumerate(network_labels(problem)) if group(label) == "parameters"]
         a, b = reference.network_rows()[:, path], candidate.network_rows()[:, path]
     else:
         kept = [q for q in ("weights", "biases") if len(getattr(reference, q)) == len(reference)]
         a, b = (np.array([getattr(t, q) for q in kept], dtype=np.float64).T for t in (reference, candidate))
-    a, b = a[:upto], b[:upto]
+    return shared_digits(a[:upto], b[:upto], problem.dtype)
+
+
+@np.errstate(over="ignore", invalid="ignore")
+def shared_digits(a, b, dtype: str) -> int:
+    """The significant digits every pair of finite numbers in a and b shares: the floor of -log10 of the largest
+    relative difference, at most what the dtype holds (15, or 6 in float32)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    most = int(-math.log10(np.finfo(dtype).eps))
     size = np.maximum(abs(a), abs(b))
     apart = np.isfinite(a) & np.isfinite(b) & (size > 0) & (a != b)
     if not apart.any():

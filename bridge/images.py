@@ -38,10 +38,6 @@ class Images:
     x_test: np.ndarray
     y_test: np.ndarray
 
-    @property
-    def inputs(self) -> int:
-        return self.x_train.shape[1]
-
 
 def digits() -> Images:
     """scikit-learn's 1,797 bundled 8 x 8 digits (no download: they ship inside its wheel)."""

@@ -96,8 +96,8 @@ def _loss_panel(ax, trajectories):
 
 def _epoch_loss_panel(ax, problem, trajectories):
     """A network's loss over all the data, before training and after each epoch: one point per epoch."""
-    for k, (name, t) in enumerate(trajectories.items()):
-        losses = problem.epoch_losses(t.parameters)
+    per_row = {name: problem.epoch_losses(t.parameters) for name, t in trajectories.items()}
+    for k, (name, losses) in enumerate(per_row.items()):
         epochs = [e for e, v in enumerate(losses) if 0 < v <= LARGEST_SHOWN]
         ax.plot(
             epochs,
@@ -108,7 +108,7 @@ def _epoch_loss_panel(ax, problem, trajectories):
             linewidth=1.2,
             label=name,
         )
-    _log_scale(ax, [v for t in trajectories.values() for v in problem.epoch_losses(t.parameters)])
+    _log_scale(ax, [v for losses in per_row.values() for v in losses])
     ax.set_title(f"Loss over all {problem.x.size} samples, per epoch: {_who(trajectories)}", fontsize=15)
     ax.set_xlabel("epoch (0: before training)", fontsize=13)
     ax.set_ylabel("mean squared error (log scale)", fontsize=13)
@@ -194,13 +194,6 @@ def _shown(problem) -> int | None:
     return 4 if abs(error_factor(problem)) >= 1 else None
 
 
-def predict(problem, parameters: dict, x) -> np.ndarray:
-    """The network's output for each x, in float64: act(x W1 + b1) @ W2 + b2."""
-    z = np.multiply.outer(np.asarray(x, dtype=np.float64), parameters["W1"]) + np.asarray(parameters["b1"])
-    h = np.maximum(z, 0) if problem.activation == "relu" else np.tanh(z)
-    return h @ np.asarray(parameters["W2"]) + parameters["b2"][0]
-
-
 def _fit_panel(ax, problem, trajectory):
     """The data, the best single weight, and the network's function at a few moments of training."""
     x, y = problem.x.astype(np.float64), problem.y.astype(np.float64)
@@ -223,7 +216,7 @@ def _fit_panel(ax, problem, trajectory):
             continue
         parameters = problem.initial if k == 0 else {n: rows[k - 1] for n, rows in trajectory.parameters.items()}
         with np.errstate(over="ignore", invalid="ignore"):
-            fitted = predict(problem, parameters, grid)
+            fitted = problem.predict(parameters, grid)
         if np.isfinite(fitted).all():
             epochs = k // per_epoch
             ax.plot(grid, fitted, linewidth=2, label=f"after {k} updates ({epochs} epoch{'' if epochs == 1 else 's'})")

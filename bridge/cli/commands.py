@@ -214,8 +214,8 @@ def cmd_grads(args) -> int:
             for layer, values in row["hand"].items():
                 for i in range(len(values)) if args.all else [max(range(len(values)), key=lambda k: abs(values[k]))]:
                     entry = layer if len(values) == 1 else f"{layer}[{i}]"
-                    by = (lambda c: c["each"][i]) if args.all else (lambda c: c)  # noqa: B023 (used at once)
-                    cells = "".join(cell_text(by(row["autograd"][n][layer])) for n in names)
+                    layer_cells = [row["autograd"][n][layer] for n in names]  # --all: each entry's own cell
+                    cells = "".join(cell_text(c["each"][i] if args.all else c) for c in layer_cells)
                     console.line(f"{row['step']:>4}  {entry:<6}  {values[i]!r:<24}" + cells.rstrip())
             for name in names:
                 tally[name][step_kind(row["autograd"][name].values())] += 1

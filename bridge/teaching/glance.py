@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
-from bridge.compare import claim_for, compare
+from bridge.compare import claim_for, compare, shared_digits
 from bridge.floats import same_bits
 from bridge.problems import preset
 from bridge.rows import KERAS_WORKER, REGISTRY, reference_row
 from bridge.teaching.parity import one_step_problem
-from bridge.training import start, train
+from bridge.training import rows_to_run, start, train
 
 
 def glance(problem_name: str = "lesson") -> str:
@@ -20,7 +18,7 @@ def glance(problem_name: str = "lesson") -> str:
     hand loop's (descent compare's verdict, in its plain words).
     """
     problem = preset(problem_name)
-    names = [r.name for r in REGISTRY.values() if not r.parallel and r.installed() and r.applies(problem)]
+    names = [name for name in rows_to_run(None, "cpu", problem)[0] if not REGISTRY[name].parallel]
     runs = {name: start(name, problem) for name in names}  # the Keras workers start at once, side by side
     reference = train(reference_row(), problem)
     lines = [f"{'row':<18}{'framework':<25}{'gradient by':<20}{'gradient = hand':<17}path = hand"]
@@ -50,10 +48,6 @@ def _gradients_agree(problem, trajectory) -> str:
     hand_row = reference_row()
     stood_on = [problem.w0, *trajectory.weights[:-1]]
     hand = [train(hand_row, one_step_problem(problem, k, w)).grads[0] for k, w in enumerate(stood_on)]
-    found = trajectory.grads
-    if all(same_bits(a, b) for a, b in zip(hand, found)):
+    if all(same_bits(a, b) for a, b in zip(hand, trajectory.grads)):
         return "same bits"
-    most = 15 if problem.dtype == "float64" else 6
-    apart = [abs(a - b) / max(abs(a), abs(b)) for a, b in zip(hand, found) if a != b and math.isfinite(a - b)]
-    digits = most if not apart else max(0, min(most, math.floor(-math.log10(max(apart)))))
-    return f"{digits} digits"
+    return f"{shared_digits(hand, trajectory.grads, problem.dtype)} digits"

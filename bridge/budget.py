@@ -79,8 +79,20 @@ def limit() -> int:
 limited = MEMORY.limited  # within the block, the budget is size bytes (None: unchanged)
 
 
+LAYERED_VALUE = 48  # a layered record's value: a float64 in its update's array, then a Python float in a list
+
+
 def stored(cost: Cost, problem) -> int:
-    """Bytes a run that costs this keeps at its peak on this problem, beyond what its framework takes to start."""
+    """Bytes a run that costs this keeps at its peak on this problem, beyond what its framework takes to start.
+
+    A network's or a classifier's update records its loss and each layer's gradient and values as 9 arrays:
+    each costs what a recorded scalar does (per_value, measured on the scalar loops, where every value is an
+    array of its own), and each number in them LAYERED_VALUE more. An estimate from those measurements.
+    """
+    if hasattr(problem, "sizes"):
+        arrays = 1 + 2 * len(problem.sizes)
+        values = problem.updates * (arrays * cost.per_value + problem.values_per_update * LAYERED_VALUE)
+        return values + problem.x.size * cost.per_sample
     values = problem.updates * problem.values_per_update
     if isinstance(problem.x, np.ndarray):
         samples = problem.x.size

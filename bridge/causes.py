@@ -20,6 +20,8 @@ class Departure:
     flushes: bool = False  # subnormal operands and results become zero
     precision: str | None = None  # the dtype it computes in, where narrower than the problem's
     tanh: str | None = None  # whose tanh it calls, a key of bounds.TANH_ULPS (a network with tanh only)
+    exp_log: str | None = None  # whose exp and log it calls, a key of classifier_bounds.EXP_LOG_ULPS (a classifier)
+    powers_from: str | None = None  # Adam: the dtype it rounds beta to before beta^t, where narrower (Keras on TF)
     scalings: int = 0  # roundings a data-parallel row adds to every gradient's path (its 1/N and N scalings)
 
 
@@ -84,6 +86,22 @@ JAX_ZERO = _ZERO_SIGN.format("jax.nn.relu's gradient selects +0.0 for an off uni
 VALUE_ZERO = _ZERO_SIGN.format("a Value's gradient starts from -0.0 (IEEE's zero for sums)")
 COMPILED_ZERO = _ZERO_SIGN.format("the compiled mean over the batch starts from its first term")
 TANH = "its tanh ({}) is not correctly rounded, the reference's is; and it writes tanh's derivative in its own order"
+
+# ---- the classifier loop (established in tests/test_classifier.py) ----
+CLASSIFIER_ORDER = (
+    " matrix products (x @ W1 over the pixels, h @ W2 over the units, and the backward pass's over the batch) sum in "
+    "its own order, fused into multiply-adds where it can; the reference sums left to right"
+)
+EXP_LOG = "; its exp and log ({}) are not the reference's (libm's), each within its measured ULP"
+KERAS_ADAM = (
+    "; Keras's Adam adds epsilon to sqrt(v) before the bias correction (the paper's epsilon-hat), so it is held to "
+    "the reference moved the same way"
+)
+KERAS_TF_POWERS = (
+    "; in float64, Keras on TensorFlow reads beta_1 and beta_2 as float32 before beta^t (tf.cast of a Python float "
+    "makes a float32 constant first)"
+)
+KERAS_FLOATX = "; a Keras optimizer holds its learning rate in floatx, set to the problem's dtype for the run"
 
 # ---- Keras's float64 -> float32 type promotion (tests/test_keras.py pins it) ----
 _PROMOTION = (
@@ -154,6 +172,8 @@ def split(workers: int, flusher: str | None, more: str = "", scalings: int = 0) 
 # ---- the same causes in a student's words: what `descent compare` prints by default (--why: the whole cause) ----
 # Each pair: a phrase that appears in a cause above, and what it means in plain words; found in this order.
 PLAIN_WORDS = (
+    ("epsilon-hat", "Adam's epsilon moved"),
+    ("as float32 before beta", "beta read as float32"),
     ("split across", "the batch split over workers"),
     ("multiply-add", "fused multiply-add"),
     ("one worker sums", "its engine's own order"),
@@ -165,6 +185,8 @@ PLAIN_WORDS = (
     ("sign of a zero", "the sign of a zero"),
     ("-0.0 gradient comes out +0.0", "the sign of a zero"),
     ("its tanh", "its own tanh"),
+    ("matrix products", "adds up in another order"),
+    ("its exp and log", "its own exp and log"),
 )
 PLAIN_LENGTH = 70  # the most a plain cause may take: one glance
 

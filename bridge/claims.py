@@ -22,12 +22,12 @@ verdict says so: "not measured on gpu; the CPU claim is applied".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from bridge.causes import CPU, TANH, Combine, Departure
+from bridge.causes import CPU, KERAS_ADAM, KERAS_TF_POWERS, TANH, Combine, Departure
 from bridge.devices import parse
 from bridge.parallel import DEFAULT_WORKERS
-from bridge.problems import Network, loop_of
+from bridge.problems import Classifier, Network, loop_of, with_changes
 from bridge.rows import Row, get
 
 
@@ -65,11 +65,14 @@ def expected_departure(row, problem, device: str = "cpu", workers: int = DEFAULT
         cause = "; ".join(c for c in (departure and departure.cause, TANH.format(row.tanh)) if c)
         flushes = bool(departure and departure.flushes)
         departure = Departure(cause, True, flushes, departure and departure.precision, tanh=row.tanh)
+    if isinstance(problem, Classifier) and departure:
+        departure = _classifying(row, problem, departure)
     if problem.dtype == "float64" and row.narrows:
         causes = [c for c in (row.narrows, departure and departure.cause) if c]
         # every step rounds in float32 where the reference rounds in float64: it reorders, in effect
-        flushes, tanh = bool(departure and departure.flushes), departure and departure.tanh
-        return Departure("; ".join(causes), True, flushes, "float32", tanh=tanh)
+        if departure:
+            return replace(departure, cause="; ".join(causes), reorders=True, precision="float32")
+        return Departure("; ".join(causes), True, False, "float32")
     return departure
 
 
@@ -83,3 +86,23 @@ def unmeasured(row, device: str = "cpu", loop: str = "one_weight") -> str | None
     if where is not None and loop in where[1]:
         return None
     return f"not measured on {kind}; the CPU claim is applied"
+
+
+def _classifying(row, problem, departure: Departure) -> Departure:
+    """A classifier's departure: the row's exp and log, and what its Adam does its own way."""
+    cause, powers = departure.cause, None
+    if problem.optimizer == "adam" and row.adam_form == "epsilon_hat":
+        cause += KERAS_ADAM
+    if problem.optimizer == "adam" and problem.dtype == "float64" and row.adam_powers_from:
+        cause, powers = cause + KERAS_TF_POWERS, row.adam_powers_from
+    return replace(departure, cause=cause, exp_log=row.exp_log, powers_from=powers)
+
+
+def reference_problem(row, problem):
+    """The problem the reference runs to be compared with this row: the same, except that a row whose Adam puts
+    epsilon elsewhere than the problem says (Keras's epsilon-hat, torch's and optax's epsilon) is held to the
+    reference moved the same way: the emulation that establishes its departure."""
+    row = row if isinstance(row, Row) else get(row)
+    if not isinstance(problem, Classifier) or problem.optimizer != "adam" or row.adam_form is None:
+        return problem
+    return with_changes(problem, epsilon_hat=row.adam_form == "epsilon_hat")

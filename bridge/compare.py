@@ -18,8 +18,9 @@ from bridge.bounds import (
 )
 from bridge.causes import in_plain_words
 from bridge.claims import BITWISE, Claim, claim_for, expected_departure
+from bridge.classifier_bounds import ClipMayFlip, adam_moments, classifier_bounds
 from bridge.floats import same_bits, ulp_distance
-from bridge.problems import PROBLEMS, Network
+from bridge.problems import PROBLEMS, Classifier, Network
 from bridge.replay import check_replay
 from bridge.trajectory import LAYERS, Trajectory
 from bridge.verdict import NETWORK_QUANTITIES, Deviation, Verdict, group, network_labels
@@ -63,6 +64,10 @@ def agreed_digits(problem, reference: Trajectory, candidate: Trajectory, upto: i
     """The significant digits the path (every parameter, at every step, up to step upto) shares with the
     reference's: the floor of -log10 of the largest relative difference, at most what the dtype holds (15, or 6
     in float32). The losses' and gradients' distances are the verdict's (in ULP)."""
+    if isinstance(problem, Classifier):  # thousands of weights, many near 0: each layer's digits, normwise
+        return min(
+            _layer_digits(reference.parameters[n][:upto], candidate.parameters[n][:upto], problem) for n in LAYERS
+        )
     if isinstance(problem, Network):
         path = [k for k, label in enumerate(network_labels(problem)) if group(label) == "parameters"]
         a, b = reference.network_rows()[:, path], candidate.network_rows()[:, path]
@@ -70,6 +75,20 @@ def agreed_digits(problem, reference: Trajectory, candidate: Trajectory, upto: i
         kept = [q for q in ("weights", "biases") if len(getattr(reference, q)) == len(reference)]
         a, b = (np.array([getattr(t, q) for q in kept], dtype=np.float64).T for t in (reference, candidate))
     return shared_digits(a[:upto], b[:upto], problem.dtype)
+
+
+@np.errstate(over="ignore", invalid="ignore")
+def _layer_digits(a, b, problem) -> int:
+    """The significant digits a layer's values share with the reference's, step by step, relative to the layer's
+    largest value at that step (a weight that crosses 0 is not read as disagreeing in every digit)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    most = int(-math.log10(np.finfo(problem.dtype).eps))
+    if a.size == 0:
+        return most
+    scale = np.maximum(abs(a).max(axis=1), abs(b).max(axis=1))
+    apart = np.nanmax(np.where(np.isfinite(a) & np.isfinite(b), abs(a - b), 0), axis=1)
+    worst = max((float(d / s) for d, s in zip(apart, scale) if d > 0 and s > 0), default=0.0)
+    return most if worst == 0 else max(0, min(most, math.floor(-math.log10(worst))))
 
 
 @np.errstate(over="ignore", invalid="ignore")
@@ -90,7 +109,9 @@ def shared_digits(a, b, dtype: str) -> int:
 @np.errstate(over="ignore", invalid="ignore")
 def _compare(problem, reference: Trajectory, candidate: Trajectory, claim: Claim = BITWISE) -> Verdict:
     if not isinstance(problem, PROBLEMS):
-        raise TypeError(f"problem must be a bridge.OneWeight, Batched or Network, got {type(problem).__name__}")
+        raise TypeError(
+            f"problem must be a bridge.OneWeight, Batched, Network or Classifier, got {type(problem).__name__}"
+        )
     for trajectory in (reference, candidate):
         if not isinstance(trajectory, Trajectory):
             raise TypeError(f"compare takes two bridge.Trajectory objects, got {type(trajectory).__name__}")
@@ -106,7 +127,7 @@ def _compare(problem, reference: Trajectory, candidate: Trajectory, claim: Claim
         verdict.status, verdict.failure, verdict.reason = "mismatch", deviation, reason
         return verdict
 
-    if isinstance(problem, Network):
+    if isinstance(problem, (Network, Classifier)):
         return _compare_network(problem, reference, candidate, verdict, departure, fail)
     if len(candidate) != len(reference) or any(len(getattr(candidate, q)) != len(candidate) for q in recorded):
         step = min(len(candidate), len(reference))
@@ -154,7 +175,7 @@ def _compare(problem, reference: Trajectory, candidate: Trajectory, claim: Claim
 
 @np.errstate(over="ignore", invalid="ignore")
 def _compare_network(problem, reference, candidate, verdict: Verdict, departure, fail) -> Verdict:
-    """compare() for a network: every column of every update, bitwise or within network_bounds."""
+    """compare() for a network or a classifier: every column of every update, bitwise or within its bounds."""
     verdict.max_ulps = dict.fromkeys(NETWORK_QUANTITIES, 0)
     if len(candidate) == len(reference) == 0:
         return verdict  # no update: nothing recorded, nothing to differ
@@ -175,7 +196,7 @@ def _compare_network(problem, reference, candidate, verdict: Verdict, departure,
     a_rows, b_rows, labels = reference.network_rows(), candidate.network_rows(), network_labels(problem)
     same = (a_rows.view(np.int64) == b_rows.view(np.int64)) | (np.isnan(a_rows) & np.isnan(b_rows))
     worst_ratio = -1.0
-    ref_starts = cand_starts = None
+    bounds_at = None
     for step in np.flatnonzero(~same.all(axis=1)).tolist():
         columns = np.flatnonzero(~same[step]).tolist()
         if departure is None:
@@ -183,15 +204,21 @@ def _compare_network(problem, reference, candidate, verdict: Verdict, departure,
             a, b = a_rows[step, columns[0]], b_rows[step, columns[0]]
             deviation = Deviation(step, q, float(a), float(b), ulp_distance(a, b, problem.dtype), 0.0)
             return fail(deviation, f"{deviation.describe()}; bitwise claimed")
-        if ref_starts is None:
-            ref_starts, cand_starts = network_starts(problem, reference), network_starts(problem, candidate)
-        batch = problem.batches[step % len(problem.batches)]
+        if bounds_at is None:
+            bounds_at = _bounds_of(problem, reference, candidate, departure)
         try:
-            bounds = network_bounds(problem, batch, ref_starts[step], cand_starts[step], departure)
+            bounds = bounds_at(step)
         except MaskMayFlip as unit:
             verdict.status, verdict.compared_steps = "bounded", step
             verdict.stopped = (
                 f"unit {unit} of the hidden layer has a pre-activation within its bound of 0 (its mask may flip)"
+            )
+            return verdict
+        except ClipMayFlip as sample:
+            verdict.status, verdict.compared_steps = "bounded", step
+            verdict.stopped = (
+                f"sample {sample} of the batch has its label's probability within its bound of the clip at 1e-7 "
+                "(its loss may be flat in one run only)"
             )
             return verdict
         for column in columns:
@@ -211,3 +238,23 @@ def _compare_network(problem, reference, candidate, verdict: Verdict, departure,
             if ratio > worst_ratio:
                 worst_ratio, verdict.worst = ratio, deviation
     return verdict
+
+
+def _bounds_of(problem, reference: Trajectory, candidate: Trajectory, departure):
+    """The function giving a step's bounds (network_bounds or classifier_bounds), from where both runs started it."""
+    ref_starts, cand_starts = network_starts(problem, reference), network_starts(problem, candidate)
+    if isinstance(problem, Network):
+        return lambda step: network_bounds(
+            problem, problem.batches[step % len(problem.batches)], ref_starts[step], cand_starts[step], departure
+        )
+    adam = problem.optimizer == "adam"
+    moments = adam_moments(problem, reference, candidate, departure) if adam else None
+    return lambda step: classifier_bounds(
+        problem,
+        problem.batches[step % len(problem.batches)],
+        ref_starts[step],
+        cand_starts[step],
+        departure,
+        moments[step] if adam else None,
+        step + 1,
+    )

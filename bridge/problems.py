@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 import numbers
 import random
-from dataclasses import dataclass, field
-from types import MappingProxyType
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
 from bridge.errors import InvalidProblem, UnknownName
 from bridge.floats import DTYPES, rounder
+from bridge.images import CLASSES, Images
 from bridge.trajectory import LAYERS
 
 
@@ -313,12 +314,206 @@ def _drawn(hidden: int, seed: int) -> tuple[list[float], list[float], list[float
     return w1, b1, w2, rng.uniform(-0.5, 0.5)
 
 
-PROBLEMS = (OneWeight, Batched, Network)
+OPTIMIZERS = ("sgd", "adam")
+
+
+@dataclass(frozen=True, eq=False)
+class Classifier:
+    """The next lesson's model: inputs -> H ReLU units -> 10 softmax outputs, sparse categorical cross-entropy.
+
+    images: the data (bridge.images: digits, or MNIST from files). Trained on
+    its training images, batches being consecutive slices in their fixed order
+    (Keras's fit(shuffle=False)); train_size keeps only the first so many.
+    optimizer: "sgd", or "adam" with beta_1, beta_2 and epsilon. epsilon_hat
+    says where Adam adds epsilon: False adds it to sqrt(v_hat), after the bias
+    correction (Kingma and Ba's Algorithm 1, torch, optax); True adds it to
+    sqrt(v) before (the paper's epsilon-hat: Keras and TensorFlow).
+    from_logits: the loss reads the logits (a log-softmax); False reads the
+    softmax's probabilities, clipped to [1e-7, 1 - 1e-7] before the log
+    (Keras's path for a softmax output layer). Initial parameters: given as
+    w1, b1, w2, b2 (W1 inputs x H and W2 H x 10, flat), or drawn from seed as
+    Keras draws them, Glorot-uniform kernels and zero biases, with Python's
+    stable generator; every row starts from exactly these, rounded to dtype.
+    """
+
+    images: Images
+    hidden: int
+    lr: float
+    epochs: int
+    batch_size: int
+    optimizer: str = "sgd"
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-7
+    epsilon_hat: bool = False
+    from_logits: bool = True
+    dtype: str = "float64"
+    seed: int = 0
+    train_size: int | None = None
+    w1: np.ndarray | None = None
+    b1: np.ndarray | None = None
+    w2: np.ndarray | None = None
+    b2: np.ndarray | None = None
+    x: np.ndarray = field(init=False, repr=False)  # the training images, of dtype, one row each
+    labels: np.ndarray = field(init=False, repr=False)  # their labels, int64
+    batches: tuple[slice, ...] = field(init=False, repr=False)
+
+    def __post_init__(self):
+        dtype = _dtype(self.dtype)
+        if not isinstance(self.images, Images):
+            raise InvalidProblem(f"images must be a bridge.images.Images, got {_shown(self.images)}")
+        hidden = _count("hidden", self.hidden, 1)
+        if hidden > MAX_HIDDEN:
+            raise InvalidProblem(f"hidden must be <= {MAX_HIDDEN}, got {_shown(self.hidden)}")
+        available = len(self.images.y_train)
+        size = available if self.train_size is None else _count("train_size", self.train_size, 1)
+        if size > available:
+            raise InvalidProblem(f"train_size must be <= the {available} training images, got {size}")
+        if self.optimizer not in OPTIMIZERS:
+            raise InvalidProblem(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {_shown(self.optimizer)}")
+        for name in ("epsilon_hat", "from_logits"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidProblem(f"{name} must be True or False, got {_shown(getattr(self, name))}")
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (a frozen dataclass)
+        set_("hidden", hidden)
+        set_("seed", _count("seed", self.seed, 0))
+        for name in ("lr", "beta_1", "beta_2", "epsilon"):
+            set_(name, _number(name, getattr(self, name), dtype))
+        for name in ("beta_1", "beta_2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise InvalidProblem(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
+        if self.epsilon <= 0:
+            raise InvalidProblem(f"epsilon must be > 0, got {self.epsilon!r}")
+        set_("epochs", _count("epochs", self.epochs, 0))
+        batch_size = _count("batch_size", self.batch_size, 1)
+        if batch_size > size:
+            raise InvalidProblem(f"batch_size must be <= the {size} training images, got {batch_size}")
+        set_("batch_size", batch_size)
+        given = [v is not None for v in (self.w1, self.b1, self.w2, self.b2)]
+        if any(given) and not all(given):
+            raise InvalidProblem("give all of w1, b1, w2 and b2, or none of them (they are drawn from seed)")
+        drawn = (self.w1, self.b1, self.w2, self.b2) if all(given) else _glorot(self.inputs, hidden, self.seed)
+        for name, layer, value in zip(("w1", "b1", "w2", "b2"), LAYERS, drawn):
+            value = _samples(name, np.ravel(np.asarray(value, dtype=np.float64)), dtype)
+            if value.size != self.sizes[layer]:
+                raise InvalidProblem(f"{name} must hold {self.sizes[layer]} numbers, got {value.size}")
+            set_(name, value)
+        x = self.images.x_train[:size].astype(dtype)
+        x.flags.writeable = False
+        set_("x", x)
+        set_("labels", self.images.y_train[:size])
+        set_("train_size", None if self.train_size is None else size)
+        set_("batches", _consecutive(size, batch_size))
+
+    longest_batch = Batched.longest_batch
+    updates = Batched.updates
+
+    @property
+    def inputs(self) -> int:
+        """Pixels per image: 64 for the digits, 784 for MNIST."""
+        return self.images.x_train.shape[1]
+
+    @property
+    def has_bias(self) -> bool:
+        """Both layers have biases; the trajectory keeps them in `parameters`, as a network's."""
+        return False
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        """How many numbers each parameter holds: W1 inputs x H, b1 H, W2 H x 10, b2 10."""
+        h = self.hidden
+        return dict(zip(LAYERS, (self.inputs * h, h, h * CLASSES, CLASSES)))
+
+    @property
+    def values_per_update(self) -> int:
+        """The loss, then every parameter's gradient and new value."""
+        return 1 + 2 * sum(self.sizes.values())
+
+    @property
+    def initial(self) -> dict[str, list[float]]:
+        """The starting parameters by name (LAYERS), each flat (W1 row by row: input by input)."""
+        return dict(zip(LAYERS, (self.w1.tolist(), self.b1.tolist(), self.w2.tolist(), self.b2.tolist())))
+
+    @property
+    def layers(self) -> tuple:
+        """The parameters shaped as the layers use them: W1 (inputs x H), b1 (H), W2 (H x 10), b2 (10)."""
+        return self.w1.reshape(self.inputs, -1), self.b1, self.w2.reshape(-1, CLASSES), self.b2
+
+    def logits(self, parameters: dict, x) -> np.ndarray:
+        """The network's logits for each image in x, in float64: relu(x W1 + b1) W2 + b2."""
+        w1 = np.reshape(np.asarray(parameters["W1"], dtype=np.float64), (self.inputs, -1))
+        w2 = np.reshape(np.asarray(parameters["W2"], dtype=np.float64), (-1, CLASSES))
+        h = np.maximum(np.asarray(x, dtype=np.float64) @ w1 + np.asarray(parameters["b1"]), 0)
+        return h @ w2 + np.asarray(parameters["b2"])
+
+    @np.errstate(over="ignore", invalid="ignore", divide="ignore")
+    def scores(self, parameters: dict, x, labels) -> tuple[float, float]:
+        """The mean cross-entropy and the accuracy on images x with labels, in float64 (the loss from logits)."""
+        z = self.logits(parameters, x)
+        s = z - z.max(axis=1, keepdims=True)
+        log_p = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+        labels = np.asarray(labels)
+        loss = -float(np.mean(log_p[np.arange(len(labels)), labels]))
+        return loss, float(np.mean(z.argmax(axis=1) == labels))
+
+    def predictions(self, parameters: dict) -> tuple[np.ndarray, np.ndarray]:
+        """Each test image's predicted class (the largest logit) and its margin over the runner-up, in float64."""
+        z = self.logits(parameters, self.images.x_test)
+        top_two = np.sort(z, axis=1)[:, -2:]
+        return z.argmax(axis=1), top_two[:, 1] - top_two[:, 0]
+
+    def final(self, trained: dict) -> dict:
+        """The parameters after the last update (trained: by name, per update), or the initial ones."""
+        return {name: rows[-1] for name, rows in trained.items()} if self.updates else self.initial
+
+    def epoch_scores(self, trained: dict) -> list[dict[str, float]]:
+        """Before training, then after each epoch: train and test loss and accuracy (trained: by name, per update)."""
+        per_epoch = len(self.batches)
+        ends = [
+            {name: rows[(epoch + 1) * per_epoch - 1] for name, rows in trained.items()} for epoch in range(self.epochs)
+        ]
+        found = []
+        for parameters in (self.initial, *ends):
+            train = self.scores(parameters, self.x, self.labels)
+            test = self.scores(parameters, self.images.x_test, self.images.y_test)
+            found.append(dict(zip(("train_loss", "train_accuracy", "test_loss", "test_accuracy"), (*train, *test))))
+        return found
+
+    def __repr__(self) -> str:
+        adam = (
+            f", beta_1={self.beta_1!r}, beta_2={self.beta_2!r}, epsilon={self.epsilon!r}, "
+            f"epsilon_hat={self.epsilon_hat}"
+            if self.optimizer == "adam"
+            else ""
+        )
+        return (
+            f"Classifier({self.images.name}, n={len(self.labels)}, hidden={self.hidden}, optimizer={self.optimizer!r}, "
+            f"lr={self.lr!r}{adam}, epochs={self.epochs}, batch_size={self.batch_size}, "
+            f"from_logits={self.from_logits}, dtype={self.dtype!r}, seed={self.seed})"
+        )
+
+
+def _glorot(inputs: int, hidden: int, seed: int) -> tuple[list[float], list[float], list[float], list[float]]:
+    """Keras's default start: each kernel uniform in +-sqrt(6 / (fan_in + fan_out)), biases 0 (Python's generator)."""
+    rng = random.Random(seed)
+    limits = math.sqrt(6 / (inputs + hidden)), math.sqrt(6 / (hidden + CLASSES))
+    w1 = [rng.uniform(-limits[0], limits[0]) for _ in range(inputs * hidden)]
+    w2 = [rng.uniform(-limits[1], limits[1]) for _ in range(hidden * CLASSES)]
+    return w1, [0.0] * hidden, w2, [0.0] * CLASSES
+
+
+PROBLEMS = (OneWeight, Batched, Network, Classifier)
+LOOPS = {OneWeight: "one_weight", Batched: "batched", Network: "network", Classifier: "classifier"}
+
+
+def layered(problem) -> bool:
+    """Whether the problem trains layers (a Network or a Classifier): its records are per layer, not one weight."""
+    return isinstance(problem, (Network, Classifier))
 
 
 def loop_of(problem) -> str:
-    """Which loop trains the problem: one_weight, batched or network (each impl module has one of each)."""
-    return {OneWeight: "one_weight", Batched: "batched", Network: "network"}[type(problem)]
+    """Which loop trains the problem: one_weight, batched, network or classifier (an impl module's functions)."""
+    return LOOPS[type(problem)]
 
 
 def _line_data(n: int, seed: int, intercept: float = 0.0) -> tuple[list[float], list[float]]:
@@ -357,7 +552,50 @@ def _presets() -> dict:
     }
 
 
-PRESETS = MappingProxyType(_presets())
+def _digits(**changes):
+    """A preset on scikit-learn's digits, built when first asked for (loading them imports scikit-learn)."""
+
+    def build():
+        from bridge.images import digits
+
+        return Classifier(digits(), **DIGITS, **changes)
+
+    return build
+
+
+# 16 ReLU units, batches of 32 (45 updates an epoch), 3 epochs: the pure-Python reference trains it in seconds
+DIGITS = dict(hidden=16, epochs=3, batch_size=32, seed=2026)
+
+
+class _Presets(Mapping):
+    """The named problems: read-only; a classifier's is built when first asked for, and kept."""
+
+    def __init__(self, built: dict, later: dict):
+        self._built, self._later = built, later
+
+    def __getitem__(self, name):
+        if name not in self._built and name in self._later:
+            self._built[name] = self._later[name]()
+        return self._built[name]
+
+    def __iter__(self):
+        return iter([*[n for n in self._built if n not in self._later], *self._later])
+
+    def __len__(self) -> int:
+        return len(set(self._built) | set(self._later))
+
+    def __contains__(self, name) -> bool:  # without building it
+        return name in self._built or name in self._later
+
+
+PRESETS = _Presets(
+    _presets(),
+    {
+        "digits": _digits(lr=0.1),  # plain SGD
+        # Adam with Keras's defaults: lr 0.001, beta_1 0.9, beta_2 0.999, epsilon 1e-7
+        "digits_adam": _digits(lr=0.001, optimizer="adam", beta_1=0.9, beta_2=0.999, epsilon=1e-7),
+    },
+)
 
 
 def preset(name: str, dtype: str = "float64"):
@@ -369,8 +607,8 @@ def preset(name: str, dtype: str = "float64"):
 
 def with_changes(problem, **changes):
     """A copy of problem with some fields replaced, validated like a new one."""
-    fields = {k: v for k, v in vars(problem).items() if k != "batches"}
-    if isinstance(problem, Network) and {"hidden", "seed"} & changes.keys():
-        fields.update(w1=None, b1=None, w2=None, b2=None)  # a new width or seed draws new parameters
-    fields.update(changes)
-    return type(problem)(**fields)
+    given = {f.name: getattr(problem, f.name) for f in fields(problem) if f.init}
+    if isinstance(problem, (Network, Classifier)) and {"hidden", "seed", "images"} & changes.keys():
+        given.update(w1=None, b1=None, w2=None, b2=None)  # a new width, seed or data set draws new parameters
+    given.update(changes)
+    return type(problem)(**given)

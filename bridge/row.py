@@ -27,6 +27,7 @@ from bridge.problems import loop_of
 
 IN_PROCESS, KERAS_WORKER, LAUNCHER = "in process", "Keras worker", "launcher"  # the kinds of runner (bridge.runners)
 ALL_LOOPS = ("one_weight", "batched", "network")
+WITH_CLASSIFIER = (*ALL_LOOPS, "classifier")  # the rows that train the next lesson's classifier too
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,6 +49,9 @@ class Row:
     compiled: bool = False  # a compiler sees more than one operation at a time
     loops: tuple[str, ...] = ALL_LOOPS  # the loops it runs: a data-parallel row splits batches only
     tanh: str | None = None  # whose tanh it calls (bounds.TANH_ULPS); None: correctly rounded
+    exp_log: str = "libm"  # whose exp and log its classifier calls (classifier_bounds.EXP_LOG_ULPS)
+    adam_form: str | None = None  # its Adam: "epsilon" on sqrt(v_hat), "epsilon_hat" on sqrt(v); None: the problem's
+    adam_powers_from: str | None = None  # the dtype its Adam reads beta in before beta^t, where narrower than float64
     narrows: str | None = None  # why it computes a float64 problem in float32, where it does
     claims: Mapping[tuple, Departure] = field(default_factory=dict)  # (loop, kind[, workers]) -> why not bitwise
     measured: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # kind -> (where, loops)
@@ -78,10 +82,12 @@ class Row:
         """Raise InvalidProblem, in one line, where this row has no loop for the problem."""
         if not self.applies(problem):
             kind = loop_of(problem).replace("_", "-")
-            raise InvalidProblem(
-                f"{self.name} runs the batched loop only (data-parallel); this is a {kind} problem: "
-                "try a batched one, such as --problem mini_batch"
-            )
+            if self.loops == ("batched",):
+                raise InvalidProblem(
+                    f"{self.name} runs the batched loop only (data-parallel); this is a {kind} problem: "
+                    "try a batched one, such as --problem mini_batch"
+                )
+            raise InvalidProblem(f"{self.name} has no {kind} loop; it runs: {', '.join(self.loops)}")
 
     def installed(self) -> bool:
         """Whether every module it needs can be imported, found without importing them."""

@@ -13,7 +13,7 @@ from bridge.budget import Cost
 from bridge.causes import CPU, GPU, H200, H200_LOOPS, Combine, Departure, flushes, plain, split
 from bridge.errors import UnknownName
 from bridge.parallel import MAX_WORKERS, Pace
-from bridge.row import ALL_LOOPS, IN_PROCESS, KERAS_WORKER, LAUNCHER, Row
+from bridge.row import ALL_LOOPS, IN_PROCESS, KERAS_WORKER, LAUNCHER, WITH_CLASSIFIER, Row
 
 __all__ = ["ALL_LOOPS", "IMPLEMENTATIONS", "IN_PROCESS", "KERAS_WORKER", "LAUNCHER", "REGISTRY", "Row", "get"]
 
@@ -25,6 +25,11 @@ JAX = {"framework": "jax", "requires": ("jax",), "distributions": ("jax",), "ext
 ON_H200 = {GPU: (H200, H200_LOOPS)}
 AUTOGRAD_ORDER = causes.ORDER + causes.AUTOGRAD_MEAN
 TORCH_NETWORK = causes.TORCH_DOT + "; torch's mean and matmul" + causes.NETWORK_ORDER
+
+
+def classifying(framework: str, library: str) -> str:
+    """A classifier's cause: the framework's own matrix products, and its library's exp and log."""
+    return framework + causes.CLASSIFIER_ORDER + causes.EXP_LOG.format(library)
 
 
 def keras(backend: str, label: str, extra: str, measured_at, stress_only=("one_weight",), **facts) -> Row:
@@ -70,7 +75,9 @@ _ENTRIES = (
         summary="the lesson's loop in plain floats; float32 emulated by rounding",
         module="impl.python",
         reference=True,
+        loops=WITH_CLASSIFIER,
         tanh=None,  # correctly rounded, from decimal (floats.tanh_rounded)
+        exp_log="libm",  # math.exp and math.log, rounded to the dtype
         cost=Cost(48, 256, measured_at=(300_000, 200_000)),
     ),
     Row(
@@ -80,11 +87,14 @@ _ENTRIES = (
         framework="numpy",
         requires=("numpy",),
         distributions=("numpy",),  # a core dependency
+        loops=WITH_CLASSIFIER,
         tanh="numpy",
+        exp_log="numpy",
         floor_target=4.0,
         claims={
             ("batched", CPU): plain(causes.NUMPY_PAIRWISE),
             ("network", CPU): plain(causes.NUMPY_DOT + "; np.mean" + causes.NETWORK_ORDER),
+            ("classifier", CPU): plain(classifying("OpenBLAS's", "numpy")),
         },
         cost=Cost(48, 24, measured_at=(300_000, 1_000_000)),
     ),
@@ -93,10 +103,13 @@ _ENTRIES = (
         summary="torch tensors, the hand-derived gradient",
         module="impl.torch_manual",
         **TORCH,
+        loops=WITH_CLASSIFIER,
         tanh="torch",
+        exp_log="torch",
         claims={
             ("batched", CPU): plain("torch's mean" + causes.ORDER),
             ("network", CPU): plain(TORCH_NETWORK),
+            ("classifier", CPU): plain(classifying("torch's", "torch")),
         },
         measured=ON_H200,
         cost=Cost(56, 64, measured_at=(30_000, 1_000_000)),
@@ -119,10 +132,14 @@ _ENTRIES = (
         module="impl.torch_autograd",
         **TORCH,
         autodiff=True,
+        loops=WITH_CLASSIFIER,
         tanh="torch",
+        exp_log="torch",
+        adam_form="epsilon",  # torch.optim.Adam
         claims={
             ("batched", CPU): plain("torch's mean" + AUTOGRAD_ORDER),
             ("network", CPU): plain(TORCH_NETWORK),
+            ("classifier", CPU): plain(classifying("torch's", "torch")),
         },
         measured=ON_H200,
         cost=Cost(56, 80, measured_at=(10_000, 1_000_000)),
@@ -133,11 +150,16 @@ _ENTRIES = (
         module="impl.tf_tape",
         **TENSORFLOW,
         autodiff=True,
+        loops=WITH_CLASSIFIER,
         tanh="eigen",
+        exp_log="eigen",
+        adam_form="epsilon_hat",  # tf.keras.optimizers.Adam: Keras 3's
+        adam_powers_from="float32",
         claims={
             ("one_weight", CPU): flushes("TensorFlow"),
             ("batched", CPU): flushes("TensorFlow", "tf.reduce_mean" + AUTOGRAD_ORDER),
             ("network", CPU): flushes("TensorFlow", causes.TF_ZERO + "; TensorFlow" + causes.NETWORK_ORDER),
+            ("classifier", CPU): flushes("TensorFlow", classifying("TensorFlow's", "eigen") + causes.KERAS_FLOATX),
         },
         cost=Cost(1800, 120, measured_at=(1_500, 1_000_000)),  # a tensor per recorded value
     ),
@@ -147,11 +169,15 @@ _ENTRIES = (
         module="impl.jax_grad",
         **JAX,
         autodiff=True,
+        loops=WITH_CLASSIFIER,
         tanh="xla",
+        exp_log="xla",
+        adam_form="epsilon",  # optax.adam
         claims={
             ("one_weight", CPU): flushes("XLA"),
             ("batched", CPU): flushes("XLA", "jnp.mean" + AUTOGRAD_ORDER),
             ("network", CPU): flushes("XLA", causes.XLA_DOT + "; " + causes.JAX_ZERO + "; JAX" + causes.NETWORK_ORDER),
+            ("classifier", CPU): flushes("XLA", classifying("XLA's", "xla")),
         },
         measured=ON_H200,
         cost=Cost(5600, 104, measured_at=(400, 1_000_000)),  # a tuple of arrays per update

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from bridge.devices import jax_arrays, jax_device
+from bridge.problems import Classifier
 from bridge.recording import JaxRecorder
 
 
@@ -22,7 +23,10 @@ slopes = jax.value_and_grad(squared_error, argnums=(0, 3))  # the same, and d lo
 
 
 def prepare(problem, device="cpu"):
-    """0: the data onto the device, once: arrays of the problem's dtype."""
+    """0: the data onto the device, once: arrays of the problem's dtype (a classifier's labels as integers)."""
+    if isinstance(problem, Classifier):
+        (x,) = jax_arrays(problem, device, problem.x)
+        return x, jax.device_put(problem.labels.astype("int32"), jax_device(device))
     return jax_arrays(problem, device, problem.x, problem.y)
 
 
@@ -85,5 +89,43 @@ def network(problem, device="cpu", data=None):
                 xb, yb = x[batch].reshape(-1, 1), y_true[batch].reshape(-1, 1)
                 loss, grads = network_slopes(parameters, xb, yb, activation)  # 1-4
                 parameters = [p - lr * g for p, g in zip(parameters, grads)]  # 4: every parameter steps downhill
+                trajectory.record_layers(loss, grads, parameters)
+        return trajectory.read()
+
+
+def classifier_loss(parameters, x, labels, from_logits):
+    """1-3: the hidden layer, the ten scores, the mean cross-entropy (Keras's clip at 1e-7 from probabilities)."""
+    import optax
+
+    w1, b1, w2, b2 = parameters
+    h = jax.nn.relu(x @ w1 + b1)  # 1: the hidden layer
+    logits = h @ w2 + b2  # 2: the ten scores
+    if from_logits:  # 3: the mean cross-entropy
+        return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+    p = jnp.clip(jax.nn.softmax(logits), 1e-7, 1 - 1e-7)
+    return -jnp.log(jnp.take_along_axis(p, labels[:, None], axis=1)).mean()
+
+
+classifier_slopes = jax.value_and_grad(classifier_loss)  # 4: the loss and every parameter's gradient
+
+
+def classifier(problem, device="cpu", data=None):
+    """The next lesson's network; jax.value_and_grad does the backpropagation, optax takes the step."""
+    import optax  # the optimizers JAX users pick (pip install optax); only this loop needs it
+
+    x, labels = prepare(problem, device) if data is None else data
+    parameters = jax_arrays(problem, device, *problem.layers)  # W1: inputs x H, b1: H, W2: H x 10, b2: 10
+    with jax.enable_x64(problem.dtype == "float64"), jax.default_device(jax_device(device)):
+        if problem.optimizer == "adam":  # optax adds epsilon to sqrt(v_hat): the paper's Algorithm 1
+            optimizer = optax.adam(problem.lr, b1=problem.beta_1, b2=problem.beta_2, eps=problem.epsilon)
+        else:
+            optimizer = optax.sgd(problem.lr)
+        state = optimizer.init(parameters)
+        trajectory = JaxRecorder(problem)
+        for epoch in range(problem.epochs):
+            for batch in problem.batches:
+                loss, grads = classifier_slopes(parameters, x[batch], labels[batch], problem.from_logits)  # 1-4
+                updates, state = optimizer.update(grads, state)  # 5: SGD's or Adam's step ...
+                parameters = optax.apply_updates(parameters, updates)  # ... added to every parameter
                 trajectory.record_layers(loss, grads, parameters)
         return trajectory.read()

@@ -3,12 +3,15 @@
 import tensorflow as tf
 
 from bridge.devices import tf_device
+from bridge.problems import Classifier
 from bridge.recording import TFRecorder
 
 
 def prepare(problem, device="cpu"):
-    """0: the data onto the device, once: constants of the problem's dtype."""
+    """0: the data onto the device, once: constants of the problem's dtype (a classifier's labels as integers)."""
     with tf.device(tf_device(device)):
+        if isinstance(problem, Classifier):
+            return tf.constant(problem.x, dtype=problem.dtype), tf.constant(problem.labels)
         return tf.constant(problem.x, dtype=problem.dtype), tf.constant(problem.y, dtype=problem.dtype)
 
 
@@ -75,3 +78,63 @@ def network(problem, device="cpu", data=None):
                     parameter.assign_sub(lr * grad)  # 4: every parameter steps downhill
                 trajectory.record_layers(loss, grads, parameters)
         return trajectory.read()
+
+
+def cross_entropy(logits, labels, from_logits):
+    """3: the mean cross-entropy from the logits, or Keras's way from softmax probabilities clipped to 1e-7."""
+    if from_logits:
+        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+    p = tf.clip_by_value(tf.nn.softmax(logits), 1e-7, 1 - 1e-7)
+    return -tf.reduce_mean(tf.math.log(tf.gather(p, labels, axis=1, batch_dims=1)))
+
+
+def classifier(problem, device="cpu", data=None):
+    """The next lesson's network; tape.gradient does the backpropagation, a tf.keras optimizer takes the step."""
+    keras = keras_on_tensorflow()
+    x, labels = prepare(problem, device) if data is None else data
+    floatx = keras.config.floatx()
+    keras.config.set_floatx(problem.dtype)  # a Keras optimizer holds its learning rate in floatx (float32 by default)
+    try:
+        return _classifier(keras, problem, device, x, labels)
+    finally:
+        keras.config.set_floatx(floatx)
+
+
+def _classifier(keras, problem, device, x, labels):
+    with tf.device(tf_device(device)):
+        parameters = [tf.Variable(value, dtype=problem.dtype) for value in problem.layers]  # W1: inputs x H, ...
+        w1, b1, w2, b2 = parameters
+        if problem.optimizer == "adam":  # Keras adds epsilon to sqrt(v), before the bias correction
+            b = dict(beta_1=problem.beta_1, beta_2=problem.beta_2, epsilon=problem.epsilon)
+            optimizer = keras.optimizers.Adam(learning_rate=problem.lr, **b)
+        else:
+            optimizer = keras.optimizers.SGD(learning_rate=problem.lr)
+        trajectory = TFRecorder(problem)
+        for epoch in range(problem.epochs):
+            for batch in problem.batches:
+                with tf.GradientTape() as tape:
+                    h = tf.nn.relu(x[batch] @ w1 + b1)  # 1: the hidden layer
+                    logits = h @ w2 + b2  # 2: the ten scores
+                    loss = cross_entropy(logits, labels[batch], problem.from_logits)  # 3
+                grads = tape.gradient(loss, parameters)  # 4: backpropagation
+                optimizer.apply_gradients(zip(grads, parameters))  # 5: SGD's or Adam's step
+                trajectory.record_layers(loss, grads, parameters)
+        return trajectory.read()
+
+
+def keras_on_tensorflow():
+    """Keras 3, for its optimizers (what a GradientTape loop steps with): on TensorFlow, whatever this process says."""
+    import os
+    import sys
+
+    if "keras" not in sys.modules:
+        os.environ["KERAS_BACKEND"] = "tensorflow"  # only for this process's Keras; a Keras row has its own
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        from bridge.errors import FrameworkMissing
+
+        raise FrameworkMissing(
+            f"tf_tape's optimizers need Keras on TensorFlow; this process runs it on {keras.backend.backend()}"
+        )
+    return keras

@@ -3,11 +3,15 @@
 import torch
 
 from bridge.devices import torch_tensors
+from bridge.problems import Classifier
 from bridge.recording import TorchRecorder
 
 
 def prepare(problem, device="cpu"):
-    """0: the data onto the device, once: tensors of the problem's dtype."""
+    """0: the data onto the device, once: tensors of the problem's dtype (a classifier's labels as integers)."""
+    if isinstance(problem, Classifier):
+        (x,) = torch_tensors(problem, device, problem.x)
+        return x, torch.tensor(problem.labels, device=x.device)
     return torch_tensors(problem, device, problem.x, problem.y)
 
 
@@ -78,4 +82,37 @@ def network(problem, device="cpu", data=None):
             trajectory.record_layers(loss.detach(), [p.grad for p in parameters], [p.detach() for p in parameters])
             for parameter in parameters:
                 parameter.grad = None
+    return trajectory.read()
+
+
+def cross_entropy(logits, labels, from_logits):
+    """3: the mean cross-entropy from the logits, or Keras's way from softmax probabilities clipped to 1e-7."""
+    if from_logits:
+        return torch.nn.functional.cross_entropy(logits, labels)
+    p = logits.softmax(dim=1).clamp(1e-7, 1 - 1e-7)
+    return torch.nn.functional.nll_loss(p.log(), labels)
+
+
+def classifier(problem, device="cpu", data=None):
+    """The next lesson's network; loss.backward() does the backpropagation, torch.optim takes the step."""
+    x, labels = prepare(problem, device) if data is None else data
+    parameters = torch_tensors(problem, device, *problem.layers)  # W1: inputs x H, b1: H, W2: H x 10, b2: 10
+    for parameter in parameters:
+        parameter.requires_grad_(True)
+    if problem.optimizer == "adam":  # torch adds epsilon to sqrt(v_hat): the paper's Algorithm 1
+        betas = (problem.beta_1, problem.beta_2)
+        optimizer = torch.optim.Adam(parameters, lr=problem.lr, betas=betas, eps=problem.epsilon)
+    else:
+        optimizer = torch.optim.SGD(parameters, lr=problem.lr)
+    trajectory = TorchRecorder(problem, device)
+    for epoch in range(problem.epochs):
+        for batch in problem.batches:
+            w1, b1, w2, b2 = parameters
+            h = torch.relu(x[batch] @ w1 + b1)  # 1: the hidden layer
+            logits = h @ w2 + b2  # 2: the ten scores
+            loss = cross_entropy(logits, labels[batch], problem.from_logits)  # 3
+            optimizer.zero_grad()
+            loss.backward()  # 4: backpropagation, into each parameter's .grad
+            optimizer.step()  # 5: SGD's or Adam's step, in place
+            trajectory.record_layers(loss.detach(), [p.grad for p in parameters], [p.detach() for p in parameters])
     return trajectory.read()

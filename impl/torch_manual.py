@@ -1,11 +1,17 @@
 """The lesson's loop on torch tensors, with the gradient derived by hand (no autograd)."""
 
+import torch
+
 from bridge.devices import torch_tensors
+from bridge.problems import Classifier
 from bridge.recording import TorchRecorder
 
 
 def prepare(problem, device="cpu"):
-    """0: the data onto the device, once: tensors of the problem's dtype."""
+    """0: the data onto the device, once: tensors of the problem's dtype (a classifier's labels as integers)."""
+    if isinstance(problem, Classifier):
+        (x,) = torch_tensors(problem, device, problem.x)
+        return x, torch.tensor(problem.labels, device=x.device)
     return torch_tensors(problem, device, problem.x, problem.y)
 
 
@@ -70,4 +76,65 @@ def network(problem, device="cpu", data=None):
             w1, b1 = w1 - lr * d_w1, b1 - lr * d_b1  # 4: every parameter steps downhill
             w2, b2 = w2 - lr * d_w2, b2 - lr * d_b2
             trajectory.record_layers(loss, (d_w1, d_b1, d_w2, d_b2), (w1, b1, w2, b2))
+    return trajectory.read()
+
+
+CLIP = 1e-7  # Keras clips probabilities to [1e-7, 1 - 1e-7] before the log (a softmax output, from_logits=False)
+
+
+def softmax_cross_entropy(logits, labels, from_logits):
+    """Each sample's -log p[label], p = softmax(logits) (the largest logit subtracted first), and where it is flat."""
+    shifted = logits - logits.max(dim=1, keepdim=True).values  # exp cannot overflow
+    exps = shifted.exp()
+    total = exps.sum(dim=1, keepdim=True)
+    p = exps / total
+    rows = torch.arange(len(labels), device=labels.device)
+    if from_logits:  # a log-softmax: shifted[label] - log(total)
+        return total[:, 0].log() - shifted[rows, labels], p, torch.zeros_like(labels, dtype=torch.bool)
+    clipped = p[rows, labels].clamp(CLIP, 1 - CLIP)  # Keras's path from probabilities
+    return -clipped.log(), p, clipped != p[rows, labels]
+
+
+def adam(parameter, grad, moments, t, problem):
+    """One Adam step; moments holds m and v, updated in place."""
+    b1, b2, lr, eps = problem.beta_1, problem.beta_2, problem.lr, problem.epsilon
+    m, v = moments
+    m.copy_(b1 * m + (1 - b1) * grad)  # the gradients' moving mean
+    v.copy_(b2 * v + (1 - b2) * grad * grad)  # ... and of their squares
+    fix_m, fix_v = 1 - b1**t, 1 - b2**t  # the bias corrections: m and v start at 0
+    if problem.epsilon_hat:  # Keras, TensorFlow: epsilon added to sqrt(v), the correction folded into the rate
+        return parameter - m * (lr * fix_v**0.5 / fix_m) / (v.sqrt() + eps)
+    return parameter - lr * (m / fix_m) / ((v / fix_v).sqrt() + eps)  # the paper's Algorithm 1, torch, optax
+
+
+def classifier(problem, device="cpu", data=None):
+    """The next lesson's network by hand on tensors: forward, softmax cross-entropy, backpropagation, SGD or Adam."""
+    x, labels = prepare(problem, device) if data is None else data
+    parameters = torch_tensors(problem, device, *problem.layers)  # W1: inputs x H, b1: H, W2: H x 10, b2: 10
+    moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in parameters]  # Adam's m and v
+    lr = problem.lr
+    trajectory = TorchRecorder(problem, device)
+    for epoch in range(problem.epochs):
+        for batch in problem.batches:
+            xb, yb = x[batch], labels[batch]
+            m = len(xb)
+            w1, b1, w2, b2 = parameters
+            z = xb @ w1 + b1  # 1: pre-activations, m x H
+            h = z.relu()  # 1: ReLU
+            logits = h @ w2 + b2  # 2: the ten scores, m x 10
+            losses, p, flat = softmax_cross_entropy(logits, yb, problem.from_logits)
+            loss = losses.mean()  # 3: the mean cross-entropy
+            onehot = torch.nn.functional.one_hot(yb, 10).to(p.dtype)
+            d_logits = torch.where(flat[:, None], 0, (p - onehot) / m)  # 4: dL/dlogits = (p - onehot) / m
+            d_w2, d_b2 = h.T @ d_logits, d_logits.sum(dim=0)  # dW2 = h^T dL/dlogits
+            d_h = d_logits @ w2.T  # the error sent back through W2
+            d_z = d_h * (z > 0)  # times ReLU's slope, 1 or 0
+            d_w1, d_b1 = xb.T @ d_z, d_z.sum(dim=0)  # dW1 = x^T dL/dz
+            grads = (d_w1, d_b1, d_w2, d_b2)
+            if problem.optimizer == "adam":  # 5: Adam's step
+                t = trajectory.step + 1
+                parameters = [adam(p, g, s, t, problem) for p, g, s in zip(parameters, grads, moments)]
+            else:  # 5: every parameter steps downhill
+                parameters = [p - lr * g for p, g in zip(parameters, grads)]
+            trajectory.record_layers(loss, grads, parameters)
     return trajectory.read()

@@ -8,6 +8,7 @@ from collections import Counter
 
 from bridge import budget
 from bridge.causes import in_plain_words
+from bridge.claims import reference_problem
 from bridge.cli.parser import problem_of
 from bridge.cli.table import Table, describe
 from bridge.compare import claim_for, compare, expected_departure
@@ -15,9 +16,11 @@ from bridge.console import Console
 from bridge.errors import InvalidProblem
 from bridge.files import writable_file, writable_folder
 from bridge.parallel import check_workers
-from bridge.problems import Network
+from bridge.problems import Classifier, Network, layered
 from bridge.rows import IMPLEMENTATIONS, KERAS_WORKER, REGISTRY, get, reference_row
 from bridge.teaching.notes import (
+    classifier_heading,
+    classifier_lines,
     first_divergence,
     lesson_number,
     narrowing_note,
@@ -25,6 +28,7 @@ from bridge.teaching.notes import (
     network_number,
     notes,
     overshoot_note,
+    same_predictions,
 )
 from bridge.teaching.parity import autograd_rows, grads_heading, grads_summary, parity_rows, step_kind
 from bridge.teaching.practice import answered, practice, shown
@@ -86,6 +90,11 @@ def cmd_run(args) -> int:
     for note in (narrowing_note(row, problem), overshoot_note(problem)):  # before: from the start
         if note:
             print(note)
+    if isinstance(problem, Classifier):  # per epoch: loss and accuracy on the training and the test images
+        print(classifier_heading(problem, row.name))
+        for line in classifier_lines(problem, trajectory):
+            print(line)
+        return 0
     if isinstance(problem, Network):  # a step's loss is one batch's: the network's is over all the data (--json: all)
         print(network_heading(problem))
         for epoch, loss in enumerate(problem.epoch_losses(trajectory.parameters)):
@@ -118,13 +127,26 @@ def cmd_compare(args) -> int:
     table = Table(console, args, problem, names)
     reference_name = reference_row().name
     reference = train(reference_name, problem)
+    moved = {}  # the reference on the problem moved as a row's Adam is written (its epsilon), each run once
+
+    def held_to(impl):
+        """The problem and reference trajectory this row is compared with."""
+        own = reference_problem(impl, problem)
+        if own is problem:
+            return problem, reference
+        if repr(own) not in moved:
+            console.status(f"the reference with Adam's epsilon where {impl.name} puts it…")
+            moved[repr(own)] = (own, train(reference_name, own))
+        return moved[repr(own)]
+
     rows = []
     for name in names:
         impl = REGISTRY[name]
         device = impl.device_for(args.device)
         console.status(_starting(name))
         trajectory = reference if name == reference_name else runs[name]()
-        verdict = compare(problem, reference, trajectory, claim_for(impl, problem, device, workers))
+        own, against = held_to(impl)
+        verdict = compare(own, against, trajectory, claim_for(impl, own, device, workers))
         row = {
             "implementation": name,
             "framework": impl.version(),
@@ -139,9 +161,19 @@ def cmd_compare(args) -> int:
         }
         if isinstance(problem, Network):  # a step's loss is one sample's: the network's, over all of them, per epoch
             row["epoch_losses"] = [_finite_or_text(v) for v in problem.epoch_losses(trajectory.parameters)]
+        if isinstance(problem, Classifier):  # evaluate: each row's trained network on the test images
+            scores = problem.epoch_scores(trajectory.parameters)
+            row["epoch_scores"], row["evaluate"] = scores, {k: v for k, v in scores[-1].items() if "test" in k}
+            row["_predictions"] = problem.predictions(problem.final(trajectory.parameters))
         rows.append(row)
         table.row(row)
     conforms = all(row["_verdict"].conforms for row in rows)
+    said = []
+    if isinstance(problem, Classifier):  # every row predicts the same class for every test image, or where not
+        found = same_predictions(problem, {r["implementation"]: r["_predictions"] for r in rows}, reference_name)
+        said, differ = found
+        for r in rows:
+            r["predictions_differ"] = differ.get(r["implementation"], [])
     if args.json:
         out = {
             "problem": describe(problem) | {"name": args.problem},
@@ -152,13 +184,13 @@ def cmd_compare(args) -> int:
         }
         print(json.dumps(out, indent=2))
     else:
-        table.end(rows, skipped, notes(problem, reference))
+        table.end(rows, skipped, [*said, *notes(problem, reference)])
     return 0 if conforms else 1
 
 
 def _final_weight(problem, trajectory):
-    """The last weight: the one-weight and batched models' w; a network has no one weight (None)."""
-    if isinstance(problem, Network):
+    """The last weight: the one-weight and batched models' w; a network or a classifier has no one weight (None)."""
+    if layered(problem):
         return None
     return _finite_or_text(trajectory.weights[-1]) if len(trajectory) else problem.w0
 

@@ -10,17 +10,18 @@ from bridge.devices import CPU, parse
 from bridge.errors import InvalidProblem
 from bridge.floats import DTYPES
 from bridge.parallel import DEFAULT_WORKERS, MAX_WORKERS
-from bridge.problems import PRESETS, Batched, Network, OneWeight, preset, with_changes
+from bridge.problems import PRESETS, Batched, Classifier, Network, OneWeight, preset, with_changes
 from bridge.rows import IMPLEMENTATIONS, reference_row
 from bridge.teaching.parity import autograd_rows
 
-OVERRIDES = ("x", "y", "w0", "lr", "steps", "epochs", "batch_size", "b0", "hidden")
+OVERRIDES = ("x", "y", "w0", "lr", "steps", "epochs", "batch_size", "b0", "hidden", "optimizer", "train_size")
 APPLIES = {  # which overrides each kind of problem takes
     OneWeight: ("x", "y", "w0", "lr", "steps"),
     Batched: ("w0", "lr", "epochs", "batch_size", "b0"),
     Network: ("lr", "epochs", "batch_size", "hidden"),
+    Classifier: ("lr", "epochs", "batch_size", "hidden", "optimizer", "train_size", "data", "from_probabilities"),
 }
-KIND = {OneWeight: "one-weight", Batched: "batched", Network: "network"}
+KIND = {OneWeight: "one-weight", Batched: "batched", Network: "network", Classifier: "classifier"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -64,6 +65,16 @@ def _problem_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--hidden", type=_count, help="a network's hidden units (its parameters drawn anew from its seed)"
     )
+    group.add_argument("--optimizer", help="a classifier's optimizer: sgd or adam (Keras's defaults)")
+    group.add_argument("--train-size", type=_count, help="a classifier: train on the first N training images only")
+    group.add_argument(
+        "--data", metavar="PATH", help="a classifier on MNIST: Keras's mnist.npz, or a folder of the four IDX files"
+    )
+    group.add_argument(
+        "--from-probabilities",
+        action="store_true",
+        help="a classifier's loss from softmax probabilities, clipped at 1e-7 (Keras's path), not from logits",
+    )
     group.add_argument("--dtype", default="float64", help=f"{' or '.join(DTYPES)} (default: float64)")
     parser.add_argument(
         "--device", type=parse, default=CPU, help="cpu (default), cuda or gpu, for torch, TensorFlow and JAX"
@@ -86,13 +97,22 @@ def _problem_options(parser: argparse.ArgumentParser) -> None:
 def problem_of(args):
     """The preset named by --problem, with the command line's overrides applied."""
     base = preset(args.problem, args.dtype)
-    changes = {k: getattr(args, k) for k in OVERRIDES}
+    changes = {k: getattr(args, k, None) for k in (*OVERRIDES, "data")}
     changes = {k: v for k, v in changes.items() if v is not None}
+    if getattr(args, "from_probabilities", False):
+        changes["from_probabilities"] = True
     for name in changes:
         if name not in APPLIES[type(base)]:
             flag = "--" + name.replace("_", "-")
             raise InvalidProblem(f"{flag} does not apply to {args.problem!r}, a {KIND[type(base)]} problem")
     args.label = args.problem + (" (modified)" if changes else "")  # for headers and titles
+    if "data" in changes:  # MNIST from the files given: read and checked before anything runs
+        from bridge.images import mnist
+
+        changes["images"] = mnist(changes.pop("data"))
+        args.label = f"{args.problem} on {changes['images'].name}"
+    if changes.pop("from_probabilities", False):
+        changes["from_logits"] = False
     # overrides are plain floats: round them to the dtype like the preset's own numbers
     return with_changes(base, **changes) if changes else base
 

@@ -5,12 +5,31 @@ from __future__ import annotations
 import numpy as np
 
 from bridge.console import Console
-from bridge.problems import Batched, Network
+from bridge.problems import Batched, Classifier, Network
 from bridge.rows import REGISTRY, reference_row
 
 
 def describe(problem) -> dict:
     """The problem's parameters, for headers and JSON."""
+    if isinstance(problem, Classifier):
+        adam = {"beta_1": problem.beta_1, "beta_2": problem.beta_2, "epsilon": problem.epsilon}
+        return {
+            "kind": "classifier",
+            "data": problem.images.name,
+            "n": len(problem.labels),
+            "test": len(problem.images.y_test),
+            "inputs": problem.inputs,
+            "hidden": problem.hidden,
+            "optimizer": problem.optimizer,
+            "lr": problem.lr,
+            **(adam | {"epsilon_hat": problem.epsilon_hat} if problem.optimizer == "adam" else {}),
+            "from_logits": problem.from_logits,
+            "epochs": problem.epochs,
+            "batch_size": problem.batch_size,
+            "seed": problem.seed,
+            "dtype": problem.dtype,
+            "updates": problem.updates,
+        }
     if isinstance(problem, Network):
         shape = {"n": int(problem.x.size), "epochs": problem.epochs, "batch_size": problem.batch_size}
         layer = {"hidden": problem.hidden, "activation": problem.activation, "seed": problem.seed}
@@ -91,6 +110,11 @@ class Table:
             shape = (
                 f"{info['n']} samples, batch {info['batch_size']}, {info['hidden']} hidden units ({info['activation']})"
             )
+        if info["kind"] == "classifier":
+            shape = (
+                f"{info['data']}, {info['n']} images, batch {info['batch_size']}, {info['hidden']} ReLU units, "
+                f"{'Adam' if info['optimizer'] == 'adam' else 'SGD'}"
+            )
         console.line(
             f"problem {args.label}: {shape}, lr {as_typed(problem.lr, problem.dtype)}, {problem.updates} updates, "
             f"{problem.dtype}; reference: {reference_row().name}"
@@ -98,6 +122,8 @@ class Table:
         header = self.HEADER[:-1]
         if info["kind"] == "network":  # its last step's loss is one batch's; this is over all the data
             header = (*header[:-1], "final loss, all data")
+        if info["kind"] == "classifier":  # evaluate: on the test images, after training
+            header = (*header[:-2], "test accuracy", "test loss")
         self._print(header, self.HEADER[-1])
 
     def device(self, name: str) -> str:
@@ -121,6 +147,8 @@ class Table:
             text = self.console.paint(said, verdict.status) + marks
         final_loss = r["epoch_losses"][-1] if "epoch_losses" in r else r["final_loss"]  # a network's: all the data
         numbers = (number_text(r["final_weight"]), number_text(final_loss))
+        if "evaluate" in r:  # a classifier's: its test accuracy and loss
+            numbers = (f"{r['evaluate']['test_accuracy']:.2%}", f"{r['evaluate']['test_loss']:.6g}")
         self._print((r["implementation"], r["framework"], r["dtype"], self.device(r["implementation"]), *numbers), text)
 
     def end(self, rows, skipped, lines) -> None:

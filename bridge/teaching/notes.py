@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from bridge.problems import Batched, Network, OneWeight, with_changes
+from bridge.problems import Batched, Network, OneWeight, layered, with_changes
 
 
 def error_factor(problem) -> float:
@@ -84,7 +84,7 @@ def learning_rate_note(problem) -> str | None:
 def overshoot_note(problem) -> str | None:
     """Before the run's lines, where every step lands past the bottom (the error factor below 0): whether the
     weight zig-zags in, or out (the factor's size 1 or more). Where the factor is exact: one weight, one batch."""
-    if isinstance(problem, Network) or problem.lr <= 0 or problem.has_bias:
+    if layered(problem) or problem.lr <= 0 or problem.has_bias:
         return None  # a network's, or a bias's, distance to the bottom is not one number times a factor
     if isinstance(problem, Batched) and len(problem.batches) > 1:
         return None
@@ -189,3 +189,67 @@ def network_heading(problem) -> str:
 def network_number(value: float) -> str:
     """Three significant digits: a network's loss falls through many orders, and 0.000 would hide it."""
     return f"{value:.3g}"
+
+
+def classifier_heading(problem, name: str) -> str:
+    """What a classifier's run prints first: the data, the network, the optimizer, and what the lines show."""
+    optimizer = (
+        f"Adam (lr {problem.lr:g}, beta_1 {problem.beta_1:g}, beta_2 {problem.beta_2:g}, epsilon {problem.epsilon:g})"
+        if problem.optimizer == "adam"
+        else f"SGD (lr {problem.lr:g})"
+    )
+    loss = "from logits" if problem.from_logits else "from probabilities, clipped to [1e-7, 1 - 1e-7]"
+    return (
+        f"{name}: {problem.images.name}, {len(problem.labels)} training images and {len(problem.images.y_test)} "
+        f"test images of {problem.inputs} pixels;\n"
+        f"{problem.inputs} -> {problem.hidden} ReLU -> 10 softmax, cross-entropy {loss}, {optimizer}, "
+        f"batches of {problem.batch_size}, {problem.epochs} epochs ({problem.updates} updates)\n"
+        f"{'':8}  {'train loss':>10}  {'train accuracy':>14}  {'test loss':>10}  {'test accuracy':>13}"
+    )
+
+
+def classifier_lines(problem, trajectory) -> list[str]:
+    """Before training, then after each epoch: loss and accuracy on the training and the test images; then evaluate."""
+    scores = problem.epoch_scores(trajectory.parameters)
+    lines = [
+        f"{'start' if epoch == 0 else f'epoch {epoch}':<8}  {s['train_loss']:>10.4f}  {s['train_accuracy']:>14.2%}  "
+        f"{s['test_loss']:>10.4f}  {s['test_accuracy']:>13.2%}"
+        for epoch, s in enumerate(scores)
+    ]
+    last, tests = scores[-1], len(problem.images.y_test)
+    right = round(last["test_accuracy"] * tests)
+    accuracy = f"{last['test_accuracy']:.2%} ({right} of {tests} right)"
+    lines.append(f"evaluate: test loss {last['test_loss']:.4f}, accuracy {accuracy}")
+    return lines
+
+
+def same_predictions(problem, predictions: dict, reference: str) -> tuple[list[str], dict]:
+    """Whether every row predicts the reference's class for every test image; else, per row, the images where not,
+    with both margins (the largest logit over the runner-up: a small one is a near tie, which rounding may tip)."""
+    classes, margins = predictions[reference]
+    differ = {}
+    for name, (theirs, their_margins) in predictions.items():
+        where = np.flatnonzero(theirs != classes)
+        differ[name] = [
+            {
+                "image": int(i),
+                "reference": int(classes[i]),
+                "predicted": int(theirs[i]),
+                "margins": [float(margins[i]), float(their_margins[i])],
+            }
+            for i in where
+        ]
+    tests = len(classes)
+    apart = {name: found for name, found in differ.items() if found}
+    if not apart:
+        return [f"every row predicts the same class for each of the {tests} test images"], differ
+    lines = []
+    for name, found in apart.items():
+        shown = ", ".join(
+            f"image {d['image']}: {d['predicted']} where the reference says {d['reference']} "
+            f"(margins {d['margins'][0]:.2g} and {d['margins'][1]:.2g})"
+            for d in found[:5]
+        )
+        more = f" and {len(found) - 5} more (--json)" if len(found) > 5 else ""
+        lines.append(f"{name} predicts another class for {len(found)} of {tests} test images: {shown}{more}")
+    return lines, differ

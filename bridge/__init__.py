@@ -6,7 +6,7 @@ t = bridge.train("torch_autograd", p)   # t.weights, t.losses, t.grads
 """
 
 from bridge.errors import BridgeError, DeviceUnavailable, FrameworkMissing, InvalidProblem, UnknownName
-from bridge.problems import PRESETS, Batched, Network, OneWeight, preset, with_changes
+from bridge.problems import PRESETS, Batched, Classifier, Network, OneWeight, preset, with_changes
 from bridge.rows import IMPLEMENTATIONS, REGISTRY, Row
 from bridge.training import train
 from bridge.trajectory import Trajectory
@@ -17,6 +17,7 @@ __all__ = [
     "REGISTRY",
     "Batched",
     "BridgeError",
+    "Classifier",
     "DeviceUnavailable",
     "FrameworkMissing",
     "InvalidProblem",

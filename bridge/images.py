@@ -37,6 +37,12 @@ class Images:
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    source: str | None = None  # the MNIST file or folder it was read from; None: scikit-learn's digits
+
+
+def load(source: str | None) -> Images:
+    """The set read from its source (Images.source): the digits for None, else MNIST from that path."""
+    return digits() if source is None else mnist(source)
 
 
 def digits() -> Images:
@@ -132,4 +138,4 @@ def _images(name, x_train, y_train, x_test, y_test, inputs, where=None) -> Image
         labels = y.astype(np.int64)
         labels.flags.writeable = False
         parts[part] = (x, labels)
-    return Images(name, *parts["train"], *parts["test"])
+    return Images(name, *parts["train"], *parts["test"], None if where is None else str(where))

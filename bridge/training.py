@@ -43,7 +43,9 @@ def start(name, problem, device: str = "cpu", workers: int = DEFAULT_WORKERS):
 def check(row: Row, problem, device="cpu") -> None:
     """What every run is refused for, before anything starts: the problem, the device, the budget, the framework."""
     if not isinstance(problem, PROBLEMS):
-        raise TypeError(f"problem must be a bridge.OneWeight, Batched or Network, got {type(problem).__name__}")
+        raise TypeError(
+            f"problem must be a bridge.OneWeight, Batched, Network or Classifier, got {type(problem).__name__}"
+        )
     parse(device)  # an unknown device name fails the same way for every implementation, before the rest
     budget.check_run(row.name, row.cost, problem)  # a run too long to record is refused before it starts
     row.check_loop(problem)

@@ -12,7 +12,7 @@ import traceback
 
 import numpy as np
 
-from bridge.problems import Batched, Network, OneWeight
+from bridge.problems import Batched, Classifier, Network, OneWeight
 from bridge.trajectory import LOCAL, RECORDED, Trajectory
 
 
@@ -25,8 +25,21 @@ def unpack(text: str) -> list[float]:
     return np.frombuffer(base64.b64decode(text), dtype="<f8").tolist()
 
 
+CLASSIFIER_NUMBERS = ("lr", "beta_1", "beta_2", "epsilon")
+CLASSIFIER_FIELDS = ("hidden", "epochs", "batch_size", "seed", "train_size", "optimizer", "epsilon_hat", "from_logits")
+
+
 def problem_to_json(problem) -> dict:
-    """Every field of the problem, floats exact."""
+    """Every field of the problem, floats exact; a classifier's images by where they come from (read again there)."""
+    if isinstance(problem, Classifier):
+        return {
+            "kind": "classifier",
+            "images": problem.images.source,
+            **{k: pack(getattr(problem, k)) for k in ("w1", "b1", "w2", "b2")},
+            **{k: getattr(problem, k).hex() for k in CLASSIFIER_NUMBERS},
+            **{k: getattr(problem, k) for k in CLASSIFIER_FIELDS},
+            "dtype": problem.dtype,
+        }
     if isinstance(problem, Network):
         arrays = {k: pack(getattr(problem, k)) for k in ("x", "y", "w1", "b1", "w2")}
         counts = {k: getattr(problem, k) for k in ("hidden", "epochs", "batch_size", "seed")}
@@ -56,6 +69,14 @@ def problem_to_json(problem) -> dict:
 
 
 def problem_from_json(data: dict):
+    if data["kind"] == "classifier":
+        from bridge.images import load
+
+        images = load(data["images"])  # read again here: MNIST's 60,000 images are 376 MB as float64
+        arrays = {k: unpack(data[k]) for k in ("w1", "b1", "w2", "b2")}
+        numbers = {k: float.fromhex(data[k]) for k in CLASSIFIER_NUMBERS}
+        fields = {k: data[k] for k in CLASSIFIER_FIELDS}
+        return Classifier(images, **arrays, **numbers, **fields, dtype=data["dtype"])
     if data["kind"] == "network":
         arrays = {k: unpack(data[k]) for k in ("x", "y", "w1", "b1", "w2")}
         counts = {k: data[k] for k in ("hidden", "epochs", "batch_size", "seed")}
@@ -71,7 +92,7 @@ def problem_from_json(data: dict):
 
 def trajectory_to_json(trajectory: Trajectory, problem) -> dict:
     """Every recorded number: a network's as flat rows (Trajectory.network_rows); a data-parallel run's workers too."""
-    if isinstance(problem, Network):
+    if isinstance(problem, (Network, Classifier)):
         return {"network": pack(trajectory.network_rows()), "sizes": problem.sizes}
     table = {k: pack(getattr(trajectory, k)) for k in RECORDED}
     if trajectory.world:  # a data-parallel run: what its workers reported, and their own gradients, row by row

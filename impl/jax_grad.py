@@ -125,7 +125,7 @@ def classifier(problem, device="cpu", data=None):
         for epoch in range(problem.epochs):
             for batch in problem.batches:
                 loss, grads = classifier_slopes(parameters, x[batch], labels[batch], problem.from_logits)  # 1-4
-                updates, state = optimizer.update(grads, state)  # 5: SGD's or Adam's step ...
+                updates, state = optimizer.update(grads, state)  # 4: SGD's or Adam's step downhill ...
                 parameters = optax.apply_updates(parameters, updates)  # ... added to every parameter
                 trajectory.record_layers(loss, grads, parameters)
         return trajectory.read()

@@ -145,10 +145,10 @@ def classifier(problem, device="cpu", data=None):
             d_z = d_h * (z > 0)  # times ReLU's slope, 1 or 0
             d_w1, d_b1 = xb.T @ d_z, d_z.sum(axis=0)  # dW1 = x^T dL/dz
             grads = (d_w1, d_b1, d_w2, d_b2)
-            if problem.optimizer == "adam":  # 5: Adam's step
+            if problem.optimizer == "adam":  # 4: Adam's step downhill
                 t = len(trajectory) + 1
                 parameters = [adam(p, g, s, t, problem) for p, g, s in zip(parameters, grads, moments)]
-            else:  # 5: every parameter steps downhill
+            else:  # 4: every parameter steps downhill
                 parameters = [p - lr * g for p, g in zip(parameters, grads)]
             trajectory.record_layers(loss, grads, parameters)
     return trajectory

@@ -199,11 +199,11 @@ def classifier(problem, device="cpu", data=None):
             if problem.optimizer == "adam":
                 for state in states:
                     state["t"] = len(trajectory) + 1  # Adam counts its steps from 1
-                new = [adam(state, g, problem, r) for state, g in zip(states, grads)]  # 5: Adam's step
+                new = [adam(state, g, problem, r) for state, g in zip(states, grads)]  # 4: Adam's step downhill
             else:
                 new = [[r(p - r(problem.lr * g)) for p, g in zip(s["values"], g_)] for s, g_ in zip(states, grads)]
                 for state, values in zip(states, new):
-                    state["values"] = values  # 5: every parameter steps downhill: p - lr * grad
+                    state["values"] = values  # 4: every parameter steps downhill: p - lr * grad
             w1 = [new[0][k * problem.hidden : (k + 1) * problem.hidden] for k in range(inputs)]
             b1, w2, b2 = new[1], [new[2][j * 10 : (j + 1) * 10] for j in units], new[3]
             trajectory.record_layers(loss, grads, new)

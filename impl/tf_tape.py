@@ -117,7 +117,7 @@ def _classifier(keras, problem, device, x, labels):
                     logits = h @ w2 + b2  # 2: the ten scores
                     loss = cross_entropy(logits, labels[batch], problem.from_logits)  # 3
                 grads = tape.gradient(loss, parameters)  # 4: backpropagation
-                optimizer.apply_gradients(zip(grads, parameters))  # 5: SGD's or Adam's step
+                optimizer.apply_gradients(zip(grads, parameters))  # 4: SGD's or Adam's step downhill
                 trajectory.record_layers(loss, grads, parameters)
         return trajectory.read()
 

@@ -113,6 +113,6 @@ def classifier(problem, device="cpu", data=None):
             loss = cross_entropy(logits, labels[batch], problem.from_logits)  # 3
             optimizer.zero_grad()
             loss.backward()  # 4: backpropagation, into each parameter's .grad
-            optimizer.step()  # 5: SGD's or Adam's step, in place
+            optimizer.step()  # 4: SGD's or Adam's step downhill, in place
             trajectory.record_layers(loss.detach(), [p.grad for p in parameters], [p.detach() for p in parameters])
     return trajectory.read()

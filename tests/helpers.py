@@ -20,7 +20,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 import bridge
-from bridge.claims import claim_for, expected_departure
+from bridge.claims import claim_for, expected_departure, reference_problem
 from bridge.compare import compare
 from bridge.floats import rounder
 from bridge.recording import Recorder
@@ -86,10 +86,28 @@ def claim(name: str, problem, device: str | None = None, workers: int = 2):
 
 
 def verdict_of(name: str, problem, reference=None, candidate=None, device: str | None = None):
-    """compare() of a row's run (trained here unless given) against the reference, held to the row's claim."""
-    reference = bridge.train(REFERENCE, problem) if reference is None else reference
+    """compare() of a row's run (trained here unless given) against the reference, held to the row's claim.
+
+    A classifier's Adam is held to the reference moved as the row writes it (bridge.claims.reference_problem).
+    """
+    own = reference_problem(name, problem)
+    reference = reference_run(own) if reference is None else reference
     candidate = train(name, problem) if candidate is None else candidate
-    return compare(problem, reference, candidate, claim(name, problem, device or candidate.device))
+    return compare(own, reference, candidate, claim(name, own, device or candidate.device))
+
+
+_REFERENCE_RUNS = {}
+
+
+def reference_run(problem):
+    """The reference's run; a classifier's kept for the session (its pure-Python float32 run takes 15 s here)."""
+    if not isinstance(problem, bridge.Classifier):
+        return bridge.train(REFERENCE, problem)
+    arrays = (problem.x, problem.labels, problem.w1, problem.b1, problem.w2, problem.b2)
+    key = (repr(problem), *(zlib.crc32(np.ascontiguousarray(a).tobytes()) for a in arrays))
+    if key not in _REFERENCE_RUNS:
+        _REFERENCE_RUNS[key] = bridge.train(REFERENCE, problem)
+    return _REFERENCE_RUNS[key]
 
 
 def reproduce(name: str, problem, preset: str | None = None) -> str:

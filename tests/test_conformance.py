@@ -53,13 +53,17 @@ def in_a_worker_on_a_network(name: str, preset: str) -> bool:
     return REGISTRY[name].runner != IN_PROCESS and isinstance(bridge.PRESETS[preset], bridge.Network)
 
 
-FULL = [  # (row, preset) for every row and each preset beyond the core
-    pytest.param(
-        p.values[0], preset, marks=[*p.marks, *([stress] if in_a_worker_on_a_network(p.values[0], preset) else [])]
-    )
+def long(name: str, preset: str) -> bool:
+    """Whether this row on this preset is the stress profile's: a worker's network, or a whole classifier preset
+    (135 updates; the pure-Python reference alone takes 15 s in float32: tests/test_classifier.py runs shorter)."""
+    return in_a_worker_on_a_network(name, preset) or isinstance(bridge.PRESETS[preset], bridge.Classifier)
+
+
+FULL = [  # (row, preset) for every row and each preset beyond the core that it has a loop for
+    pytest.param(p.values[0], preset, marks=[*p.marks, *([stress] if long(p.values[0], preset) else [])])
     for p in impl_params()
     for preset in PRESET_NAMES
-    if preset not in CORE_PRESETS or preset in CORE_EPOCHS
+    if (preset not in CORE_PRESETS or preset in CORE_EPOCHS) and REGISTRY[p.values[0]].applies(bridge.PRESETS[preset])
 ]
 
 

@@ -77,7 +77,7 @@ def test_not_a_problem_is_a_type_error():
             try:
                 call()
             except TypeError as error:
-                assert "bridge.OneWeight, Batched or Network" in str(error)
+                assert "bridge.OneWeight, Batched, Network or Classifier" in str(error)
             else:
                 raise AssertionError(f"{not_a_problem!r} was taken for a problem")
 

@@ -13,9 +13,11 @@ import pytest
 import bridge
 from bridge.bounds import TANH_ULPS
 from bridge.causes import CPU, GPU, Combine, Departure
+from bridge.classifier_bounds import EXP_LOG_ULPS
 from bridge.cli import main
 from bridge.parallel import MAX_WORKERS
-from bridge.rows import ALL_LOOPS, IN_PROCESS, LAUNCHER, REGISTRY, Row, registered
+from bridge.row import WITH_CLASSIFIER
+from bridge.rows import IN_PROCESS, LAUNCHER, REGISTRY, Row, registered
 from bridge.runners import LOOPS, RUNNERS
 from bridge.runners.launcher import RankLoop
 from tests.helpers import png_size
@@ -33,7 +35,7 @@ def source_of(module: str) -> Path:
 def test_every_row_has_every_fact(name):
     row = REGISTRY[name]
     assert row.summary and source_of(row.module).is_file(), "a summary, and a module that exists"
-    assert row.runner in RUNNERS and row.loops and set(row.loops) <= set(ALL_LOOPS)
+    assert row.runner in RUNNERS and row.loops and set(row.loops) <= set(WITH_CLASSIFIER)
     assert row.framework == (row.requires[0] if row.requires else ""), "the framework is the first module required"
     assert not row.requires or row.distributions, "where its version comes from"
     assert row.device_check in ("", *row.requires), "its devices are those of a framework it requires"
@@ -45,6 +47,10 @@ def test_every_row_has_every_fact(name):
         assert kind == GPU and where and set(loops) <= set(row.loops), "a GPU claim says where it was measured"
     if "network" in row.loops and not row.reference:
         assert row.tanh in TANH_ULPS, "whose tanh it calls, and that library's error measured"
+    if "classifier" in row.loops:
+        assert row.exp_log in EXP_LOG_ULPS, "whose exp and log it calls, and that library's error measured"
+        assert row.adam_form in (None, "epsilon", "epsilon_hat"), "where its Adam adds epsilon"
+        assert row.autodiff or row.adam_form is None, "a hand row's Adam follows the problem's epsilon"
     if row.parallel:
         assert isinstance(row.combine, Combine) and row.combine.rule, "how its workers' gradients combine"
         assert {k[2] for k in row.claims} == set(range(1, MAX_WORKERS + 1)), "a claim at every worker count"

@@ -128,7 +128,7 @@ def test_unknown_implementation_names_the_choices():
 
 
 def test_train_refuses_what_is_not_a_problem():
-    with pytest.raises(TypeError, match="bridge.OneWeight, Batched or Network"):
+    with pytest.raises(TypeError, match="bridge.OneWeight, Batched, Network or Classifier"):
         bridge.train("python", {"x": 1.5})
 
 

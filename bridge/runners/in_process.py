@@ -19,6 +19,8 @@ class Loop(Protocol):
 
     def network(self, problem, device="cpu", data=None) -> Trajectory: ...
 
+    def classifier(self, problem, device="cpu", data=None) -> Trajectory: ...
+
 
 class InProcess:
     """Import the row's module here, and call its loop."""

@@ -20,28 +20,37 @@ from keras import ops
 DEFAULT_REDUCTION = "sum_over_batch_size"  # what loss="mse" divides by: the batch's length
 
 
-class RecordingSGD(keras.optimizers.SGD):
-    """SGD's own update (variable - lr * gradient), which also keeps the gradient it used."""
+def recording(optimizer):
+    """The optimizer's own update, which also keeps the gradient it used: RecordingSGD, RecordingAdam."""
 
-    def build(self, variables):
-        super().build(variables)
-        self.last_gradients = [self.add_variable_from_reference(v, name="last_gradient") for v in variables]
+    class Recording(optimizer):
+        def build(self, variables):
+            super().build(variables)
+            self.last_gradients = [self.add_variable_from_reference(v, name="last_gradient") for v in variables]
 
-    def update_step(self, gradient, variable, learning_rate):
-        self.assign(self.last_gradients[self._get_variable_index(variable)], gradient)
-        super().update_step(gradient, variable, learning_rate)  # 4: step downhill
+        def update_step(self, gradient, variable, learning_rate):
+            self.assign(self.last_gradients[self._get_variable_index(variable)], gradient)
+            super().update_step(gradient, variable, learning_rate)  # 4: step downhill
+
+    Recording.__name__ = Recording.__qualname__ = f"Recording{optimizer.__name__}"
+    return Recording
+
+
+RecordingSGD = recording(keras.optimizers.SGD)  # SGD's own update, variable - lr * gradient
+RecordingAdam = recording(keras.optimizers.Adam)  # Adam's own update
 
 
 class BatchLoss(keras.metrics.Metric):
-    """This batch's loss before its update, as the loss computes it: "mse" on this batch alone, not the epoch's."""
+    """This batch's loss before its update, as the loss computes it ("mse" unless given) on this batch alone."""
 
-    def __init__(self, dtype, reduction=DEFAULT_REDUCTION):
+    def __init__(self, dtype, reduction=DEFAULT_REDUCTION, loss=None):
         super().__init__(name="batch_loss", dtype=dtype)
-        self.mse = keras.losses.MeanSquaredError(reduction=reduction, dtype=dtype)  # what the loss computes
+        # what the loss computes: the batch's mean squared error, or the classifier's cross-entropy
+        self.loss = loss or keras.losses.MeanSquaredError(reduction=reduction, dtype=dtype)
         self.value = self.add_variable(shape=(), initializer="zeros", name="value")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        self.value.assign(self.mse(y_true, y_pred, sample_weight))
+        self.value.assign(self.loss(y_true, y_pred, sample_weight))
 
     def result(self):
         return ops.convert_to_tensor(self.value)

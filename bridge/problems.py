@@ -409,6 +409,11 @@ class Classifier:
     updates = Batched.updates
 
     @property
+    def y(self) -> np.ndarray:
+        """The training labels, by Keras's name for them (fit(x, y)): what each loop's prepare() reads."""
+        return self.labels
+
+    @property
     def inputs(self) -> int:
         """Pixels per image: 64 for the digits, 784 for MNIST."""
         return self.images.x_train.shape[1]

@@ -49,6 +49,8 @@ def keras(backend: str, label: str, extra: str, measured_at, stress_only=("one_w
         compiled=backend != "torch",  # the JAX trainer compiles its step with XLA; TensorFlow's may (tf.function)
         cost=Cost(200, 320, steps_are_samples=True, measured_at=measured_at, stress_only=stress_only),  # and its worker
         environment={"KERAS_BACKEND": backend},
+        loops=WITH_CLASSIFIER,
+        adam_form="epsilon_hat",  # keras.optimizers.Adam
         **facts,
     )
 
@@ -233,10 +235,13 @@ _ENTRIES = (
         (10_000, 300_000),
         ("one_weight", "batched"),  # the Keras rows share impl/keras.py and its worker: keras_jax is measured
         tanh="eigen",
+        exp_log="eigen",
+        adam_powers_from="float32",
         claims={
             ("one_weight", CPU): flushes("TensorFlow"),
             ("batched", CPU): flushes("TensorFlow", causes.KERAS_ORDER),
             ("network", CPU): flushes("TensorFlow", causes.TF_ZERO + "; " + causes.KERAS_ORDER),
+            ("classifier", CPU): flushes("TensorFlow", classifying("TensorFlow's", "eigen")),
         },
     ),
     keras(
@@ -245,11 +250,13 @@ _ENTRIES = (
         "jax",
         (10_000, 300_000),  # a one-weight run: 20 s at a measurable size
         tanh="xla",
+        exp_log="xla",
         narrows=causes.KERAS_JAX_NARROWS,
         claims={
             ("one_weight", CPU): flushes("XLA", causes.KERAS_XLA),
             ("batched", CPU): flushes("XLA", causes.KERAS_XLA + "; " + causes.KERAS_ORDER),
             ("network", CPU): flushes("XLA", causes.XLA_DOT + "; " + causes.JAX_ZERO + "; " + causes.KERAS_ORDER),
+            ("classifier", CPU): flushes("XLA", classifying("XLA's", "xla")),
         },
         measured=ON_H200,
     ),
@@ -260,8 +267,10 @@ _ENTRIES = (
         (4_000, 300_000),
         ("one_weight", "batched"),
         tanh="torch",
+        exp_log="torch",
         narrows=causes.KERAS_TORCH_NARROWS,
         claims={
+            ("classifier", CPU): plain(classifying("torch's", "torch")),
             # found by Hypothesis; the bounds then allow nothing beyond underflow-sized (eta) differences
             ("one_weight", CPU): Departure(causes.KERAS_TORCH_ZERO),
             ("batched", CPU): plain(causes.KERAS_ORDER),

@@ -37,6 +37,7 @@ class Trajectory:
     local_losses: list[list[float]] = field(default_factory=list)
     local_grads: list[list[float]] = field(default_factory=list)
     local_bias_grads: list[list[float]] = field(default_factory=list)
+    evaluation: dict = field(default_factory=dict)  # a Keras row's own model.evaluate: test_loss, test_accuracy
     workers: int = 0  # the workers asked for; 0: a single-process run
     world: dict = field(default_factory=dict)  # what the workers reported: engine, world_size, devices
 
@@ -96,18 +97,22 @@ class Trajectory:
         def encode(values):
             return [v if math.isfinite(v) else repr(v) for v in values]
 
-        return {
-            "implementation": self.implementation,
-            "dtype": self.dtype,
-            "device": self.device,
-            "weights": encode(self.weights),
-            "losses": encode(self.losses),
-            "grads": encode(self.grads),
-            "biases": encode(self.biases),
-            "bias_grads": encode(self.bias_grads),
-            "parameters": {name: [encode(row) for row in rows] for name, rows in self.parameters.items()},
-            "gradients": {name: [encode(row) for row in rows] for name, rows in self.gradients.items()},
-        } | self._parallel_dict(encode)
+        return (
+            {
+                "implementation": self.implementation,
+                "dtype": self.dtype,
+                "device": self.device,
+                "weights": encode(self.weights),
+                "losses": encode(self.losses),
+                "grads": encode(self.grads),
+                "biases": encode(self.biases),
+                "bias_grads": encode(self.bias_grads),
+                "parameters": {name: [encode(row) for row in rows] for name, rows in self.parameters.items()},
+                "gradients": {name: [encode(row) for row in rows] for name, rows in self.gradients.items()},
+            }
+            | ({"evaluation": self.evaluation} if self.evaluation else {})
+            | self._parallel_dict(encode)
+        )
 
     def _parallel_dict(self, encode) -> dict:
         """A data-parallel run's own records: its workers' gradients and what they reported."""

@@ -93,7 +93,7 @@ def problem_from_json(data: dict):
 def trajectory_to_json(trajectory: Trajectory, problem) -> dict:
     """Every recorded number: a network's as flat rows (Trajectory.network_rows); a data-parallel run's workers too."""
     if isinstance(problem, (Network, Classifier)):
-        return {"network": pack(trajectory.network_rows()), "sizes": problem.sizes}
+        return {"network": pack(trajectory.network_rows()), "sizes": problem.sizes, "evaluation": trajectory.evaluation}
     table = {k: pack(getattr(trajectory, k)) for k in RECORDED}
     if trajectory.world:  # a data-parallel run: what its workers reported, and their own gradients, row by row
         flat = {k: pack([v for row in getattr(trajectory, k) for v in row]) for k in LOCAL}
@@ -104,7 +104,9 @@ def trajectory_to_json(trajectory: Trajectory, problem) -> dict:
 def trajectory_from_json(data: dict, workers: int = 0) -> Trajectory:
     """The trajectory trajectory_to_json wrote; a data-parallel run's with its workers' rows of `workers` each."""
     if "network" in data:
-        return Trajectory.of_network(data["sizes"], unpack(data["network"]))
+        trajectory = Trajectory.of_network(data["sizes"], unpack(data["network"]))
+        trajectory.evaluation = data.get("evaluation", {})
+        return trajectory
     trajectory = Trajectory(*(unpack(data[k]) for k in RECORDED))
     if "world" in data:
         n = trajectory.workers = workers

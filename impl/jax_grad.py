@@ -8,7 +8,6 @@ import jax
 import jax.numpy as jnp
 
 from bridge.devices import jax_arrays, jax_device
-from bridge.problems import Classifier
 from bridge.recording import JaxRecorder
 
 
@@ -23,10 +22,7 @@ slopes = jax.value_and_grad(squared_error, argnums=(0, 3))  # the same, and d lo
 
 
 def prepare(problem, device="cpu"):
-    """0: the data onto the device, once: arrays of the problem's dtype (a classifier's labels as integers)."""
-    if isinstance(problem, Classifier):
-        (x,) = jax_arrays(problem, device, problem.x)
-        return x, jax.device_put(problem.labels.astype("int32"), jax_device(device))
+    """0: the data onto the device, once: arrays of the problem's dtype."""
     return jax_arrays(problem, device, problem.x, problem.y)
 
 
@@ -113,7 +109,8 @@ def classifier(problem, device="cpu", data=None):
     """The next lesson's network; jax.value_and_grad does the backpropagation, optax takes the step."""
     import optax  # the optimizers JAX users pick (pip install optax); only this loop needs it
 
-    x, labels = prepare(problem, device) if data is None else data
+    x, y = prepare(problem, device) if data is None else data
+    labels = y.astype(jnp.int32)  # the labels as integers, to pick each image's p[label]
     parameters = jax_arrays(problem, device, *problem.layers)  # W1: inputs x H, b1: H, W2: H x 10, b2: 10
     with jax.enable_x64(problem.dtype == "float64"), jax.default_device(jax_device(device)):
         if problem.optimizer == "adam":  # optax adds epsilon to sqrt(v_hat): the paper's Algorithm 1

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 from bridge.devices import keras_device
-from bridge.keras_recording import BatchLoss, Recorder, RecordingSGD, float64
+from bridge.keras_recording import BatchLoss, Recorder, RecordingAdam, RecordingSGD, float64
 from bridge.trajectory import Trajectory
 
 
@@ -68,12 +68,39 @@ def build_network(problem, jit_compile=False, recording=True):
     return model
 
 
-def fit(model_of, problem, x, y, epochs, batch_size, device, jit_compile="auto", keep_float64=False):
-    """Build the model (model_of: build or build_network), fit it, and return what it walked through."""
+def build_classifier(problem, jit_compile="auto", recording=True):
+    """The next lesson's classifier: Dense(H, relu), Dense(10), an optimizer, cross-entropy and accuracy."""
+    keras.config.set_floatx(problem.dtype)
+    output = None if problem.from_logits else "softmax"  # with a softmax output, the loss reads probabilities
+    model = keras.Sequential(
+        [
+            keras.Input((problem.inputs,), dtype=problem.dtype),
+            keras.layers.Dense(problem.hidden, activation="relu", dtype=problem.dtype),  # 1: the hidden layer
+            keras.layers.Dense(10, activation=output, dtype=problem.dtype),  # 2: the ten scores
+        ]
+    )
+    model.set_weights([np.asarray(v, problem.dtype) for v in problem.layers])  # the project's start, not Keras's
+    if problem.optimizer == "adam":  # Keras adds epsilon to sqrt(v), before the bias correction
+        Adam = RecordingAdam if recording else keras.optimizers.Adam
+        betas = dict(beta_1=problem.beta_1, beta_2=problem.beta_2, epsilon=problem.epsilon)
+        optimizer = Adam(learning_rate=problem.lr, **betas)
+    else:
+        optimizer = (RecordingSGD if recording else keras.optimizers.SGD)(learning_rate=problem.lr)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=problem.from_logits)  # 3: cross-entropy
+    model.compile(
+        optimizer=optimizer,  # 4: each parameter steps downhill
+        loss=loss,
+        metrics=["accuracy", *([BatchLoss(problem.dtype, loss=loss)] if recording else [])],
+        jit_compile=jit_compile,
+    )
+    return model
+
+
+def fitted(model_of, problem, x, y, epochs, batch_size, device, jit_compile="auto", keep_float64=False):
+    """Build the model (model_of: build, build_network or build_classifier), fit it; the model and its path."""
     with float64(problem.dtype, keep_float64), keras.device(keras_device(device)):
         model = model_of(problem, jit_compile)
         trajectory = Trajectory()
-        x, y = np.asarray(x, problem.dtype).reshape(-1, 1), np.asarray(y, problem.dtype).reshape(-1, 1)
         model.fit(
             x,
             y,
@@ -83,7 +110,13 @@ def fit(model_of, problem, x, y, epochs, batch_size, device, jit_compile="auto",
             verbose=0,
             callbacks=[Recorder(trajectory)],
         )
-    return trajectory
+    return model, trajectory
+
+
+def fit(model_of, problem, x, y, epochs, batch_size, device, jit_compile="auto", keep_float64=False):
+    """Fit the one-input model on x and y (one number each) and return what it walked through."""
+    x, y = np.asarray(x, problem.dtype).reshape(-1, 1), np.asarray(y, problem.dtype).reshape(-1, 1)
+    return fitted(model_of, problem, x, y, epochs, batch_size, device, jit_compile, keep_float64)[1]
 
 
 def one_weight(problem, device="cpu", jit_compile="auto", keep_float64=False):
@@ -117,3 +150,16 @@ def network(problem, device="cpu", jit_compile=False, keep_float64=False):
         jit_compile,
         keep_float64,
     )
+
+
+def classifier(problem, device="cpu", jit_compile="auto", keep_float64=False):
+    """The next lesson's classifier: fit on the training images, batch by batch in order, then evaluate."""
+    x, labels = np.asarray(problem.x, problem.dtype), problem.labels
+    model, trajectory = fitted(
+        build_classifier, problem, x, labels, problem.epochs, problem.batch_size, device, jit_compile, keep_float64
+    )
+    with float64(problem.dtype, keep_float64), keras.device(keras_device(device)):
+        x_test = np.asarray(problem.images.x_test, problem.dtype)
+        scores = model.evaluate(x_test, problem.images.y_test, verbose=0, return_dict=True)  # 5: test loss, accuracy
+    trajectory.evaluation = {"test_loss": float(scores["loss"]), "test_accuracy": float(scores["accuracy"])}
+    return trajectory

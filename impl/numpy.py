@@ -3,7 +3,7 @@
 import numpy as np
 
 from bridge.devices import require_cpu
-from bridge.problems import Classifier, OneWeight
+from bridge.problems import OneWeight
 from bridge.trajectory import Trajectory
 
 # Divergence (lr 0.9) is part of the lesson: inf and NaN are results to record, not warnings.
@@ -13,8 +13,6 @@ quietly = np.errstate(over="ignore", invalid="ignore")
 def prepare(problem, device="cpu"):
     """0: the data as NumPy values of the problem's dtype: scalars, or the problem's read-only arrays."""
     require_cpu("numpy", device)
-    if isinstance(problem, Classifier):
-        return problem.x, problem.labels  # the images, one row each, and their labels
     if isinstance(problem, OneWeight):
         real = np.dtype(problem.dtype).type  # np.float64 or np.float32
         return real(problem.x), real(problem.y)

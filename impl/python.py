@@ -10,15 +10,13 @@ import math
 
 from bridge.devices import require_cpu
 from bridge.floats import rounder, tanh_rounded
-from bridge.problems import Classifier, OneWeight
+from bridge.problems import OneWeight
 from bridge.trajectory import Trajectory
 
 
 def prepare(problem, device="cpu"):
     """0: the data as the loop reads it: Python floats (lists of them for a batch), on the CPU."""
     require_cpu("python", device)
-    if isinstance(problem, Classifier):
-        return problem.x.tolist(), problem.labels.tolist()  # a list of pixels per image, and the labels
     return (problem.x, problem.y) if isinstance(problem, OneWeight) else (problem.x.tolist(), problem.y.tolist())
 
 

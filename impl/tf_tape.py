@@ -3,15 +3,12 @@
 import tensorflow as tf
 
 from bridge.devices import tf_device
-from bridge.problems import Classifier
 from bridge.recording import TFRecorder
 
 
 def prepare(problem, device="cpu"):
-    """0: the data onto the device, once: constants of the problem's dtype (a classifier's labels as integers)."""
+    """0: the data onto the device, once: constants of the problem's dtype."""
     with tf.device(tf_device(device)):
-        if isinstance(problem, Classifier):
-            return tf.constant(problem.x, dtype=problem.dtype), tf.constant(problem.labels)
         return tf.constant(problem.x, dtype=problem.dtype), tf.constant(problem.y, dtype=problem.dtype)
 
 
@@ -91,35 +88,32 @@ def cross_entropy(logits, labels, from_logits):
 def classifier(problem, device="cpu", data=None):
     """The next lesson's network; tape.gradient does the backpropagation, a tf.keras optimizer takes the step."""
     keras = keras_on_tensorflow()
-    x, labels = prepare(problem, device) if data is None else data
+    x, y = prepare(problem, device) if data is None else data
+    labels = tf.cast(y, tf.int64)  # the labels as integers, to pick each image's p[label]
     floatx = keras.config.floatx()
     keras.config.set_floatx(problem.dtype)  # a Keras optimizer holds its learning rate in floatx (float32 by default)
     try:
-        return _classifier(keras, problem, device, x, labels)
+        with tf.device(tf_device(device)):
+            parameters = [tf.Variable(value, dtype=problem.dtype) for value in problem.layers]  # W1: inputs x H, ...
+            w1, b1, w2, b2 = parameters
+            if problem.optimizer == "adam":  # Keras adds epsilon to sqrt(v), before the bias correction
+                b = dict(beta_1=problem.beta_1, beta_2=problem.beta_2, epsilon=problem.epsilon)
+                optimizer = keras.optimizers.Adam(learning_rate=problem.lr, **b)
+            else:
+                optimizer = keras.optimizers.SGD(learning_rate=problem.lr)
+            trajectory = TFRecorder(problem)
+            for epoch in range(problem.epochs):
+                for batch in problem.batches:
+                    with tf.GradientTape() as tape:
+                        h = tf.nn.relu(x[batch] @ w1 + b1)  # 1: the hidden layer
+                        logits = h @ w2 + b2  # 2: the ten scores
+                        loss = cross_entropy(logits, labels[batch], problem.from_logits)  # 3
+                    grads = tape.gradient(loss, parameters)  # 4: backpropagation
+                    optimizer.apply_gradients(zip(grads, parameters))  # 4: SGD's or Adam's step downhill
+                    trajectory.record_layers(loss, grads, parameters)
+            return trajectory.read()
     finally:
         keras.config.set_floatx(floatx)
-
-
-def _classifier(keras, problem, device, x, labels):
-    with tf.device(tf_device(device)):
-        parameters = [tf.Variable(value, dtype=problem.dtype) for value in problem.layers]  # W1: inputs x H, ...
-        w1, b1, w2, b2 = parameters
-        if problem.optimizer == "adam":  # Keras adds epsilon to sqrt(v), before the bias correction
-            b = dict(beta_1=problem.beta_1, beta_2=problem.beta_2, epsilon=problem.epsilon)
-            optimizer = keras.optimizers.Adam(learning_rate=problem.lr, **b)
-        else:
-            optimizer = keras.optimizers.SGD(learning_rate=problem.lr)
-        trajectory = TFRecorder(problem)
-        for epoch in range(problem.epochs):
-            for batch in problem.batches:
-                with tf.GradientTape() as tape:
-                    h = tf.nn.relu(x[batch] @ w1 + b1)  # 1: the hidden layer
-                    logits = h @ w2 + b2  # 2: the ten scores
-                    loss = cross_entropy(logits, labels[batch], problem.from_logits)  # 3
-                grads = tape.gradient(loss, parameters)  # 4: backpropagation
-                optimizer.apply_gradients(zip(grads, parameters))  # 4: SGD's or Adam's step downhill
-                trajectory.record_layers(loss, grads, parameters)
-        return trajectory.read()
 
 
 def keras_on_tensorflow():

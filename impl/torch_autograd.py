@@ -3,15 +3,11 @@
 import torch
 
 from bridge.devices import torch_tensors
-from bridge.problems import Classifier
 from bridge.recording import TorchRecorder
 
 
 def prepare(problem, device="cpu"):
-    """0: the data onto the device, once: tensors of the problem's dtype (a classifier's labels as integers)."""
-    if isinstance(problem, Classifier):
-        (x,) = torch_tensors(problem, device, problem.x)
-        return x, torch.tensor(problem.labels, device=x.device)
+    """0: the data onto the device, once: tensors of the problem's dtype."""
     return torch_tensors(problem, device, problem.x, problem.y)
 
 
@@ -95,7 +91,8 @@ def cross_entropy(logits, labels, from_logits):
 
 def classifier(problem, device="cpu", data=None):
     """The next lesson's network; loss.backward() does the backpropagation, torch.optim takes the step."""
-    x, labels = prepare(problem, device) if data is None else data
+    x, y = prepare(problem, device) if data is None else data
+    labels = y.long()  # the labels as integers, to pick each image's p[label]
     parameters = torch_tensors(problem, device, *problem.layers)  # W1: inputs x H, b1: H, W2: H x 10, b2: 10
     for parameter in parameters:
         parameter.requires_grad_(True)

@@ -202,7 +202,7 @@ def build() -> _Parser:
     _problem_options(plot)
     show_cmd = _command(commands, "show", help="the loop of each implementation, from its source file")
     show_cmd.add_argument("--impl", action="extend", nargs="+", help="default: all")
-    show_cmd.add_argument("--loop", choices=("one_weight", "batched", "network"), default="one_weight")
+    show_cmd.add_argument("--loop", choices=("one_weight", "batched", "network", "classifier"), default="one_weight")
     show_cmd.add_argument("--side-by-side", action="store_true", help="columns, with the lesson's steps aligned")
     show_cmd.add_argument(
         "--width", type=_count, help="columns of each --side-by-side column (8 to 1000; default: all fit 100)"

@@ -34,6 +34,8 @@ class Loop(Protocol):
 
     def network(self, problem, device="cpu", jit_compile=False, keep_float64=False) -> Trajectory: ...
 
+    def classifier(self, problem, device="cpu", jit_compile="auto", keep_float64=False) -> Trajectory: ...
+
 
 class Worker:
     """One worker process for one Keras backend, and the pipe to it."""

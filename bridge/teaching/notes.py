@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from bridge.problems import Batched, Network, OneWeight, layered, with_changes
+from bridge.problems import Batched, OneWeight, layered, with_changes
 
 
 def error_factor(problem) -> float:

@@ -207,7 +207,8 @@ def _compare_network(problem, reference, candidate, verdict: Verdict, departure,
         if bounds_at is None:
             bounds_at = _bounds_of(problem, reference, candidate, departure)
         try:
-            bounds = bounds_at(step)
+            bounds, unsure = bounds_at(step)
+            verdict.masks_either_way += unsure
         except MaskMayFlip as unit:
             verdict.status, verdict.compared_steps = "bounded", step
             verdict.stopped = (
@@ -241,11 +242,15 @@ def _compare_network(problem, reference, candidate, verdict: Verdict, departure,
 
 
 def _bounds_of(problem, reference: Trajectory, candidate: Trajectory, departure):
-    """The function giving a step's bounds (network_bounds or classifier_bounds), from where both runs started it."""
+    """The function giving a step's bounds (network_bounds or classifier_bounds), from where both runs started it,
+    and how many ReLU masks the bounds hold either way at that step."""
     ref_starts, cand_starts = network_starts(problem, reference), network_starts(problem, candidate)
-    if isinstance(problem, Network):
-        return lambda step: network_bounds(
-            problem, problem.batches[step % len(problem.batches)], ref_starts[step], cand_starts[step], departure
+    if isinstance(problem, Network):  # a network stops where a mask may flip (MaskMayFlip)
+        return lambda step: (
+            network_bounds(
+                problem, problem.batches[step % len(problem.batches)], ref_starts[step], cand_starts[step], departure
+            ),
+            0,
         )
     adam = problem.optimizer == "adam"
     moments = adam_moments(problem, reference, candidate, departure) if adam else None

@@ -68,6 +68,7 @@ class Verdict:
         None  # within its bound: the significant digits every recorded number shares with the reference
     )
     plain: str = ""  # within its bound: its cause in a few plain words (the whole cause is `cause`)
+    masks_either_way: int = 0  # a classifier: ReLU pre-activations within their bound of 0, held to either mask
 
     @property
     def conforms(self) -> bool:
@@ -98,7 +99,13 @@ class Verdict:
 
     def footnotes(self) -> list[str]:
         """What the headline needs said beside it: the cause of a bounded verdict, and the note."""
-        return [t for t in (self.cause if self.status == "bounded" else None, self.note, self.replay) if t]
+        either = (
+            f"{self.masks_either_way} ReLU pre-activations (unit, image, step) lay within their bound of 0, where "
+            "the two runs may disagree on the unit being on: the bound holds for either"
+            if self.masks_either_way
+            else None
+        )
+        return [t for t in (self.cause if self.status == "bounded" else None, self.note, self.replay, either) if t]
 
     def summary(self) -> str:
         """One line: bitwise / within N ULP: cause / MISMATCH at step k; and the note, where there is one."""
@@ -123,6 +130,7 @@ class Verdict:
             "replay": self.replay,
             "workers_seen": self.seen,
             "digits": self.digits,
+            "masks_either_way": self.masks_either_way,
             "in_words": self.in_words(),
             "plain_cause": self.plain or None,
             "max_ulps": {k: (v if math.isfinite(v) else repr(v)) for k, v in self.max_ulps.items()},

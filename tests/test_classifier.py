@@ -148,8 +148,16 @@ def test_the_loss_falls_and_the_test_accuracy_climbs_over_the_presets():
 # ---- every row on the reference's path ----
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("preset", PRESETS)
+# The fast tier: SGD in float64 and Adam in float32 for every row; --full: the other two as well
+CASES = [
+    pytest.param(preset, dtype, marks=[] if (preset, dtype) in FAST else [pytest.mark.slow], id=f"{preset}-{dtype}")
+    for FAST in [{("digits", "float64"), ("digits_adam", "float32")}]
+    for preset in PRESETS
+    for dtype in DTYPES
+]
+
+
+@pytest.mark.parametrize(("preset", "dtype"), CASES)
 @pytest.mark.parametrize("name", impl_params(CLASSIFYING))
 def test_every_row_walks_the_references_path(name, preset, dtype):
     verdict = verdict_of(name, small(preset, dtype))
@@ -169,6 +177,7 @@ def test_every_row_walks_the_references_path_for_a_whole_epoch(name, preset, dty
     assert verdict.compared_steps is None, verdict.summary()
 
 
+@pytest.mark.slow  # a run of each row again, for its predictions: --full
 @pytest.mark.parametrize("name", impl_params(CLASSIFYING))
 def test_every_row_predicts_the_references_class_for_every_test_image(name):
     problem = small()

@@ -2,7 +2,8 @@
 
 A network (bridge.Network) gets its own: its loss over all the data per epoch, the function it fits
 as training goes on beside the best a single weight can do, and the size of
-each layer's gradient per step.
+each layer's gradient per step. A classifier (bridge.Classifier): every row's
+loss and accuracy per epoch, and the first test images with what it says each is.
 
 Uses matplotlib's object API with the Agg canvas, never pyplot, so drawing a
 file changes no global backend (a notebook's display keeps working).
@@ -17,7 +18,7 @@ import numpy as np
 
 from bridge.errors import FrameworkMissing
 from bridge.files import writable_file, written_whole
-from bridge.problems import Batched, Network
+from bridge.problems import Batched, Classifier, Network
 from bridge.teaching.notes import error_factor, lr_variants
 
 SIZE_INCHES, DPI = (16, 10), 100  # 1600 x 1000 pixels: readable on a projector
@@ -258,7 +259,9 @@ def plot(problem, names, output: str, problem_name: str, run, progress=lambda te
     FigureCanvasAgg(figure)
     grid = figure.add_gridspec(2, 6)
     reference = next(iter(trajectories.values()))
-    if isinstance(problem, Network):  # no valley of one weight: the function it fits, and each layer's gradient
+    if isinstance(problem, Classifier):  # learning curves, and the test digits with what it says each one is
+        _classifier_panels(figure, grid, problem, trajectories)
+    elif isinstance(problem, Network):  # no valley of one weight: the function it fits, and each layer's gradient
         _epoch_loss_panel(figure.add_subplot(grid[0, :3]), problem, trajectories)
         _fit_panel(figure.add_subplot(grid[0, 3:]), problem, reference)
         _gradient_panel(figure.add_subplot(grid[1, :]), reference)
@@ -275,6 +278,45 @@ def plot(problem, names, output: str, problem_name: str, run, progress=lambda te
         figure.savefig(temporary, format="png")
     width, height = (round(v * DPI) for v in SIZE_INCHES)
     return width, height
+
+
+DIGITS_SHOWN = (3, 12)  # rows and columns of test images drawn under the curves
+
+
+def _classifier_panels(figure, grid, problem, trajectories):
+    """Each row's loss and accuracy per epoch (training and test images), then test images with its predictions."""
+    loss_ax, accuracy_ax = figure.add_subplot(grid[0, :3]), figure.add_subplot(grid[0, 3:])
+    for index, (name, trajectory) in enumerate(trajectories.items()):
+        scores = problem.epoch_scores(trajectory.parameters)
+        epochs, marker = range(len(scores)), MARKERS[index % len(MARKERS)]
+        for part, style in (("train", "-"), ("test", "--")):
+            loss_ax.plot(epochs, [s[f"{part}_loss"] for s in scores], style, marker=marker, label=f"{name}, {part}")
+            accuracy = [100 * s[f"{part}_accuracy"] for s in scores]
+            accuracy_ax.plot(epochs, accuracy, style, marker=marker, label=f"{name}, {part}")
+    for ax, what in ((loss_ax, "cross-entropy"), (accuracy_ax, "accuracy (%)")):
+        ax.set_xticks(range(problem.epochs + 1))
+        ax.set_xlabel("epoch (0: before training)", fontsize=13)
+        ax.set_ylabel(what, fontsize=13)
+        ax.grid(alpha=0.3)
+        _legend_outside(ax, fontsize=9)
+    loss_ax.set_title("Loss per epoch: training images (solid), test images (dashed)", fontsize=14)
+    accuracy_ax.set_title("Accuracy per epoch: the share of images it gets right", fontsize=14)
+    name, trajectory = next(iter(trajectories.items()))
+    predicted, _ = problem.predictions(problem.final(trajectory.parameters))
+    rows, columns = DIGITS_SHOWN
+    side = int(round(math.sqrt(problem.inputs)))  # 8 x 8 digits, 28 x 28 MNIST
+    cells = grid[1, :].subgridspec(rows + 1, columns, height_ratios=[0.25] + [1] * rows)
+    caption = figure.add_subplot(cells[0, :])
+    caption.axis("off")
+    caption.set_title(f"The first test images and what {name} says each one is (mistakes in red)", fontsize=14)
+    for k in range(min(rows * columns, len(predicted))):
+        ax = figure.add_subplot(cells[1 + k // columns, k % columns])
+        ax.imshow(problem.images.x_test[k].reshape(side, side), cmap="gray_r", vmin=0, vmax=1)
+        right = predicted[k] == problem.images.y_test[k]
+        said = f"{predicted[k]}" if right else f"{predicted[k]} (is {problem.images.y_test[k]})"
+        ax.set_title(said, fontsize=11, color="black" if right else "red", fontweight="normal" if right else "bold")
+        ax.set_xticks([])
+        ax.set_yticks([])
 
 
 def _lesson_panels(figure, grid, problem, reference, names, run, progress):

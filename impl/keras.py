@@ -80,27 +80,32 @@ def build_classifier(problem, jit_compile="auto", recording=True):
         ]
     )
     model.set_weights([np.asarray(v, problem.dtype) for v in problem.layers])  # the project's start, not Keras's
+    Adam = RecordingAdam if recording else keras.optimizers.Adam  # RecordingAdam: Adam, keeping each gradient
+    SGD = RecordingSGD if recording else keras.optimizers.SGD
     if problem.optimizer == "adam":  # Keras adds epsilon to sqrt(v), before the bias correction
-        Adam = RecordingAdam if recording else keras.optimizers.Adam
         betas = dict(beta_1=problem.beta_1, beta_2=problem.beta_2, epsilon=problem.epsilon)
         optimizer = Adam(learning_rate=problem.lr, **betas)
     else:
-        optimizer = (RecordingSGD if recording else keras.optimizers.SGD)(learning_rate=problem.lr)
+        optimizer = SGD(learning_rate=problem.lr)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=problem.from_logits)  # 3: cross-entropy
+    metrics = ["accuracy"]  # the share of images it gets right, as the next lesson asks for
+    if recording:
+        metrics.append(BatchLoss(problem.dtype, loss=loss))  # each batch's own loss, for the trajectory
     model.compile(
         optimizer=optimizer,  # 4: each parameter steps downhill
         loss=loss,
-        metrics=["accuracy", *([BatchLoss(problem.dtype, loss=loss)] if recording else [])],
+        metrics=metrics,
         jit_compile=jit_compile,
     )
     return model
 
 
-def fitted(model_of, problem, x, y, epochs, batch_size, device, jit_compile="auto", keep_float64=False):
-    """Build the model (model_of: build, build_network or build_classifier), fit it; the model and its path."""
+def fit(model_of, problem, x, y, epochs, batch_size, device, jit_compile="auto", keep_float64=False):
+    """Build the model (model_of: build or build_network), fit it, and return what it walked through."""
     with float64(problem.dtype, keep_float64), keras.device(keras_device(device)):
         model = model_of(problem, jit_compile)
         trajectory = Trajectory()
+        x, y = np.asarray(x, problem.dtype).reshape(-1, 1), np.asarray(y, problem.dtype).reshape(-1, 1)
         model.fit(
             x,
             y,
@@ -110,13 +115,7 @@ def fitted(model_of, problem, x, y, epochs, batch_size, device, jit_compile="aut
             verbose=0,
             callbacks=[Recorder(trajectory)],
         )
-    return model, trajectory
-
-
-def fit(model_of, problem, x, y, epochs, batch_size, device, jit_compile="auto", keep_float64=False):
-    """Fit the one-input model on x and y (one number each) and return what it walked through."""
-    x, y = np.asarray(x, problem.dtype).reshape(-1, 1), np.asarray(y, problem.dtype).reshape(-1, 1)
-    return fitted(model_of, problem, x, y, epochs, batch_size, device, jit_compile, keep_float64)[1]
+    return trajectory
 
 
 def one_weight(problem, device="cpu", jit_compile="auto", keep_float64=False):
@@ -153,13 +152,20 @@ def network(problem, device="cpu", jit_compile=False, keep_float64=False):
 
 
 def classifier(problem, device="cpu", jit_compile="auto", keep_float64=False):
-    """The next lesson's classifier: fit on the training images, batch by batch in order, then evaluate."""
-    x, labels = np.asarray(problem.x, problem.dtype), problem.labels
-    model, trajectory = fitted(
-        build_classifier, problem, x, labels, problem.epochs, problem.batch_size, device, jit_compile, keep_float64
-    )
+    """The next lesson's classifier: built and compiled, fitted on the training images in order, then evaluated."""
     with float64(problem.dtype, keep_float64), keras.device(keras_device(device)):
-        x_test = np.asarray(problem.images.x_test, problem.dtype)
-        scores = model.evaluate(x_test, problem.images.y_test, verbose=0, return_dict=True)  # 5: test loss, accuracy
+        model = build_classifier(problem, jit_compile)
+        trajectory = Trajectory()
+        x_train, x_test = (np.asarray(x, problem.dtype) for x in (problem.x, problem.images.x_test))
+        model.fit(
+            x_train,
+            problem.y,  # the labels, 0 to 9
+            batch_size=problem.batch_size,
+            epochs=problem.epochs,
+            shuffle=False,  # fit shuffles by default: each row here takes the batches in the same order
+            verbose=0,
+            callbacks=[Recorder(trajectory)],
+        )
+        scores = model.evaluate(x_test, problem.images.y_test, verbose=0, return_dict=True)  # 5: on unseen images
     trajectory.evaluation = {"test_loss": float(scores["loss"]), "test_accuracy": float(scores["accuracy"])}
     return trajectory

@@ -209,7 +209,7 @@ def _starting(name: str) -> str:
 
 def cmd_grads(args) -> int:
     problem = problem_of(args)
-    wanted = args.impl or list(autograd_rows())
+    wanted = args.impl or list(autograd_rows(problem))
     for name in wanted:
         if get(name).parallel:  # grads retrains one step at a time: a launcher and its workers per step
             raise InvalidProblem(
@@ -228,7 +228,7 @@ def cmd_grads(args) -> int:
         parity = {"implementations": names, "not_installed": missing, "rows": list(steps)}
         print(json.dumps({"problem": describe(problem) | {"name": args.problem}, **parity}, indent=2, default=repr))
         return 0
-    network = isinstance(problem, Network)
+    network = layered(problem)  # a network's or a classifier's: per layer
     for line in grads_heading(problem, args.label, names):
         console.line(line)
     width = max(12, *(len(n) for n in names)) if names else 12

@@ -6,20 +6,29 @@ import math
 
 from bridge.bounds import network_starts
 from bridge.floats import same_bits, ulp_distance
-from bridge.problems import Batched, Network, OneWeight, with_changes
+from bridge.images import Images
+from bridge.problems import Batched, Classifier, Network, OneWeight, layered, with_changes
 from bridge.rows import IN_PROCESS, REGISTRY, get, reference_row
 from bridge.training import train
 
 
-def autograd_rows() -> tuple[str, ...]:
-    """The rows whose gradient nobody typed: eager autodiff in this process (descent grads' default)."""
+def autograd_rows(problem=None) -> tuple[str, ...]:
+    """The rows whose gradient nobody typed: eager autodiff in this process (descent grads' default); given a
+    problem, those with a loop for it."""
     return tuple(
-        row.name for row in REGISTRY.values() if row.autodiff and not row.compiled and row.runner == IN_PROCESS
+        row.name
+        for row in REGISTRY.values()
+        if row.autodiff and not row.compiled and row.runner == IN_PROCESS and (problem is None or row.applies(problem))
     )
 
 
 def one_step_problem(problem, step: int, weight):
     """The problem's update number `step` alone, starting from `weight` (a network's: its parameters by name)."""
+    if isinstance(problem, Classifier):  # its batch alone as the training images, the test images kept
+        b, images = problem.batches[step % len(problem.batches)], problem.images
+        batch = Images(images.name, problem.x[b], problem.labels[b], images.x_test, images.y_test)
+        start = {"w1": weight["W1"], "b1": weight["b1"], "w2": weight["W2"], "b2": weight["b2"]}
+        return with_changes(problem, images=batch, train_size=None, epochs=1, batch_size=b.stop - b.start, **start)
     if isinstance(problem, Network):
         b = problem.batches[step % len(problem.batches)]
         start = {"w1": weight["W1"], "b1": weight["b1"], "w2": weight["W2"], "b2": weight["b2"][0]}
@@ -40,7 +49,7 @@ def gradient_parity(problem, names=None, device: str = "cpu") -> dict:
 
 def parity_rows(problem, names, device: str = "cpu"):
     """gradient_parity's rows, one step at a time, each as soon as every implementation has given its gradient."""
-    if isinstance(problem, Network):
+    if layered(problem):
         yield from _layer_parity_rows(problem, names, device)
         return
     reference = train(reference_row(), problem)
@@ -108,7 +117,9 @@ def step_kind(cells) -> str:
 
 def grads_heading(problem, label: str, names) -> list[str]:
     """What descent grads compares: the formula the reference computes by hand, against what each row does."""
-    if isinstance(problem, Network):
+    if isinstance(problem, Classifier):
+        formula = "the batch's mean cross-entropy: (p - onehot) / m, backpropagated by hand layer by layer"
+    elif isinstance(problem, Network):
         formula = "the batch's mean squared error, backpropagated by hand layer by layer"
     elif isinstance(problem, OneWeight):
         formula = "2 * (pred - y) * x, by hand"
@@ -122,7 +133,7 @@ def grads_heading(problem, label: str, names) -> list[str]:
         f"  hand: {formula}",
     ]
     lines.append(f"  against: {how or 'nothing installed'}")
-    if isinstance(problem, Network):
+    if layered(problem):
         lines.append("  each layer's largest entry shown (--all: every entry); a cell speaks for the whole layer")
     return lines
 

@@ -67,7 +67,7 @@ def expected_departure(row, problem, device: str = "cpu", workers: int = DEFAULT
         departure = Departure(cause, True, flushes, departure and departure.precision, tanh=row.tanh)
     if isinstance(problem, Classifier) and departure:
         departure = _classifying(row, problem, departure)
-    if problem.dtype == "float64" and row.narrows:
+    if problem.dtype == "float64" and row.narrows and loop in row.narrows_in:
         causes = [c for c in (row.narrows, departure and departure.cause) if c]
         # every step rounds in float32 where the reference rounds in float64: it reorders, in effect
         if departure:

@@ -259,3 +259,52 @@ def test_the_clip_caps_the_loss_and_stops_the_gradient_where_p_is_below_1e_7():
 def test_a_hand_row_on_the_probabilities_path_walks_the_references(name):
     verdict = verdict_of(name, confident_and_wrong(from_logits=False))
     assert verdict.conforms, verdict.summary()
+
+
+# ---- Keras, as the next lesson writes it ----
+
+KERAS = [name for name, row in bridge.REGISTRY.items() if row.backend and "classifier" in row.loops]
+
+
+def test_the_keras_view_is_sequential_dense_compile_fit_and_evaluate():
+    from bridge.teaching.sources import show
+
+    text = show(["keras_tensorflow"], "classifier")
+    for shown in (
+        "keras.Sequential(",
+        'keras.layers.Dense(problem.hidden, activation="relu"',
+        "keras.layers.Dense(10",
+        "SparseCategoricalCrossentropy(from_logits=problem.from_logits)",
+        'metrics = ["accuracy"]',
+        "model.compile(",
+        "model.fit(",
+        "shuffle=False",
+        "model.evaluate(",
+    ):
+        assert shown in text, shown
+    for plumbing in ("Recorder", "BatchLoss", "trajectory", "RecordingAdam"):
+        assert plumbing not in text, plumbing
+
+
+@pytest.mark.parametrize("name", impl_params(KERAS))
+def test_keras_evaluate_agrees_with_the_test_accuracy_of_its_own_parameters(name):
+    problem = small()
+    run = train(name, problem)
+    loss, accuracy = problem.scores(problem.final(run.parameters), problem.images.x_test, problem.images.y_test)
+    assert run.evaluation["test_accuracy"] == pytest.approx(accuracy, abs=1e-6)  # Keras's mean in float32
+    assert run.evaluation["test_loss"] == pytest.approx(loss, rel=1e-6)
+
+
+@pytest.mark.parametrize(("backend", "narrows"), [("jax", False), ("torch", True)])
+def test_keras_float64_promotion_on_the_classifier_is_measured_per_backend(backend, narrows):
+    # keras_jax keeps its classifier in float64 (its lesson loops' "mse" mean is what narrows); keras_torch does not
+    name = f"keras_{backend}"
+    if not bridge.REGISTRY[name].installed():
+        pytest.skip(bridge.REGISTRY[name].install_hint())
+    from bridge.runners import keras_worker
+
+    problem, row = small(), bridge.REGISTRY[name]
+    promoted, kept = (keras_worker.submit(row, problem, "cpu", keep_float64=k)() for k in (False, True))
+    same = np.array_equal(promoted.network_rows().view(np.int64), kept.network_rows().view(np.int64))
+    assert same is not narrows
+    assert ("classifier" in row.narrows_in) is narrows, "the row's entry says where it narrows"

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from bridge.problems import Batched, OneWeight, layered, with_changes
+from bridge.problems import Batched, OneWeight, layered, loop_of, with_changes
 
 
 def error_factor(problem) -> float:
@@ -125,7 +125,7 @@ def crawl_note(problem, trajectory) -> str | None:
 
 def narrowing_note(row, problem) -> str | None:
     """Before the run's lines, where a row computes a float64 problem partly in float32: why its last digits differ."""
-    if not row.narrows or problem.dtype != "float64":
+    if not row.narrows or problem.dtype != "float64" or loop_of(problem) not in row.narrows_in:
         return None
     return (
         f"note: {row.name} computes this float64 problem partly in float32 ({row.framework.capitalize()}'s type "

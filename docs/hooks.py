@@ -20,6 +20,7 @@ def claims_table() -> str:
     from bridge.rows import REGISTRY
 
     problems = {"one_weight": PRESETS["lesson"], "batched": PRESETS["mini_batch"], "network": PRESETS["mlp"]}
+    problems["classifier"] = PRESETS["digits_adam"]  # Adam: where a row puts epsilon is part of its claim
     lines = ["| row | loop | device | claim (float64) | on a GPU |", "|---|---|---|---|---|"]
     for row in REGISTRY.values():
         for loop in row.loops:

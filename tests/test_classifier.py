@@ -295,6 +295,8 @@ def test_keras_evaluate_agrees_with_the_test_accuracy_of_its_own_parameters(name
     assert run.evaluation["test_loss"] == pytest.approx(loss, rel=1e-6)
 
 
+@pytest.mark.slow  # two Keras workers: --full
+@pytest.mark.process
 @pytest.mark.parametrize(("backend", "narrows"), [("jax", False), ("torch", True)])
 def test_keras_float64_promotion_on_the_classifier_is_measured_per_backend(backend, narrows):
     # keras_jax keeps its classifier in float64 (its lesson loops' "mse" mean is what narrows); keras_torch does not

@@ -92,6 +92,8 @@ CLASSIFIER_ORDER = (
     " matrix products (x @ W1 over the pixels, h @ W2 over the units, and the backward pass's over the batch) sum in "
     "its own order, fused into multiply-adds where it can; the reference sums left to right"
 )
+FMA_CLASSIFIER = "compiled XLA fuses the whole step, multiply-adds into FMAs and the softmax into one kernel"
+INDUCTOR_CLASSIFIER = "TorchInductor compiles the hand-derived step into fused C++ loops (the softmax in one)"
 EXP_LOG = "; its exp and log ({}) are not the reference's (libm's), each within its measured ULP"
 KERAS_ADAM = (
     "; Keras's Adam adds epsilon to sqrt(v) before the bias correction (the paper's epsilon-hat), so it is held to "

@@ -28,6 +28,7 @@ EXP_LOG_ULPS = {  # library -> function -> dtype -> the most ULP found
     "libm": {"exp": {"float64": 1, "float32": 0}, "log": {"float64": 1, "float32": 0}},  # glibc; float32: rounded
     "numpy": {"exp": {"float64": 1, "float32": 2}, "log": {"float64": 1, "float32": 3}},  # NumPy's SIMD loops
     "torch": {"exp": {"float64": 1, "float32": 1}, "log": {"float64": 1, "float32": 1}},  # ATen (SLEEF)
+    "inductor": {"exp": {"float64": 1, "float32": 1}, "log": {"float64": 1, "float32": 1}},  # TorchInductor's C++
     "eigen": {"exp": {"float64": 1, "float32": 1}, "log": {"float64": 1, "float32": 3}},  # TensorFlow's kernels
     "xla": {"exp": {"float64": 1, "float32": 1}, "log": {"float64": 1, "float32": 1}},  # XLA's CPU code (JAX)
 }

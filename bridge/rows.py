@@ -191,8 +191,17 @@ _ENTRIES = (
         **TENSORFLOW,
         autodiff=True,
         compiled=True,
+        loops=WITH_CLASSIFIER,
         tanh="xla",
-        claims=compiled_by_xla("TensorFlow", "tf.reduce_mean", causes.TF_ZERO),
+        exp_log="xla",
+        adam_form="epsilon_hat",  # tf.keras.optimizers.Adam: Keras 3's
+        adam_powers_from="float32",
+        claims=compiled_by_xla("TensorFlow", "tf.reduce_mean", causes.TF_ZERO)
+        | {
+            ("classifier", CPU): flushes(
+                "TensorFlow", causes.FMA_CLASSIFIER + classifying("; XLA's", "xla") + causes.KERAS_FLOATX
+            )
+        },
         floor_target=2.0,
         cost=Cost(1800, 72, measured_at=(1_500, 1_000_000), stress_only=("one_weight", "batched")),
     ),
@@ -202,8 +211,11 @@ _ENTRIES = (
         module="impl.torch_compile",
         **TORCH,
         compiled=True,
+        loops=WITH_CLASSIFIER,
         tanh="inductor",
+        exp_log="inductor",
         claims={
+            ("classifier", CPU): plain(causes.INDUCTOR_CLASSIFIER + classifying("; Inductor's", "inductor")),
             ("batched", CPU): plain("the compiled mean" + causes.ORDER),
             ("network", CPU): plain(causes.COMPILED_ZERO + "; the compiled mean" + causes.NETWORK_ORDER),
             ("one_weight", GPU): plain(causes.TRITON_FMA),
@@ -222,8 +234,12 @@ _ENTRIES = (
         **JAX,
         autodiff=True,
         compiled=True,
+        loops=WITH_CLASSIFIER,
         tanh="xla",
-        claims=compiled_by_xla("XLA", "jnp.mean", causes.JAX_ZERO, "JAX"),
+        exp_log="xla",
+        adam_form="epsilon",  # optax.adam
+        claims=compiled_by_xla("XLA", "jnp.mean", causes.JAX_ZERO, "JAX")
+        | {("classifier", CPU): flushes("XLA", causes.FMA_CLASSIFIER + classifying("; XLA's", "xla"))},
         measured=ON_H200,
         floor_target=2.0,
         cost=Cost(64, 40, measured_at=(300_000, 1_000_000)),  # the scan's stacked outputs, their host copy, the lists

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 
 from bridge.devices import jax_arrays, jax_device
 from bridge.trajectory import Trajectory
-from impl.jax_grad import network_loss, slope, slopes  # 1-4: the eager row's loss and its gradient, reused
+from impl.jax_grad import classifier_loss, network_loss, slope, slopes  # 1-4: the eager row's losses, reused
 
 
 def step(parameters, x, y_true, lr):
@@ -109,4 +109,50 @@ def network(problem, device="cpu", data=None):
     with jax.enable_x64(problem.dtype == "float64"), jax.default_device(jax_device(device)):
         lr = jnp.asarray(problem.lr, problem.dtype)
         rows = descend_network(parameters, x, y_true, lr, problem.epochs, problem.longest_batch, activation)
+        return Trajectory.of_network(problem.sizes, jax.device_get(rows))
+
+
+@partial(jax.jit, static_argnames=("epochs", "batch_size", "from_logits", "optimizer"))
+def descend_classifier(parameters, x, labels, epochs, batch_size, from_logits, optimizer):
+    """Every epoch a scan over the batches, optax's step inside: the whole training one compiled program."""
+    import optax
+
+    slopes = jax.value_and_grad(classifier_loss)  # 4: backpropagation
+
+    def step(carry, batch):
+        p, state = carry
+        loss, grads = slopes(p, *batch, from_logits)  # 1-4
+        updates, state = optimizer.update(grads, state)  # 4: SGD's or Adam's step downhill ...
+        p = optax.apply_updates(p, updates)  # ... added to every parameter
+        return (p, state), jnp.concatenate([jnp.ravel(v) for v in (loss, *grads, *p)])
+
+    full = x.shape[0] // batch_size * batch_size
+    x_full, labels_full = x[:full].reshape(-1, batch_size, x.shape[1]), labels[:full].reshape(-1, batch_size)
+
+    def epoch(carry, _):
+        carry, rows = jax.lax.scan(step, carry, (x_full, labels_full))
+        if full < x.shape[0]:  # the last, shorter batch
+            carry, last = step(carry, (x[full:], labels[full:]))
+            rows = jnp.concatenate([rows, last[None]])
+        return carry, rows
+
+    rows = jax.lax.scan(epoch, (parameters, optimizer.init(parameters)), length=epochs)[1]
+    return rows.reshape(-1, rows.shape[-1])  # (epochs, batches, row) -> one row per update
+
+
+def classifier(problem, device="cpu", data=None):
+    """The next lesson's network: epochs, batches and optax's steps in one XLA program."""
+    import optax  # the optimizers JAX users pick (pip install optax); only this loop needs it
+
+    x, y = prepare(problem, device) if data is None else data
+    labels = y.astype(jnp.int32)  # the labels as integers, to pick each image's p[label]
+    parameters = jax_arrays(problem, device, *problem.layers)  # W1: inputs x H, b1: H, W2: H x 10, b2: 10
+    with jax.enable_x64(problem.dtype == "float64"), jax.default_device(jax_device(device)):
+        if problem.optimizer == "adam":  # optax adds epsilon to sqrt(v_hat): the paper's Algorithm 1
+            optimizer = optax.adam(problem.lr, b1=problem.beta_1, b2=problem.beta_2, eps=problem.epsilon)
+        else:
+            optimizer = optax.sgd(problem.lr)
+        rows = descend_classifier(
+            parameters, x, labels, problem.epochs, problem.batch_size, problem.from_logits, optimizer
+        )
         return Trajectory.of_network(problem.sizes, jax.device_get(rows))

@@ -83,3 +83,54 @@ def network(problem, device="cpu", data=None):
                 loss, grads, parameters = network_step(parameters, xb, yb, lr, activation)
                 trajectory.record_layers(loss, grads, parameters)
         return trajectory.read()
+
+
+def cross_entropy(logits, labels, from_logits):
+    """3: the mean cross-entropy from the logits, or Keras's way from softmax probabilities clipped to 1e-7."""
+    if from_logits:
+        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+    p = tf.clip_by_value(tf.nn.softmax(logits), 1e-7, 1 - 1e-7)
+    return -tf.reduce_mean(tf.math.log(tf.gather(p, labels, axis=1, batch_dims=1)))
+
+
+def classifier(problem, device="cpu", data=None):
+    """The next lesson's network: the tape's step and a tf.keras optimizer's, compiled together by XLA."""
+    import os
+    import sys
+
+    if "keras" not in sys.modules:
+        os.environ["KERAS_BACKEND"] = "tensorflow"  # only for this process's Keras; a Keras row has its own
+    import keras  # its optimizers are what a tf.function training step uses
+
+    x, y = prepare(problem, device) if data is None else data
+    labels = tf.cast(y, tf.int64)  # the labels as integers, to pick each image's p[label]
+    floatx = keras.config.floatx()
+    keras.config.set_floatx(problem.dtype)  # a Keras optimizer holds its learning rate in floatx (float32 by default)
+    try:
+        with tf.device(tf_device(device)):
+            parameters = [tf.Variable(value, dtype=problem.dtype) for value in problem.layers]  # W1: inputs x H, ...
+            if problem.optimizer == "adam":  # Keras adds epsilon to sqrt(v), before the bias correction
+                b = dict(beta_1=problem.beta_1, beta_2=problem.beta_2, epsilon=problem.epsilon)
+                optimizer = keras.optimizers.Adam(learning_rate=problem.lr, **b)
+            else:
+                optimizer = keras.optimizers.SGD(learning_rate=problem.lr)
+
+            @tf.function(jit_compile=True)  # one XLA program per batch shape
+            def train_step(xb, yb):
+                with tf.GradientTape() as tape:
+                    w1, b1, w2, b2 = parameters
+                    h = tf.nn.relu(xb @ w1 + b1)  # 1: the hidden layer
+                    logits = h @ w2 + b2  # 2: the ten scores
+                    loss = cross_entropy(logits, yb, problem.from_logits)  # 3
+                grads = tape.gradient(loss, parameters)  # 4: backpropagation
+                optimizer.apply_gradients(zip(grads, parameters))  # 4: SGD's or Adam's step downhill
+                return loss, grads
+
+            trajectory = TFRecorder(problem)
+            for epoch in range(problem.epochs):
+                for batch in problem.batches:
+                    loss, grads = train_step(x[batch], labels[batch])
+                    trajectory.record_layers(loss, grads, parameters)
+            return trajectory.read()
+    finally:
+        keras.config.set_floatx(floatx)

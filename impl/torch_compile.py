@@ -1,5 +1,7 @@
 """The lesson's step compiled by torch.compile (TorchInductor): the hand-derived gradient, fused."""
 
+import torch
+
 from bridge.devices import torch_compiled, torch_recompiles, torch_tensors
 from bridge.problems import OneWeight
 from bridge.recording import TorchRecorder
@@ -90,5 +92,58 @@ def network(problem, device="cpu", data=None):
         for batch in problem.batches:
             xb, yb = x[batch].reshape(-1, 1), y_true[batch].reshape(-1, 1)
             loss, grads, parameters = compiled(*parameters, xb, yb, lr, problem.activation == "tanh")
+            trajectory.record_layers(loss, grads, parameters)
+    return trajectory.read()
+
+
+def classifier_step(w1, b1, w2, b2, x, labels, lr):
+    """One update of the classifier, backpropagation by hand: the loss, every gradient (SGD's step outside)."""
+    z = x @ w1 + b1  # 1: pre-activations
+    h = z.relu()  # 1: the hidden layer
+    logits = h @ w2 + b2  # 2: the ten scores
+    shifted = logits - logits.max(dim=1, keepdim=True).values  # exp cannot overflow
+    total = shifted.exp().sum(dim=1, keepdim=True)
+    p = shifted.exp() / total
+    rows = torch.arange(x.shape[0], device=x.device)
+    loss = (total[:, 0].log() - shifted[rows, labels]).mean()  # 3: mean cross-entropy, from the logits
+    d_logits = (p - torch.nn.functional.one_hot(labels, 10).to(p.dtype)) / x.shape[0]  # 4: (p - onehot) / m
+    d_z = (d_logits @ w2.T) * (z > 0)  # the error sent back through W2, times ReLU's slope
+    return loss, (x.T @ d_z, d_z.sum(dim=0), h.T @ d_logits, d_logits.sum(dim=0))
+
+
+def adam_step(parameter, grad, m, v, beta_1, beta_2, lr, epsilon, fix_m, fix_v, epsilon_hat: bool):
+    """One Adam step: the new m, v and value (fix_m, fix_v: the bias corrections 1 - beta^t)."""
+    m = beta_1 * m + (1 - beta_1) * grad  # the gradients' moving mean
+    v = beta_2 * v + (1 - beta_2) * grad * grad  # ... and of their squares
+    if epsilon_hat:  # Keras, TensorFlow: epsilon added to sqrt(v), the correction folded into the rate
+        return m, v, parameter - m * (lr * fix_v.sqrt() / fix_m) / (v.sqrt() + epsilon)
+    return m, v, parameter - lr * (m / fix_m) / ((v / fix_v).sqrt() + epsilon)  # the paper's Algorithm 1
+
+
+@torch_recompiles
+def classifier(problem, device="cpu", data=None):
+    """The next lesson's network, its step compiled: the hand gradient, then SGD's or Adam's step, compiled."""
+    x, y = prepare(problem, device) if data is None else data
+    labels = y.long()  # the labels as integers, to pick each image's p[label]
+    parameters = tuple(torch_tensors(problem, device, *problem.layers))  # W1: inputs x H, b1: H, W2: H x 10, b2: 10
+    lr, beta_1, beta_2, epsilon = torch_tensors(
+        problem, device, problem.lr, problem.beta_1, problem.beta_2, problem.epsilon
+    )
+    moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in parameters]  # Adam's m and v
+    gradient, adam = torch_compiled(classifier_step, device), torch_compiled(adam_step, device)
+    trajectory = TorchRecorder(problem, device)
+    for _ in range(problem.epochs):
+        for batch in problem.batches:
+            loss, grads = gradient(*parameters, x[batch], labels[batch], lr)  # 1-4
+            if problem.optimizer == "adam":  # 4: Adam's step downhill
+                t = trajectory.step + 1
+                fix_m, fix_v = torch_tensors(problem, device, 1 - problem.beta_1**t, 1 - problem.beta_2**t)
+                found = [
+                    adam(p, g, m, v, beta_1, beta_2, lr, epsilon, fix_m, fix_v, problem.epsilon_hat)
+                    for p, g, (m, v) in zip(parameters, grads, moments)
+                ]
+                moments, parameters = [(m, v) for m, v, _ in found], tuple(p for _, _, p in found)
+            else:  # 4: every parameter steps downhill
+                parameters = tuple(p - lr * g for p, g in zip(parameters, grads))
             trajectory.record_layers(loss, grads, parameters)
     return trajectory.read()

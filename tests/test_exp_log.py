@@ -17,6 +17,7 @@ from tests.helpers import impl_params
 
 pytestmark = pytest.mark.slow  # each library over 20,000 points against decimal: --full
 ROW_OF = {"libm": "python", "numpy": "numpy", "torch": "torch_manual", "eigen": "tf_tape", "xla": "jax_grad"}
+ROW_OF["inductor"] = "torch_compile"
 BITS = {"float32": (np.int32, 31), "float64": (np.int64, 63)}
 
 
@@ -59,10 +60,12 @@ def library(name: str, function: str, z: np.ndarray) -> np.ndarray:
         return np.array([f(v) for v in z.astype(np.float64).tolist()]).astype(z.dtype)
     if name == "numpy":
         return getattr(np, function)(z)
-    if name == "torch":
+    if name in ("torch", "inductor"):
         import torch
 
-        return getattr(torch, function)(torch.from_numpy(z)).numpy()
+        call = getattr(torch, function)
+        call = torch.compile(call, dynamic=True) if name == "inductor" else call
+        return call(torch.from_numpy(z)).numpy()
     if name == "eigen":
         import tensorflow as tf
 

@@ -93,6 +93,10 @@ CLASSIFIER_ORDER = (
     "its own order, fused into multiply-adds where it can; the reference sums left to right"
 )
 FMA_CLASSIFIER = "compiled XLA fuses the whole step, multiply-adds into FMAs and the softmax into one kernel"
+VALUE_CLASSIFIER = (
+    "backward() adds each weight's gradient, one Value at a time, in the graph's reverse order (the batch's last "
+    "image first), where the reference sums the batch from its first; the forward pass is the reference's, bit for bit"
+)
 INDUCTOR_CLASSIFIER = "TorchInductor compiles the hand-derived step into fused C++ loops (the softmax in one)"
 EXP_LOG = "; its exp and log ({}) are not the reference's (libm's), each within its measured ULP"
 KERAS_ADAM = (

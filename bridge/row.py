@@ -53,6 +53,7 @@ class Row:
     adam_form: str | None = None  # its Adam: "epsilon" on sqrt(v_hat), "epsilon_hat" on sqrt(v); None: the problem's
     adam_powers_from: str | None = None  # the dtype its Adam reads beta in before beta^t, where narrower than float64
     narrows: str | None = None  # why it computes a float64 problem in float32, where it does
+    slow_loops: tuple[str, ...] = ()  # loops whose runs take long enough to leave the fast tier (seconds a step)
     narrows_in: tuple[str, ...] = WITH_CLASSIFIER  # the loops where it does (measured: tests/test_classifier.py)
     claims: Mapping[tuple, Departure] = field(default_factory=dict)  # (loop, kind[, workers]) -> why not bitwise
     measured: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # kind -> (where, loops)

@@ -121,8 +121,12 @@ _ENTRIES = (
         summary="plain Python, a tiny reverse-mode autograd (micrograd's idea)",
         module="impl.python_autograd",
         autodiff=True,
+        loops=WITH_CLASSIFIER,
+        slow_loops=("classifier",),  # 70,000 Values a batch of 32 digits: 1.2 s an update here
         tanh="libm",
+        exp_log="libm",
         claims={
+            ("classifier", CPU): plain(causes.VALUE_CLASSIFIER),
             ("batched", CPU): plain(causes.VALUE_MEAN),
             ("network", CPU): plain(causes.VALUE_ZERO + "; backward()" + causes.NETWORK_ORDER),
         },

@@ -44,8 +44,18 @@ class Value:
         # a * a, not a ** 2: the product is rounded once, exactly as the hand formula's
         return Value(self.r(self.data * self.data), self.r, (self,), (self.r(2 * self.data),))  # d(a^2)/da = 2a
 
-    def __truediv__(self, n):
-        return Value(self.r(self.data / n), self.r, (self,), (self.r(1 / n),))  # d(a/n)/da = 1/n
+    def __truediv__(self, other):
+        if not isinstance(other, Value):  # a / n: d(a/n)/da = 1/n
+            return Value(self.r(self.data / other), self.r, (self,), (self.r(1 / other),))
+        q = self.r(self.data / other.data)  # d(a/b)/da = 1/b, d(a/b)/db = -(a/b)/b
+        return Value(q, self.r, (self, other), (self.r(1 / other.data), self.r(-q / other.data)))
+
+    def exp(self):
+        e = self.r(math.exp(self.data))  # libm's exp, rounded to the dtype
+        return Value(e, self.r, (self,), (e,))  # d exp(z)/dz = exp(z)
+
+    def log(self):
+        return Value(self.r(math.log(self.data)), self.r, (self,), (self.r(1 / self.data),))  # d log(z)/dz = 1/z
 
     def relu(self):
         return Value(max(self.data, 0.0), self.r, (self,), (1.0 if self.data > 0 else 0.0,))  # slope 1 where on
@@ -149,3 +159,66 @@ def network(problem, device="cpu", data=None):
             w1, b1, w2, (b2,) = ([Value(r(p.data - r(lr * p.grad)), r) for p in layer] for layer in layers)  # 4: step
             trajectory.record_layers(loss.data, grads, [[p.data for p in layer] for layer in (w1, b1, w2, [b2])])
     return trajectory
+
+
+def adam(values, grads, state, problem, r):
+    """One Adam step on plain numbers (the optimizer is not part of the graph): the new values."""
+    b1, b2, lr, eps, t = problem.beta_1, problem.beta_2, problem.lr, problem.epsilon, state["t"]
+    state["m"] = [r(r(b1 * m) + r(r(1 - b1) * g)) for m, g in zip(state["m"], grads)]  # the gradients' moving mean
+    state["v"] = [r(r(b2 * v) + r(r(r(1 - b2) * g) * g)) for v, g in zip(state["v"], grads)]  # ... of their squares
+    fix_m, fix_v = r(1 - r(b1**t)), r(1 - r(b2**t))  # the bias corrections: m and v start at 0
+    if problem.epsilon_hat:  # Keras, TensorFlow: epsilon added to sqrt(v), the correction folded into the rate
+        alpha = r(r(lr * r(math.sqrt(fix_v))) / fix_m)
+        return [r(p - r(r(m * alpha) / r(r(math.sqrt(v)) + eps))) for p, m, v in zip(values, state["m"], state["v"])]
+    steps = [r(r(lr * r(m / fix_m)) / r(r(math.sqrt(r(v / fix_v))) + eps)) for m, v in zip(state["m"], state["v"])]
+    return [r(p - s) for p, s in zip(values, steps)]  # the paper's Algorithm 1
+
+
+def classifier(problem, device="cpu", data=None):
+    """The next lesson's network built from Values; loss.backward() does the backpropagation (slow: every
+    multiply of every pixel by every weight is a Value, about 70,000 of them a batch)."""
+    x, labels = prepare(problem, device) if data is None else data
+    r = rounder(problem.dtype)
+    layers = [[Value(v, r) for v in values] for values in problem.initial.values()]  # W1, b1, W2, b2: flat
+    states = [{"m": [0.0] * len(layer), "v": [0.0] * len(layer), "t": 0} for layer in layers]
+    hidden = problem.hidden
+    trajectory = Trajectory()
+    for epoch in range(problem.epochs):
+        for batch in problem.batches:
+            w1, b1, w2, b2 = layers
+            losses = []
+            for xi, label in zip(x[batch], labels[batch]):
+                zs = [sum_of(w1[j::hidden], xi) + b1[j] for j in range(hidden)]  # 1: x @ W1 + b1, a unit at a time
+                hs = [z.relu() for z in zs]  # 1: ReLU
+                logits = [sum_of(w2[k::10], hs) + b2[k] for k in range(10)]  # 2: the ten scores
+                top = max(logit.data for logit in logits)  # a number, not a Value: it shifts, it is not learned
+                shifted = [logit - top for logit in logits]
+                total = sum_of([s.exp() for s in shifted])
+                if problem.from_logits:  # 3: -log p[label] = log(sum exp) - shifted[label]
+                    losses.append(total.log() - shifted[label])
+                else:  # Keras's path from probabilities, clipped to [1e-7, 1 - 1e-7]: flat where clipped
+                    p = shifted[label].exp() / total
+                    clip = min(max(p.data, r(1e-7)), r(1 - 1e-7))
+                    losses.append(Value(-r(math.log(clip)), r) if clip != p.data else Value(0.0, r) - p.log())
+            loss = sum_of(losses) / len(losses)  # 3: the batch's mean cross-entropy
+            loss.backward()  # 4: backpropagation, into every parameter's .grad
+            grads = [[p.grad for p in layer] for layer in layers]
+            values = [[p.data for p in layer] for layer in layers]
+            if problem.optimizer == "adam":  # 4: Adam's step downhill
+                for state in states:
+                    state["t"] += 1
+                values = [adam(v, g, state, problem, r) for v, g, state in zip(values, grads, states)]
+            else:  # 4: every parameter steps downhill
+                values = [[r(v - r(problem.lr * g)) for v, g in zip(vs, gs)] for vs, gs in zip(values, grads)]
+            layers = [[Value(v, r) for v in vs] for vs in values]  # fresh leaves for the next step
+            trajectory.record_layers(loss.data, grads, values)
+    return trajectory
+
+
+def sum_of(values, weights=None):
+    """values[0] (* weights[0]) + values[1] (* weights[1]) + ..., left to right, as impl/python.py sums."""
+    terms = values if weights is None else [v * w for v, w in zip(values, weights)]
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total

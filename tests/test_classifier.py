@@ -13,9 +13,20 @@ from bridge.cli import main
 from bridge.compare import claim_for, compare
 from bridge.problems import with_changes
 from bridge.teaching.notes import same_predictions
-from tests.helpers import REFERENCE, impl_params, reference_run, train, verdict_of
+from tests.helpers import REFERENCE, impl_params, reference_run, stress, train, verdict_of
 
 CLASSIFYING = [name for name, row in bridge.REGISTRY.items() if "classifier" in row.loops]
+QUICK = [name for name in CLASSIFYING if "classifier" not in bridge.REGISTRY[name].slow_loops]
+
+
+def rows(names=CLASSIFYING, slow=pytest.mark.slow):
+    """One param per row; a row whose classifier is slow (Row.slow_loops) marked `slow` (or as given)."""
+    return [
+        pytest.param(*p.values, marks=[*p.marks, *([] if p.values[0] in QUICK else [slow])], id=p.id)
+        for p in impl_params(names)
+    ]
+
+
 DTYPES = ["float64", "float32"]
 PRESETS = ["digits", "digits_adam"]
 
@@ -158,7 +169,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(("preset", "dtype"), CASES)
-@pytest.mark.parametrize("name", impl_params(CLASSIFYING))
+@pytest.mark.parametrize("name", rows())
 def test_every_row_walks_the_references_path(name, preset, dtype):
     verdict = verdict_of(name, small(preset, dtype))
     assert verdict.conforms, f"{name}: {verdict.summary()}"
@@ -168,7 +179,7 @@ def test_every_row_walks_the_references_path(name, preset, dtype):
 @pytest.mark.slow
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("preset", PRESETS)
-@pytest.mark.parametrize("name", impl_params(CLASSIFYING))
+@pytest.mark.parametrize("name", rows(slow=stress))  # python_autograd: a minute an epoch, the stress profile's
 def test_every_row_walks_the_references_path_for_a_whole_epoch(name, preset, dtype):
     verdict = verdict_of(name, one_epoch(preset, dtype))
     assert verdict.conforms, f"{name}: {verdict.summary()}; reproduce: descent compare --impl {name} " + (
@@ -178,7 +189,7 @@ def test_every_row_walks_the_references_path_for_a_whole_epoch(name, preset, dty
 
 
 @pytest.mark.slow  # a run of each row again, for its predictions: --full
-@pytest.mark.parametrize("name", impl_params(CLASSIFYING))
+@pytest.mark.parametrize("name", rows())
 def test_every_row_predicts_the_references_class_for_every_test_image(name):
     problem = small()
     trained = {n: bridge.train(n, problem) if n != name else train(n, problem) for n in (REFERENCE, name)}

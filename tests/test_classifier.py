@@ -1,6 +1,7 @@
 """The next lesson's classifier (issue 21): the problem and its refusals, the reference checked independently,
 every row's conformance, Adam's epsilon and the clip at 1e-7 shown as traps with a measured case each."""
 
+import json
 import math
 import random
 
@@ -13,7 +14,7 @@ from bridge.cli import main
 from bridge.compare import claim_for, compare
 from bridge.problems import with_changes
 from bridge.teaching.notes import same_predictions
-from tests.helpers import REFERENCE, impl_params, reference_run, stress, train, verdict_of
+from tests.helpers import REFERENCE, impl_params, png_size, reference_run, stress, train, verdict_of
 
 CLASSIFYING = [name for name, row in bridge.REGISTRY.items() if "classifier" in row.loops]
 QUICK = [name for name in CLASSIFYING if "classifier" not in bridge.REGISTRY[name].slow_loops]
@@ -321,3 +322,33 @@ def test_keras_float64_promotion_on_the_classifier_is_measured_per_backend(backe
     same = np.array_equal(promoted.network_rows().view(np.int64), kept.network_rows().view(np.int64))
     assert same is not narrows
     assert ("classifier" in row.narrows_in) is narrows, "the row's entry says where it narrows"
+
+
+# ---- the views ----
+
+TINY = ["--problem", "digits", "--train-size", "64", "--epochs", "1"]  # 2 updates
+
+
+def test_compare_on_the_classifier_evaluates_each_row_and_checks_every_prediction(capsys):
+    assert main(["compare", "--impl", "numpy", *TINY]) == 0  # the reference's predictions, asked for or not
+    out = capsys.readouterr().out
+    assert "test accuracy" in out and "every row predicts the same class for each of the 360 test images" in out
+    assert main(["compare", "--impl", "python", "numpy", *TINY, "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["problem"]["kind"] == "classifier" and found["problem"]["inputs"] == 64
+    for row in found["rows"]:
+        assert set(row["evaluate"]) == {"test_loss", "test_accuracy"} and row["predictions_differ"] == []
+        assert len(row["epoch_scores"]) == 2  # before training, after the one epoch
+
+
+def test_run_on_the_classifier_prints_loss_and_accuracy_per_epoch(capsys):
+    assert main(["run", *TINY]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[2].split() == ["train", "loss", "train", "accuracy", "test", "loss", "test", "accuracy"]
+    assert out[3].startswith("start") and out[4].startswith("epoch 1") and out[5].startswith("evaluate: test loss")
+
+
+def test_plot_on_the_classifier_draws_curves_and_digits(tmp_path, capsys):
+    out = tmp_path / "digits.png"
+    assert main(["plot", *TINY, "--output", str(out)]) == 0
+    assert png_size(out) == (1600, 1000)

@@ -40,7 +40,9 @@ NUMBERS = [
 ]
 COUNTS = ["0", "1", "2", "3", "-1", "99999999999999999999", "1e3", "", "2.5", "0x10", "1_000", "nan"]
 NAMES = ["python", "numpy", "", "PYTHON", "Numpy", "nope", "torch", "keras"]  # frameworks come in the @examples
-PROBLEMS = [*bridge.PRESETS, "", "LESSON", "nope"]
+# The classifier's presets train 135 updates of every row (a minute for compare): drawn only in the examples below,
+# which train a few of its images
+PROBLEMS = [*(p for p in bridge.PRESETS if not p.startswith("digits")), "", "LESSON", "nope"]
 DTYPES = ["float64", "float32", "float16", "", "FLOAT32"]
 DEVICES = ["cpu", "CPU", "cuda", "gpu:1", "", "tpu", "cpu:0"]
 BUDGETS = ["512MB", "2GiB", "1", "0", "-1", "1e30", "abc", "", "1 kb"]
@@ -88,6 +90,10 @@ PROBLEM_OPTIONS = {
     "--json": None,
     "--hidden": _count(),  # issue 11's network width
     "--workers": _count(),  # issue 12's worker count
+    "--optimizer": st.sampled_from(["sgd", "adam", "rmsprop", ""]),  # issue 21's classifier: refused elsewhere
+    "--train-size": _count(),
+    "--from-probabilities": None,
+    "--data": st.sampled_from(["no/such/mnist.npz", ""]),
 }
 
 
@@ -198,6 +204,10 @@ def test_fuzzed_command_lines_end_in_output_or_a_one_line_refusal(root, capfd):
     @example(argv=["plot", "--output", paths["ok.png"], "--impl", "python", "numpy", "--x", "1e200", "--steps", "3"])
     @example(argv=["plot", "--output", paths["missing/x.png"], "--impl", "python"])
     @example(argv=["run", "--impl", "numpy", "--steps", "99999999999999999999"])
+    @example(argv=["run", "--problem", "digits", "--train-size", "64", "--epochs", "1", "--json"])
+    @example(argv=["compare", "--impl", "numpy", "--problem", "digits_adam", "--train-size", "64", "--epochs", "1"])
+    @example(argv=["run", "--problem", "digits", "--hidden", "0"])
+    @example(argv=["compare", "--problem", "digits", "--batch-size", "5000", "--impl", "numpy"])
     # the data-parallel rows: batches of 2 over 3 workers (an empty share at every step), a bias near overflow
     @example(
         argv=[

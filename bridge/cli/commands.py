@@ -170,7 +170,9 @@ def cmd_compare(args) -> int:
     conforms = all(row["_verdict"].conforms for row in rows)
     said = []
     if isinstance(problem, Classifier):  # every row predicts the same class for every test image, or where not
-        found = same_predictions(problem, {r["implementation"]: r["_predictions"] for r in rows}, reference_name)
+        predictions = {reference_name: problem.predictions(problem.final(reference.parameters))}  # asked for or not
+        predictions |= {r["implementation"]: r["_predictions"] for r in rows}
+        found = same_predictions(problem, predictions, reference_name)
         said, differ = found
         for r in rows:
             r["predictions_differ"] = differ.get(r["implementation"], [])

@@ -205,3 +205,14 @@ def device_name(device: str) -> str:
             return torch.cuda.get_device_name(index)
         return jax_device(device).device_kind
     return f"{kind}:{index}"
+
+
+def import_optax():
+    """optax, the optimizers JAX users pick (the classifier's loops), or FrameworkMissing naming the extra."""
+    try:
+        import optax
+    except ImportError:
+        from bridge.errors import FrameworkMissing
+
+        raise FrameworkMissing("the classifier in JAX needs optax: pip install 'descent-bridge[jax]'") from None
+    return optax

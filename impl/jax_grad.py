@@ -7,7 +7,7 @@ with a context manager for the run alone, so the setting never leaks out.
 import jax
 import jax.numpy as jnp
 
-from bridge.devices import jax_arrays, jax_device
+from bridge.devices import import_optax, jax_arrays, jax_device
 from bridge.recording import JaxRecorder
 
 
@@ -91,7 +91,7 @@ def network(problem, device="cpu", data=None):
 
 def classifier_loss(parameters, x, labels, from_logits):
     """1-3: the hidden layer, the ten scores, the mean cross-entropy (Keras's clip at 1e-7 from probabilities)."""
-    import optax
+    optax = import_optax()
 
     w1, b1, w2, b2 = parameters
     h = jax.nn.relu(x @ w1 + b1)  # 1: the hidden layer
@@ -107,7 +107,7 @@ classifier_slopes = jax.value_and_grad(classifier_loss)  # 4: the loss and every
 
 def classifier(problem, device="cpu", data=None):
     """The next lesson's network; jax.value_and_grad does the backpropagation, optax takes the step."""
-    import optax  # the optimizers JAX users pick (pip install optax); only this loop needs it
+    optax = import_optax()  # the optimizers JAX users pick; only this loop needs them
 
     x, y = prepare(problem, device) if data is None else data
     labels = y.astype(jnp.int32)  # the labels as integers, to pick each image's p[label]

@@ -9,7 +9,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
-from bridge.devices import jax_arrays, jax_device
+from bridge.devices import import_optax, jax_arrays, jax_device
 from bridge.trajectory import Trajectory
 from impl.jax_grad import classifier_loss, network_loss, slope, slopes  # 1-4: the eager row's losses, reused
 
@@ -115,7 +115,7 @@ def network(problem, device="cpu", data=None):
 @partial(jax.jit, static_argnames=("epochs", "batch_size", "from_logits", "optimizer"))
 def descend_classifier(parameters, x, labels, epochs, batch_size, from_logits, optimizer):
     """Every epoch a scan over the batches, optax's step inside: the whole training one compiled program."""
-    import optax
+    optax = import_optax()
 
     slopes = jax.value_and_grad(classifier_loss)  # 4: backpropagation
 
@@ -142,7 +142,7 @@ def descend_classifier(parameters, x, labels, epochs, batch_size, from_logits, o
 
 def classifier(problem, device="cpu", data=None):
     """The next lesson's network: epochs, batches and optax's steps in one XLA program."""
-    import optax  # the optimizers JAX users pick (pip install optax); only this loop needs it
+    optax = import_optax()  # the optimizers JAX users pick; only this loop needs them
 
     x, y = prepare(problem, device) if data is None else data
     labels = y.astype(jnp.int32)  # the labels as integers, to pick each image's p[label]

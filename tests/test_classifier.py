@@ -352,3 +352,21 @@ def test_plot_on_the_classifier_draws_curves_and_digits(tmp_path, capsys):
     out = tmp_path / "digits.png"
     assert main(["plot", *TINY, "--output", str(out)]) == 0
     assert png_size(out) == (1600, 1000)
+
+
+def test_mnist_from_a_file_trains_every_quick_row_from_the_cli(tmp_path, capsys):
+    # an MNIST-shaped file written here (60 training and 20 test images of 28 x 28 pixels): no download, ever
+    rng = np.random.default_rng(21)
+    arrays = {
+        "x_train": rng.integers(0, 256, (60, 28, 28), dtype=np.uint8),
+        "y_train": rng.integers(0, 10, 60, dtype=np.uint8),
+        "x_test": rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
+        "y_test": rng.integers(0, 10, 20, dtype=np.uint8),
+    }
+    np.savez(tmp_path / "mnist.npz", **arrays)
+    argv = ["--problem", "digits", "--data", str(tmp_path / "mnist.npz"), "--hidden", "4", "--batch-size", "20"]
+    assert main(["run", *argv, "--epochs", "1"]) == 0
+    assert "mnist (mnist.npz), 60 training images and 20 test images of 784 pixels" in capsys.readouterr().out
+    assert main(["compare", "--impl", "python", "numpy", "torch_manual", *argv, "--epochs", "1", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["problem"]["inputs"] == 784 and found["conforms"]

@@ -7,14 +7,26 @@ import random
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import bridge
 from bridge.claims import reference_problem
 from bridge.cli import main
 from bridge.compare import claim_for, compare
+from bridge.images import Images
 from bridge.problems import with_changes
 from bridge.teaching.notes import same_predictions
-from tests.helpers import REFERENCE, impl_params, png_size, reference_run, stress, train, verdict_of
+from tests.helpers import (
+    REFERENCE,
+    STRESS,
+    impl_params,
+    png_size,
+    reference_run,
+    stress,
+    train,
+    verdict_of,
+)
 
 CLASSIFYING = [name for name, row in bridge.REGISTRY.items() if "classifier" in row.loops]
 QUICK = [name for name in CLASSIFYING if "classifier" not in bridge.REGISTRY[name].slow_loops]
@@ -370,3 +382,45 @@ def test_mnist_from_a_file_trains_every_quick_row_from_the_cli(tmp_path, capsys)
     assert main(["compare", "--impl", "python", "numpy", "torch_manual", *argv, "--epochs", "1", "--json"]) == 0
     found = json.loads(capsys.readouterr().out)
     assert found["problem"]["inputs"] == 784 and found["conforms"]
+
+
+# ---- random classifiers: the bound holds beyond the presets ----
+
+
+@st.composite
+def classifiers(draw):
+    """A small classifier on random images: 1 to 24 of 1 to 9 pixels, 1 to 6 units, SGD or Adam, either dtype,
+    learning rates from 0 to 50 (a diverging run too), pixels from 0 to 1, 1e-3 or all 0."""
+    n, inputs = draw(st.integers(1, 24)), draw(st.integers(1, 9))
+    seed = draw(st.integers(0, 2**16))
+    rng = np.random.default_rng(seed)
+    pixels = rng.random((n + 5, inputs)) * draw(st.sampled_from([1.0, 1e-3, 0.0]))  # all zero too
+    labels = rng.integers(0, 10, n + 5)
+    images = Images("random", pixels[:n], labels[:n], pixels[n:], labels[n:])
+    return bridge.Classifier(
+        images,
+        hidden=draw(st.integers(1, 6)),
+        lr=draw(st.sampled_from([0.0, 1e-3, 0.1, 2.0, 50.0])),
+        epochs=draw(st.integers(1, 2)),
+        batch_size=draw(st.integers(max(1, n // 4), n)),  # at most 8 updates an epoch
+        optimizer=draw(st.sampled_from(["sgd", "adam"])),
+        epsilon=draw(st.sampled_from([1e-7, 1e-8, 1e-3])),
+        epsilon_hat=draw(st.booleans()),
+        from_logits=draw(st.booleans()),
+        dtype=draw(st.sampled_from(DTYPES)),
+        seed=seed,
+    )
+
+
+@pytest.mark.slow  # eager frameworks at 8 to 16 updates an example: --full
+@pytest.mark.parametrize("name", rows([n for n in QUICK if not bridge.REGISTRY[n].reference]))
+def test_a_random_classifier_meets_its_claim(name):
+    drawn = settings().max_examples  # the profile's; beyond the stress profile, 12 at most
+
+    @settings(max_examples=drawn if STRESS else min(drawn, 12))
+    @given(problem=classifiers())
+    def check(problem):
+        verdict = verdict_of(name, problem)
+        assert verdict.conforms, f"{name} on {problem!r}: {verdict.summary()}"
+
+    check()

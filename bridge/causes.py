@@ -107,6 +107,10 @@ KERAS_TF_POWERS = (
     "; in float64, Keras on TensorFlow reads beta_1 and beta_2 as float32 before beta^t (tf.cast of a Python float "
     "makes a float32 constant first)"
 )
+KERAS_TF_LOGITS = (
+    "; Keras on TensorFlow takes a softmax output's loss from the logits under it (no clip at 1e-7: "
+    "keras.src.backend.tensorflow.nn._get_logits), so it is held to the reference from logits"
+)
 KERAS_FLOATX = "; a Keras optimizer holds its learning rate in floatx, set to the problem's dtype for the run"
 
 # ---- Keras's float64 -> float32 type promotion (tests/test_keras.py pins it) ----
@@ -180,6 +184,7 @@ def split(workers: int, flusher: str | None, more: str = "", scalings: int = 0) 
 PLAIN_WORDS = (
     ("epsilon-hat", "Adam's epsilon moved"),
     ("as float32 before beta", "beta read as float32"),
+    ("no clip at 1e-7", "its loss from the logits"),
     ("split across", "the batch split over workers"),
     ("multiply-add", "fused multiply-add"),
     ("one worker sums", "its engine's own order"),

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from bridge.causes import CPU, KERAS_ADAM, KERAS_TF_POWERS, TANH, Combine, Departure
+from bridge.causes import CPU, KERAS_ADAM, KERAS_TF_LOGITS, KERAS_TF_POWERS, TANH, Combine, Departure
 from bridge.devices import parse
 from bridge.parallel import DEFAULT_WORKERS
 from bridge.problems import Classifier, Network, loop_of, with_changes
@@ -95,14 +95,23 @@ def _classifying(row, problem, departure: Departure) -> Departure:
         cause += KERAS_ADAM
     if problem.optimizer == "adam" and problem.dtype == "float64" and row.adam_powers_from:
         cause, powers = cause + KERAS_TF_POWERS, row.adam_powers_from
+    if not problem.from_logits and row.recovers_logits:
+        cause += KERAS_TF_LOGITS
     return replace(departure, cause=cause, exp_log=row.exp_log, powers_from=powers)
 
 
 def reference_problem(row, problem):
-    """The problem the reference runs to be compared with this row: the same, except that a row whose Adam puts
-    epsilon elsewhere than the problem says (Keras's epsilon-hat, torch's and optax's epsilon) is held to the
-    reference moved the same way: the emulation that establishes its departure."""
+    """The problem the reference runs to be compared with this row: the same, except where the row computes
+    another thing than the problem says, on purpose, and the reference can be moved to match: a row whose Adam
+    puts epsilon elsewhere (Keras's epsilon-hat; torch's and optax's epsilon), and Keras on TensorFlow, whose loss
+    from a softmax output is taken from the logits under it (no clip). The emulation that establishes each."""
     row = row if isinstance(row, Row) else get(row)
-    if not isinstance(problem, Classifier) or problem.optimizer != "adam" or row.adam_form is None:
+    if not isinstance(problem, Classifier):
         return problem
-    return with_changes(problem, epsilon_hat=row.adam_form == "epsilon_hat")
+    changes = {}
+    if problem.optimizer == "adam" and row.adam_form is not None:
+        changes["epsilon_hat"] = row.adam_form == "epsilon_hat"
+    if not problem.from_logits and row.recovers_logits:
+        changes["from_logits"] = True
+    changes = {k: v for k, v in changes.items() if getattr(problem, k) != v}
+    return with_changes(problem, **changes) if changes else problem

@@ -70,9 +70,9 @@ class _Classifying(_Rounding):
         """a / m, or a times fl(1/m): two roundings at most."""
         return _Ball(a.c / m, (a.r + self.gamma(2) * (np.abs(a.c) + a.r)) / m + self.eta)
 
-    def div(self, a: _Ball, b: _Ball) -> _Ball:
-        """a / b, b kept away from 0 (else the bound is inf)."""
-        low = np.abs(b.c) - b.r
+    def div(self, a: _Ball, b: _Ball, floor: float = 0.0) -> _Ball:
+        """a / b, b kept away from 0 (else the bound is inf); floor: a lower bound on |b| known otherwise."""
+        low = np.maximum(np.abs(b.c) - b.r, floor)
         with np.errstate(divide="ignore", invalid="ignore"):
             c = a.c / b.c
             moved = np.where(low > 0, (a.r + np.abs(c) * b.r) / low, np.inf)
@@ -213,11 +213,12 @@ def _adam_step(fl: _Classifying, problem, value: _Ball, m: _Ball, v: _Ball, t: i
         narrow = [np.float64(np.dtype(fl.powers_from).type(b)) ** t for b in (problem.beta_1, problem.beta_2)]
         powers = [fl.union(p, fl.rounded(_Ball(n, np.float64(0.0)), t + 2)) for p, n in zip(powers, narrow)]
     fix_m, fix_v = (fl.add(one, p, -1) for p in powers)  # 1 - beta^t: by pow, or a running product
+    floor = problem.epsilon * (1 - 2 * fl.u)  # a root plus epsilon is at least epsilon, rounded down
     if problem.epsilon_hat:
         alpha = fl.div(fl.mul(lr, fl.sqrt(fix_v)), fix_m)
-        step = fl.div(fl.mul(m, alpha), fl.add(fl.sqrt(v), eps))
+        step = fl.div(fl.mul(m, alpha), fl.add(fl.sqrt(v), eps), floor)
     else:
-        step = fl.div(fl.mul(lr, fl.div(m, fix_m)), fl.add(fl.sqrt(fl.div(v, fix_v)), eps))
+        step = fl.div(fl.mul(lr, fl.div(m, fix_m)), fl.add(fl.sqrt(fl.div(v, fix_v)), eps), floor)
     return fl.add(value, fl.rounded(step, 4), -1)  # the quotient chain associated as each framework does
 
 

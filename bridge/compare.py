@@ -222,6 +222,11 @@ def _compare_network(problem, reference, candidate, verdict: Verdict, departure,
                 "(its loss may be flat in one run only)"
             )
             return verdict
+        if not np.isfinite(bounds[columns]).all() and np.isfinite(a_rows[step]).all():
+            # the analysis overflowed: past here no bound is finite, and nothing more can be claimed
+            verdict.status, verdict.compared_steps = "bounded", step
+            verdict.stopped = "the parameters have grown so large that the derived bound overflows"
+            return verdict
         for column in columns:
             a, b, q = float(a_rows[step, column]), float(b_rows[step, column]), labels[column]
             ulps = ulp_distance(a, b, problem.dtype)

@@ -37,12 +37,15 @@ class Images:
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
-    source: str | None = None  # the MNIST file or folder it was read from; None: scikit-learn's digits
+    source: str | None = None  # where it was read from: DIGITS, or an MNIST file or folder; None: given in memory
 
 
-def load(source: str | None) -> Images:
-    """The set read from its source (Images.source): the digits for None, else MNIST from that path."""
-    return digits() if source is None else mnist(source)
+DIGITS = "digits"  # Images.source of scikit-learn's bundled digits
+
+
+def load(source: str) -> Images:
+    """The set read again from its source (Images.source): the digits, or MNIST from that path."""
+    return digits() if source == DIGITS else mnist(source)
 
 
 def digits() -> Images:
@@ -138,4 +141,4 @@ def _images(name, x_train, y_train, x_test, y_test, inputs, where=None) -> Image
         labels = y.astype(np.int64)
         labels.flags.writeable = False
         parts[part] = (x, labels)
-    return Images(name, *parts["train"], *parts["test"], None if where is None else str(where))
+    return Images(name, *parts["train"], *parts["test"], DIGITS if where is None else str(where))

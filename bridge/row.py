@@ -51,6 +51,7 @@ class Row:
     tanh: str | None = None  # whose tanh it calls (bounds.TANH_ULPS); None: correctly rounded
     exp_log: str = "libm"  # whose exp and log its classifier calls (classifier_bounds.EXP_LOG_ULPS)
     adam_form: str | None = None  # its Adam: "epsilon" on sqrt(v_hat), "epsilon_hat" on sqrt(v); None: the problem's
+    recovers_logits: bool = False  # a softmax output's loss taken from the logits under it: no clip (Keras on TF)
     adam_powers_from: str | None = None  # the dtype its Adam reads beta in before beta^t, where narrower than float64
     narrows: str | None = None  # why it computes a float64 problem in float32, where it does
     slow_loops: tuple[str, ...] = ()  # loops whose runs take long enough to leave the fast tier (seconds a step)

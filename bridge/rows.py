@@ -257,6 +257,7 @@ _ENTRIES = (
         tanh="eigen",
         exp_log="eigen",
         adam_powers_from="float32",
+        recovers_logits=True,  # keras.src.backend.tensorflow.nn._get_logits
         claims={
             ("one_weight", CPU): flushes("TensorFlow"),
             ("batched", CPU): flushes("TensorFlow", causes.KERAS_ORDER),

@@ -34,7 +34,7 @@ def problem_to_json(problem) -> dict:
     if isinstance(problem, Classifier):
         return {
             "kind": "classifier",
-            "images": problem.images.source,
+            "images": _images_to_json(problem.images),
             **{k: pack(getattr(problem, k)) for k in ("w1", "b1", "w2", "b2")},
             **{k: getattr(problem, k).hex() for k in CLASSIFIER_NUMBERS},
             **{k: getattr(problem, k) for k in CLASSIFIER_FIELDS},
@@ -68,11 +68,28 @@ def problem_to_json(problem) -> dict:
     }
 
 
+def _images_to_json(images) -> dict:
+    """Where the images come from (read again on the other side: MNIST's are 376 MB as float64), or, for images
+    given in memory, the images themselves."""
+    if images.source is not None:
+        return {"source": images.source}
+    parts = {k: pack(getattr(images, k)) for k in ("x_train", "y_train", "x_test", "y_test")}
+    return {"name": images.name, "inputs": images.x_train.shape[1], **parts}
+
+
+def _images_from_json(data: dict):
+    from bridge.images import Images, load
+
+    if "source" in data:
+        return load(data["source"])
+    x_train, x_test = (np.asarray(unpack(data[k])).reshape(-1, data["inputs"]) for k in ("x_train", "x_test"))
+    y_train, y_test = (np.asarray(unpack(data[k]), dtype=np.int64) for k in ("y_train", "y_test"))
+    return Images(data["name"], x_train, y_train, x_test, y_test)
+
+
 def problem_from_json(data: dict):
     if data["kind"] == "classifier":
-        from bridge.images import load
-
-        images = load(data["images"])  # read again here: MNIST's 60,000 images are 376 MB as float64
+        images = _images_from_json(data["images"])
         arrays = {k: unpack(data[k]) for k in ("w1", "b1", "w2", "b2")}
         numbers = {k: float.fromhex(data[k]) for k in CLASSIFIER_NUMBERS}
         fields = {k: data[k] for k in CLASSIFIER_FIELDS}

@@ -93,7 +93,7 @@ def verdict_of(name: str, problem, reference=None, candidate=None, device: str |
     own = reference_problem(name, problem)
     reference = reference_run(own) if reference is None else reference
     candidate = train(name, problem) if candidate is None else candidate
-    return compare(own, reference, candidate, claim(name, own, device or candidate.device))
+    return compare(own, reference, candidate, claim(name, problem, device or candidate.device))
 
 
 _REFERENCE_RUNS = {}

@@ -153,8 +153,8 @@ CASES = (
 def rejection(name: str, module, label: str, problem) -> str | None:
     """Why the suite's check rejects the module's run on this case, or None where it conforms."""
     trajectory = getattr(module, loop_of(problem))(problem, "cpu")
-    problem = reference_problem(name, problem)  # a classifier's Adam: the reference moved as the row writes it
-    verdict = compare(problem, _reference(label, problem.dtype, problem), trajectory, claim_for(name, problem))
+    own = reference_problem(name, problem)  # a classifier's Adam: the reference moved as the row writes it
+    verdict = compare(own, _reference(label, own.dtype, own), trajectory, claim_for(name, problem))
     return None if verdict.conforms else f"{label}/{problem.dtype}: {verdict.summary()}"
 
 

@@ -145,8 +145,8 @@ def cmd_compare(args) -> int:
         device = impl.device_for(args.device)
         console.status(_starting(name))
         trajectory = reference if name == reference_name else runs[name]()
-        own, against = held_to(impl)
-        verdict = compare(own, against, trajectory, claim_for(impl, own, device, workers))
+        own, against = held_to(impl)  # the claim is the row's on the problem asked for
+        verdict = compare(own, against, trajectory, claim_for(impl, problem, device, workers))
         row = {
             "implementation": name,
             "framework": impl.version(),

@@ -96,8 +96,8 @@ def network(problem, device="cpu", data=None):
     return trajectory.read()
 
 
-def classifier_step(w1, b1, w2, b2, x, labels, lr):
-    """One update of the classifier, backpropagation by hand: the loss, every gradient (SGD's step outside)."""
+def classifier_step(w1, b1, w2, b2, x, labels, from_logits: bool):
+    """One update of the classifier, backpropagation by hand: the loss and every gradient (the step comes after)."""
     z = x @ w1 + b1  # 1: pre-activations
     h = z.relu()  # 1: the hidden layer
     logits = h @ w2 + b2  # 2: the ten scores
@@ -105,8 +105,13 @@ def classifier_step(w1, b1, w2, b2, x, labels, lr):
     total = shifted.exp().sum(dim=1, keepdim=True)
     p = shifted.exp() / total
     rows = torch.arange(x.shape[0], device=x.device)
-    loss = (total[:, 0].log() - shifted[rows, labels]).mean()  # 3: mean cross-entropy, from the logits
-    d_logits = (p - torch.nn.functional.one_hot(labels, 10).to(p.dtype)) / x.shape[0]  # 4: (p - onehot) / m
+    if from_logits:  # 3: mean cross-entropy, a log-softmax: log(total) - shifted[label]
+        loss, flat = (total[:, 0].log() - shifted[rows, labels]).mean(), torch.zeros_like(labels, dtype=torch.bool)
+    else:  # Keras's path from probabilities, clipped to [1e-7, 1 - 1e-7]: flat where the clip holds
+        clipped = p[rows, labels].clamp(1e-7, 1 - 1e-7)
+        loss, flat = -clipped.log().mean(), clipped != p[rows, labels]
+    onehot = torch.nn.functional.one_hot(labels, 10).to(p.dtype)
+    d_logits = torch.where(flat[:, None], 0, (p - onehot) / x.shape[0])  # 4: (p - onehot) / m
     d_z = (d_logits @ w2.T) * (z > 0)  # the error sent back through W2, times ReLU's slope
     return loss, (x.T @ d_z, d_z.sum(dim=0), h.T @ d_logits, d_logits.sum(dim=0))
 
@@ -134,7 +139,7 @@ def classifier(problem, device="cpu", data=None):
     trajectory = TorchRecorder(problem, device)
     for _ in range(problem.epochs):
         for batch in problem.batches:
-            loss, grads = gradient(*parameters, x[batch], labels[batch], lr)  # 1-4
+            loss, grads = gradient(*parameters, x[batch], labels[batch], problem.from_logits)  # 1-4
             if problem.optimizer == "adam":  # 4: Adam's step downhill
                 t = trajectory.step + 1
                 fix_m, fix_v = torch_tensors(problem, device, 1 - problem.beta_1**t, 1 - problem.beta_2**t)

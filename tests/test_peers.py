@@ -51,7 +51,9 @@ def check_claim(name, problem):
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 # the peers are the benchmark's one-weight and batched models; the network loop is not benchmarked against them
-@pytest.mark.parametrize("preset", [p for p in bridge.PRESETS if not isinstance(bridge.PRESETS[p], bridge.Network)])
+@pytest.mark.parametrize(
+    "preset", [p for p in bridge.PRESETS if not isinstance(bridge.PRESETS[p], (bridge.Network, bridge.Classifier))]
+)
 @pytest.mark.parametrize("name", peer_params())
 def test_peer_meets_its_claim(name, preset, dtype):
     check_claim(name, bridge.preset(preset, dtype))

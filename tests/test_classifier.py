@@ -30,6 +30,8 @@ from tests.helpers import (
 
 CLASSIFYING = [name for name, row in bridge.REGISTRY.items() if "classifier" in row.loops]
 QUICK = [name for name in CLASSIFYING if "classifier" not in bridge.REGISTRY[name].slow_loops]
+# the full tier's: the eager rows whose runs take milliseconds a step (numpy and torch); the rest in stress
+EAGER = [n for n in QUICK if bridge.REGISTRY[n].exp_log in ("numpy", "torch") and not bridge.REGISTRY[n].compiled]
 
 
 def rows(names=CLASSIFYING, slow=pytest.mark.slow):
@@ -202,8 +204,17 @@ def test_every_row_walks_the_references_path_for_a_whole_epoch(name, preset, dty
     assert verdict.compared_steps is None, verdict.summary()
 
 
-@pytest.mark.slow  # a run of each row again, for its predictions: --full
-@pytest.mark.parametrize("name", rows())
+@pytest.mark.slow  # each row run again for its predictions: --full for numpy, torch and python_autograd (its one
+# full-tier run); the others' in stress
+@pytest.mark.parametrize(
+    "name",
+    [
+        p
+        if p.values[0] in EAGER or not bridge.REGISTRY[p.values[0]].autodiff
+        else pytest.param(*p.values, marks=[*p.marks, stress], id=p.id)
+        for p in rows()
+    ],
+)
 def test_every_row_predicts_the_references_class_for_every_test_image(name):
     problem = small()
     trained = {n: bridge.train(n, problem) if n != name else train(n, problem) for n in (REFERENCE, name)}
@@ -411,9 +422,6 @@ def classifiers(draw):
         dtype=draw(st.sampled_from(DTYPES)),
         seed=seed,
     )
-
-
-EAGER = [n for n in QUICK if bridge.REGISTRY[n].runner == "in process" and not bridge.REGISTRY[n].compiled]
 
 
 @pytest.mark.slow  # eager frameworks at 8 to 16 updates an example: --full; the compiled and Keras rows: stress

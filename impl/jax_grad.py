@@ -105,6 +105,14 @@ def classifier_loss(parameters, x, labels, from_logits):
 classifier_slopes = jax.value_and_grad(classifier_loss)  # 4: the loss and every parameter's gradient
 
 
+def optimizer_for(problem):
+    """4: the optax optimizer the problem asks for: optax.adam adds epsilon to sqrt(v_hat) (the paper's Algorithm 1)."""
+    optax = import_optax()  # the optimizers JAX users pick; only the classifier needs them
+    if problem.optimizer == "adam":
+        return optax.adam(problem.lr, b1=problem.beta_1, b2=problem.beta_2, eps=problem.epsilon)
+    return optax.sgd(problem.lr)
+
+
 def classifier(problem, device="cpu", data=None):
     """The next lesson's network; jax.value_and_grad does the backpropagation, optax takes the step."""
     optax = import_optax()  # the optimizers JAX users pick; only this loop needs them
@@ -113,10 +121,7 @@ def classifier(problem, device="cpu", data=None):
     labels = y.astype(jnp.int32)  # the labels as integers, to pick each image's p[label]
     parameters = jax_arrays(problem, device, *problem.layers)  # W1: inputs x H, b1: H, W2: H x 10, b2: 10
     with jax.enable_x64(problem.dtype == "float64"), jax.default_device(jax_device(device)):
-        if problem.optimizer == "adam":  # optax adds epsilon to sqrt(v_hat): the paper's Algorithm 1
-            optimizer = optax.adam(problem.lr, b1=problem.beta_1, b2=problem.beta_2, eps=problem.epsilon)
-        else:
-            optimizer = optax.sgd(problem.lr)
+        optimizer = optimizer_for(problem)
         state = optimizer.init(parameters)
         trajectory = JaxRecorder(problem)
         for epoch in range(problem.epochs):

@@ -11,7 +11,13 @@ import jax.numpy as jnp
 
 from bridge.devices import import_optax, jax_arrays, jax_device
 from bridge.trajectory import Trajectory
-from impl.jax_grad import classifier_loss, network_loss, slope, slopes  # 1-4: the eager row's losses, reused
+from impl.jax_grad import (  # 1-4: the eager row's losses, reused
+    classifier_loss,
+    network_loss,
+    optimizer_for,
+    slope,
+    slopes,
+)
 
 
 def step(parameters, x, y_true, lr):
@@ -142,16 +148,11 @@ def descend_classifier(parameters, x, labels, epochs, batch_size, from_logits, o
 
 def classifier(problem, device="cpu", data=None):
     """The next lesson's network: epochs, batches and optax's steps in one XLA program."""
-    optax = import_optax()  # the optimizers JAX users pick; only this loop needs them
-
     x, y = prepare(problem, device) if data is None else data
     labels = y.astype(jnp.int32)  # the labels as integers, to pick each image's p[label]
     parameters = jax_arrays(problem, device, *problem.layers)  # W1: inputs x H, b1: H, W2: H x 10, b2: 10
     with jax.enable_x64(problem.dtype == "float64"), jax.default_device(jax_device(device)):
-        if problem.optimizer == "adam":  # optax adds epsilon to sqrt(v_hat): the paper's Algorithm 1
-            optimizer = optax.adam(problem.lr, b1=problem.beta_1, b2=problem.beta_2, eps=problem.epsilon)
-        else:
-            optimizer = optax.sgd(problem.lr)
+        optimizer = optimizer_for(problem)  # the eager row's optax optimizer
         rows = descend_classifier(
             parameters, x, labels, problem.epochs, problem.batch_size, problem.from_logits, optimizer
         )

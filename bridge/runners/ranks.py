@@ -5,7 +5,8 @@ the row's `worker(problem, device, rank, workers, rendezvous)` and writing what
 it recorded, and what it reports, to a file of its own in the wire format; then
 it reads them all and makes one trajectory: rank 0's records, every rank's own
 gradient, and the world the ranks reported. A rank that fails says why in its
-file; every rank is waited for, for a bounded time, and the folder goes with the run.
+file; every rank is waited for, for a bounded time, and the folder goes with the run. The moment one rank
+fails (or is killed), the others are stopped: they would only wait in a collective for a peer that is gone.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from __future__ import annotations
 import importlib
 import json
 import multiprocessing
+import multiprocessing.connection
 import os
 import tempfile
+import time
 
 from bridge.errors import BridgeError
 from bridge.runners.processes import die_with_parent
@@ -34,19 +37,33 @@ def run(module: str, loop: str, problem_json: dict, device: str, workers: int):
         ]
         for process in ranks:
             process.start()
-        for process in ranks:
-            process.join(JOIN_S)
-        for process in ranks:
-            if process.is_alive():
-                process.kill()
-                process.join()
-        found = [_read(folder, rank) for rank in range(workers)]  # read before the folder goes
+        stopped = _wait(ranks)
+        found = [STOPPED if ranks[k] in stopped else _read(folder, k) for k in range(workers)]  # before it goes
     failed = [f"rank {k}: {r['error']}: {r['message']}" for k, r in enumerate(found) if "error" in r]
     if failed:
         error = BridgeError(f"{module.removeprefix('impl.')} failed: {'; '.join(failed)}")
         error.detail = "".join(f"rank {k}: {r.get('traceback', '')}" for k, r in enumerate(found) if "error" in r)
         raise error
     return _gathered(found, workers)
+
+
+STOPPED = {"error": "WorkerStopped", "message": "stopped, another rank having failed (or JOIN_S having passed)"}
+
+
+def _wait(ranks: list) -> list:
+    """Until every rank has ended, JOIN_S at most, or one has failed; the ranks still running then are stopped.
+
+    Without this, a rank whose peer was killed waits out gloo's collective timeout (60 s) before it fails too.
+    """
+    deadline = time.monotonic() + JOIN_S
+    running = list(ranks)
+    while running and time.monotonic() < deadline and not any(p.exitcode for p in ranks):
+        multiprocessing.connection.wait([p.sentinel for p in running], timeout=deadline - time.monotonic())
+        running = [p for p in running if p.exitcode is None]
+    for process in running:
+        process.kill()
+        process.join()
+    return running
 
 
 def rank_main(module, loop, problem_json, device, rank, workers, folder):

@@ -25,6 +25,7 @@ from bridge.trajectory import LOCAL
 from bridge.wire import error_to_json, problem_from_json, trajectory_from_json, trajectory_to_json
 
 JOIN_S = 600  # ranks that have not finished by then are stopped: a hung rendezvous never hangs the launcher
+GRACE_S = 5  # after one rank has failed, how long the others have to end of themselves
 
 
 def run(module: str, loop: str, problem_json: dict, device: str, workers: int):
@@ -47,18 +48,21 @@ def run(module: str, loop: str, problem_json: dict, device: str, workers: int):
     return _gathered(found, workers)
 
 
-STOPPED = {"error": "WorkerStopped", "message": "stopped, another rank having failed (or JOIN_S having passed)"}
+STOPPED = {"error": "WorkerStopped", "message": "stopped, another rank having failed (or the time limit passed)"}
 
 
 def _wait(ranks: list) -> list:
-    """Until every rank has ended, JOIN_S at most, or one has failed; the ranks still running then are stopped.
+    """Until every rank has ended, JOIN_S at most, or GRACE_S after one has failed; stop the rest and return them.
 
     Without this, a rank whose peer was killed waits out gloo's collective timeout (60 s) before it fails too.
+    The grace lets ranks that fail of the same cause (a bad address, say) say so themselves.
     """
     deadline = time.monotonic() + JOIN_S
     running = list(ranks)
-    while running and time.monotonic() < deadline and not any(p.exitcode for p in ranks):
-        multiprocessing.connection.wait([p.sentinel for p in running], timeout=deadline - time.monotonic())
+    while running and time.monotonic() < deadline:
+        if any(p.exitcode for p in ranks):
+            deadline = min(deadline, time.monotonic() + GRACE_S)
+        multiprocessing.connection.wait([p.sentinel for p in running], timeout=max(0, deadline - time.monotonic()))
         running = [p for p in running if p.exitcode is None]
     for process in running:
         process.kill()

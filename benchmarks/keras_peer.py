@@ -17,12 +17,17 @@ import pytest
 
 import bridge
 from benchmarks import workloads as w
-from bridge.compare import claim_for, compare
+from bridge.claims import claim_for, reference_problem
+from bridge.compare import compare
 from bridge.devices import keras_device
+from bridge.trajectory import LAYERS
 from impl import keras as lesson
 
 BACKEND = keras.backend.backend()
 NAME, ROW = f"keras_fit_{BACKEND}", f"keras_{BACKEND}"
+# what it is the yardstick of: Keras on this backend, and, on TensorFlow, tf.GradientTape's rows (a TensorFlow user
+# today writes Keras's fit)
+STANDS_FOR = [f"keras/{BACKEND}", *(["tensorflow"] if BACKEND == "tensorflow" else [])]
 pytestmark = [
     pytest.mark.skipif(not w.runs_here(ROW), reason=f"Keras on {BACKEND} does not run on {w.DEVICE}"),
     # raised inside Keras's TensorFlow backend for every batch fit converts; nothing to act on here
@@ -42,6 +47,7 @@ def measure(benchmark, workload, n, phase, problem, rounds):
     device = w.device_of(ROW)
     info = dict(implementation=NAME, workload=workload, n=n, phase=phase, updates=problem.updates, peer=True)
     info |= dict(epochs=getattr(problem, "epochs", None), device=device, version=f"keras {keras.__version__}")
+    info |= dict(stands_for=STANDS_FOR)
     benchmark.extra_info.update(info, device_name=w.DEVICE_NAME)
     if phase == "transfer":
         pytest.skip("fit takes NumPy arrays and moves each batch itself")
@@ -86,3 +92,51 @@ def test_mini_batch_epoch(benchmark, phase):
     epochs = {"few": 1, "many": 3}[phase]
     workload = f"mini-batch epoch, batch {w.EPOCH_BATCH}"
     measure(benchmark, workload, w.EPOCH_SIZE, phase, w.mini_batch(w.EPOCH_SIZE, epochs), rounds=3)
+
+
+def measure_classifier(benchmark, workload, phase, problem, rounds):
+    """fit on the classifier built once (Sequential, Dense, compile), as the next lesson's reader writes it."""
+    label = f"classifier epoch, {workload} ({problem.inputs} -> {problem.hidden} -> 10, batch {problem.batch_size})"
+    benchmark.group = f"{label}, N={len(problem.x)}"
+    device = w.device_of(ROW)
+    info = dict(implementation=NAME, workload=label, n=len(problem.x), phase=phase, updates=problem.updates)
+    info |= dict(peer=True, epochs=problem.epochs, device=device, version=f"keras {keras.__version__}", floor="matmul")
+    benchmark.extra_info.update(info, device_name=w.DEVICE_NAME, stands_for=STANDS_FOR)
+    if phase == "transfer":
+        pytest.skip("fit takes NumPy arrays and moves each batch itself")
+    x, y = np.asarray(problem.x, problem.dtype), problem.y
+    with keras.device(keras_device(device)):
+        model = lesson.build_classifier(problem, recording=False)
+
+        def fit():
+            model.fit(x, y, batch_size=problem.batch_size, epochs=problem.epochs, shuffle=False, verbose=0)
+            return keras.ops.convert_to_numpy(model.layers[-1].kernel.value)  # on the host: the device has finished
+
+        def from_the_start():
+            model.set_weights([np.asarray(v, problem.dtype) for v in problem.layers])
+
+        begin = time.perf_counter()
+        fit()  # the first call: traces and compiles the train step
+        benchmark.extra_info["first_call_s"] = time.perf_counter() - begin
+        if phase != "many" and problem.layers_every == 1:  # the same model, watched, against the reference
+            recorded = lesson.classifier(problem, device)
+            recorded.implementation, recorded.dtype, recorded.device = ROW, problem.dtype, device
+            own = reference_problem(bridge.REGISTRY[ROW], problem)
+            found = compare(own, bridge.train("python", own), recorded, claim_for(ROW, problem, device))
+            assert found.conforms, found.summary()
+            benchmark.extra_info["verdict"] = found.summary()
+        elif phase != "many":  # records per epoch: what the epoch learned
+            from_the_start()
+            fit()
+            final = dict(zip(LAYERS, (v.ravel().tolist() for v in model.get_weights())))
+            accuracy = problem.scores(final, problem.images.x_test, problem.images.y_test)[1]
+            benchmark.extra_info["verdict"] = f"not compared (records per epoch); test accuracy {accuracy:.2%}"
+        benchmark.pedantic(fit, setup=from_the_start, rounds=rounds, warmup_rounds=0)
+
+
+@pytest.mark.parametrize("phase", ["few", "many"])
+@pytest.mark.parametrize("workload", ["digits", "synthetic MNIST"])
+def test_classifier_epoch(benchmark, workload, phase):
+    epochs = {"few": 1, "many": 2}[phase]
+    problem = w.digits(epochs) if workload == "digits" else w.mnist_sized(epochs)
+    measure_classifier(benchmark, workload, phase, problem, rounds=3)

@@ -1,17 +1,20 @@
 """What a user would write instead of our loops: bench-only rows, timed beside ours and judged the same way.
 
-Each peer trains the batched loop; the lesson's one weight is a batch of one
-sample, once per step (the same numbers: a mean of one is the value itself).
-Their claims live here, in each peer's own row (a bridge.rows.Row the registry
-never lists), established in tests/test_peers.py. Keras's peer (fit on a model built once) lives in
-benchmarks/keras_peer.py: Keras picks its backend when it is imported.
+The lesson's peers train the batched loop; the lesson's one weight is a batch of
+one sample, once per step (the same numbers: a mean of one is the value itself).
+The classifier's peers are what the next lesson's reader writes in torch and in
+optax: nn.Sequential with torch.optim, a jitted optax step. Their claims live
+here, in each peer's own row (a bridge.rows.Row the registry never lists),
+established in tests/test_peers.py. Keras's peer (fit on a model built once)
+lives in benchmarks/keras_peer.py: Keras picks its backend when it is imported.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import bridge
 from bridge import causes
@@ -21,6 +24,8 @@ from bridge.claims import Claim, claim_for
 from bridge.devices import jax_arrays, jax_device, torch_device, torch_tensors
 from bridge.recording import JaxRecorder, TorchRecorder
 from bridge.rows import Row
+
+LESSON_LOOPS = ("one_weight", "batched")
 
 # The peers' own causes, beside the core's (bridge/causes.py)
 SGD_FMA = (
@@ -35,13 +40,16 @@ TORCH_NN_ORDER = (
 
 @dataclass(frozen=True)
 class Peer:
-    """A bench-only row: its framework, what it stands for, and whether it runs on a GPU."""
+    """A bench-only row: its framework, what it stands for, its loop, and its facts as a row."""
 
     name: str
     summary: str
     requires: tuple[str, ...]
     extra: str
-    row: Row  # its facts as a row of its own: above all, its claims
+    row: Row  # its facts as a row of its own: above all, its claims, and the loops it trains (row.loops)
+    loop: Callable  # (problem, device, data) -> Trajectory
+    prepare_data: Callable  # (problem, device) -> the data on the device
+    stands_for: tuple[str, ...] = ()  # the frameworks whose rows are timed against it (bench.targets)
 
     def claim(self, problem, device="cpu") -> Claim:
         """What it claims on this problem and device (bridge.claims, from its row)."""
@@ -54,61 +62,35 @@ class Peer:
         """Each framework it needs, with its version, from package metadata."""
         return ", ".join(f"{m} {importlib.metadata.version(m)}" for m in self.requires)
 
+    def trains(self, problem) -> bool:
+        return self.row.trains(problem)
+
     def train(self, problem, device="cpu", data=None) -> bridge.Trajectory:
-        """The peer's loop on problem (a bridge.OneWeight or Batched), labelled for compare()."""
-        batched = as_batched(problem)
-        trajectory = LOOPS[self.name](batched, device, data)
+        """The peer's loop on problem, labelled for compare()."""
+        trajectory = self.loop(as_batched(problem), device, data)
         trajectory.implementation, trajectory.dtype, trajectory.device = self.name, problem.dtype, device
         return trajectory
 
     def prepare(self, problem, device="cpu"):
-        return PREPARE[self.name](as_batched(problem), device)
+        return self.prepare_data(as_batched(problem), device)
 
 
 def _row(name: str, module: str, claims: dict) -> Row:
-    return Row(name=name, summary="a benchmark peer", module=module, claims=claims, cost=Cost(64, 64))
-
-
-PEERS = {
-    peer.name: peer
-    for peer in (
-        Peer(
-            "torch_sgd",
-            "nn.Linear(1, 1) + nn.MSELoss + torch.optim.SGD",
-            ("torch",),
-            "torch",
-            _row(
-                "torch_sgd",
-                "benchmarks.peers",
-                {
-                    ("one_weight", CPU): causes.plain(SGD_FMA),
-                    ("batched", CPU): causes.plain(TORCH_NN_ORDER + "; " + SGD_FMA),
-                },
-            ),
-        ),
-        Peer(
-            "optax_sgd",
-            "jax.jit of a step with optax.sgd",
-            ("jax", "optax"),
-            "bench",
-            _row(
-                "optax_sgd",
-                "benchmarks.peers",
-                {
-                    ("one_weight", CPU): causes.flushes("XLA", causes.FMA),
-                    ("batched", CPU): causes.flushes(
-                        "XLA", causes.FMA + "; jnp.mean" + causes.ORDER + causes.AUTOGRAD_MEAN
-                    ),
-                },
-            ),
-        ),
+    return Row(
+        name=name, summary="a benchmark peer", module=module, claims=claims, cost=Cost(64, 64), loops=LESSON_LOOPS
     )
-}
 
 
-def as_batched(problem) -> bridge.Batched:
-    """The lesson's one sample as a batch of one, `steps` epochs; a batched problem as it is."""
-    if isinstance(problem, bridge.Batched):
+def _row_like(name: str, twin: str) -> Row:
+    """A classifier peer's facts: those of the row that calls the same operations (its claim, its exp and log, its
+    Adam), whose loop it is with the framework's own modules or one jit per step (tests/test_peers.py)."""
+    facts = dict(name=name, summary="a benchmark peer", module="benchmarks.peers", loops=("classifier",))
+    return replace(bridge.REGISTRY[twin], **facts)
+
+
+def as_batched(problem):
+    """The lesson's one sample as a batch of one, `steps` epochs; any other problem as it is."""
+    if not isinstance(problem, bridge.OneWeight):
         return problem
     return bridge.Batched([problem.x], [problem.y], problem.w0, problem.lr, problem.steps, 1, problem.dtype)
 
@@ -193,5 +175,140 @@ def optax_sgd(problem, device="cpu", data=None):
         return trajectory.read()
 
 
-LOOPS = {"torch_sgd": torch_sgd, "optax_sgd": optax_sgd}
-PREPARE = {"torch_sgd": torch_prepare, "optax_sgd": jax_prepare}
+def torch_classifier_prepare(problem, device):
+    """The images and their labels as tensors on the device; the labels as integers, as nn.CrossEntropyLoss takes."""
+    x, y = torch_tensors(problem, device, problem.x, problem.y)
+    return x, y.long()
+
+
+def torch_nn(problem, device="cpu", data=None):
+    """The next lesson's classifier as a torch user writes it: nn.Sequential, nn.CrossEntropyLoss, torch.optim."""
+    import torch
+    from torch import nn
+
+    x, labels = torch_classifier_prepare(problem, device) if data is None else data
+    dtype, where = getattr(torch, problem.dtype), torch_device(device)
+    model = nn.Sequential(nn.Linear(problem.inputs, problem.hidden), nn.ReLU(), nn.Linear(problem.hidden, 10))
+    model.to(dtype=dtype, device=where)
+    with torch.no_grad():  # the project's start: nn.Linear keeps its weight as outputs x inputs, the transpose
+        for parameter, value in zip(model.parameters(), problem.layers):
+            parameter.copy_(torch.tensor(value.T if value.ndim == 2 else value, dtype=dtype))
+    if problem.optimizer == "adam":
+        betas = (problem.beta_1, problem.beta_2)
+        optimizer = torch.optim.Adam(model.parameters(), lr=problem.lr, betas=betas, eps=problem.epsilon)
+    else:
+        optimizer = torch.optim.SGD(model.parameters(), lr=problem.lr)
+    loss_fn = nn.CrossEntropyLoss()
+    trajectory = TorchRecorder(problem, device)
+    for epoch in range(problem.epochs):
+        for batch in problem.batches:
+            optimizer.zero_grad()
+            loss = loss_fn(model(x[batch]), labels[batch])
+            loss.backward()
+            optimizer.step()
+            w1, b1, w2, b2 = model[0].weight, model[0].bias, model[2].weight, model[2].bias
+            grads, values = (w1.grad.T, b1.grad, w2.grad.T, b2.grad), (w1.T, b1, w2.T, b2)
+            trajectory.record_layers(loss.detach(), grads, [v.detach() for v in values])
+    return trajectory.read()
+
+
+_OPTAX_STEPS = {}  # (optimizer's settings, from_logits) -> its jitted step: jax.jit traces once per shape
+
+
+def _optax_classifier_step(problem):
+    import jax
+    import optax
+
+    from impl.jax_grad import classifier_loss, optimizer_for
+
+    key = (problem.optimizer, problem.lr, problem.beta_1, problem.beta_2, problem.epsilon, problem.from_logits)
+    if key not in _OPTAX_STEPS:
+        optimizer = optimizer_for(problem)  # optax.adam(lr, b1, b2, eps) or optax.sgd(lr)
+
+        @jax.jit
+        def step(params, state, x, labels):
+            loss, grads = jax.value_and_grad(classifier_loss)(params, x, labels, problem.from_logits)
+            updates, state = optimizer.update(grads, state, params)
+            return optax.apply_updates(params, updates), state, loss, grads
+
+        _OPTAX_STEPS[key] = (optimizer, step)
+    return _OPTAX_STEPS[key]
+
+
+def optax_step(problem, device="cpu", data=None):
+    """The next lesson's classifier as the optax tutorials write it: one jitted step per batch."""
+    import jax
+
+    x, y = jax_prepare(problem, device) if data is None else data
+    labels = y.astype("int32")
+    with jax.enable_x64(problem.dtype == "float64"), jax.default_device(jax_device(device)):
+        optimizer, step = _optax_classifier_step(problem)
+        params = jax_arrays(problem, device, *problem.layers)
+        state = optimizer.init(params)
+        trajectory = JaxRecorder(problem)
+        for epoch in range(problem.epochs):
+            for batch in problem.batches:
+                params, state, loss, grads = step(params, state, x[batch], labels[batch])
+                trajectory.record_layers(loss, grads, params)
+        return trajectory.read()
+
+
+PEERS = {
+    peer.name: peer
+    for peer in (
+        Peer(
+            "torch_sgd",
+            "nn.Linear(1, 1) + nn.MSELoss + torch.optim.SGD",
+            ("torch",),
+            "torch",
+            _row(
+                "torch_sgd",
+                "benchmarks.peers",
+                {
+                    ("one_weight", CPU): causes.plain(SGD_FMA),
+                    ("batched", CPU): causes.plain(TORCH_NN_ORDER + "; " + SGD_FMA),
+                },
+            ),
+            torch_sgd,
+            torch_prepare,
+        ),
+        Peer(
+            "optax_sgd",
+            "jax.jit of a step with optax.sgd",
+            ("jax", "optax"),
+            "bench",
+            _row(
+                "optax_sgd",
+                "benchmarks.peers",
+                {
+                    ("one_weight", CPU): causes.flushes("XLA", causes.FMA),
+                    ("batched", CPU): causes.flushes(
+                        "XLA", causes.FMA + "; jnp.mean" + causes.ORDER + causes.AUTOGRAD_MEAN
+                    ),
+                },
+            ),
+            optax_sgd,
+            jax_prepare,
+        ),
+        Peer(
+            "torch_nn",
+            "nn.Sequential(Linear, ReLU, Linear) + nn.CrossEntropyLoss + torch.optim.Adam or SGD",
+            ("torch",),
+            "torch",
+            _row_like("torch_nn", "torch_autograd"),
+            torch_nn,
+            torch_classifier_prepare,
+            stands_for=("torch",),
+        ),
+        Peer(
+            "optax_step",
+            "a jax.jit of value_and_grad and optax.adam or sgd, one call per batch",
+            ("jax", "optax"),
+            "bench",
+            _row_like("optax_step", "jax_jit"),
+            optax_step,
+            jax_prepare,
+            stands_for=("jax",),
+        ),
+    )
+}

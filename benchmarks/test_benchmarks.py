@@ -18,12 +18,15 @@ import pytest
 import bridge
 from benchmarks import workloads as w
 from benchmarks.peers import PEERS
-from bridge.compare import claim_for, compare
+from bridge.claims import claim_for, reference_problem
+from bridge.compare import compare
 from bridge.training import prepare as prepare_row
 from bridge.training import run as run_row
 
 TF32 = w.tf32_off()  # this process times only; the settings are recorded with every result
-VERSIONS = {n: (bridge.REGISTRY[n].version() if n in bridge.REGISTRY else PEERS[n].version()) for n in w.ROWS}
+VERSIONS = {
+    n: (bridge.REGISTRY[n].version() if n in bridge.REGISTRY else PEERS[n].version()) for n in {*w.ROWS, *w.CLASSIFYING}
+}
 REFERENCES = {}  # the python reference of each problem checked, computed once
 
 
@@ -40,15 +43,20 @@ def run(name, problem, data):
 
 
 def verdict(name, problem, trajectory) -> str:
-    key = repr(problem)
+    """The run against the python reference (on the problem as the row's Adam writes it), held to its claim."""
+    row = PEERS[name].row if name in PEERS else bridge.REGISTRY[name]
+    own = reference_problem(row, problem)
+    key = repr(own)
     if key not in REFERENCES:
-        REFERENCES[key] = bridge.train("python", problem)
-    claim = (
-        PEERS[name].claim(problem, trajectory.device) if name in PEERS else claim_for(name, problem, trajectory.device)
-    )
-    found = compare(problem, REFERENCES[key], trajectory, claim)
+        REFERENCES[key] = bridge.train("python", own)
+    found = compare(own, REFERENCES[key], trajectory, claim_for(row, problem, trajectory.device))
     assert found.conforms, found.summary()
     return found.summary()
+
+
+def about(name) -> dict:
+    """Whose code it is: a row's framework, or the frameworks a peer is the yardstick of (bridge.bench.targets)."""
+    return {"stands_for": list(PEERS[name].stands_for)} if name in PEERS else {"framework": w.framework_of(name)}
 
 
 def measure(benchmark, name, workload, n, phase, problem, rounds):
@@ -56,7 +64,7 @@ def measure(benchmark, name, workload, n, phase, problem, rounds):
     benchmark.group = f"{workload}, N={n}" if n > 1 else workload
     info = dict(implementation=name, workload=workload, n=n, phase=phase, updates=problem.updates, peer=name in PEERS)
     info["epochs"] = getattr(problem, "epochs", None)
-    info |= dict(device=w.device_of(name), device_name=w.DEVICE_NAME, tf32_settings=TF32)
+    info |= dict(device=w.device_of(name), device_name=w.DEVICE_NAME, tf32_settings=TF32) | about(name)
     benchmark.extra_info.update(info, version=VERSIONS[name])
     if phase == "transfer":
         if name in bridge.REGISTRY and bridge.REGISTRY[name].runner == bridge.rows.KERAS_WORKER:
@@ -69,7 +77,12 @@ def measure(benchmark, name, workload, n, phase, problem, rounds):
     trajectory = run(name, problem, data)  # the first call of this shape: compiles, if anything does
     benchmark.extra_info["first_call_s"] = time.perf_counter() - start
     if phase != "many":  # checked where it is cheapest; the long run is the same loop
-        benchmark.extra_info["verdict"] = verdict(name, problem, trajectory)
+        if getattr(problem, "layers_every", 1) == 1:
+            benchmark.extra_info["verdict"] = verdict(name, problem, trajectory)
+        else:  # records per epoch: no step to compare; what the epoch learned, as evaluate says it
+            final = problem.final(trajectory.parameters)
+            test_accuracy = problem.scores(final, problem.images.x_test, problem.images.y_test)[1]
+            benchmark.extra_info["verdict"] = f"not compared (records per epoch); test accuracy {test_accuracy:.2%}"
     benchmark.pedantic(run, args=(name, problem, data), rounds=rounds, warmup_rounds=0)
 
 
@@ -108,3 +121,29 @@ def test_floor(benchmark, n):
     benchmark.extra_info["device_name"] = w.DEVICE_NAME
     floor.run(1)  # warm-up: any compilation, and the caches
     benchmark.pedantic(floor.run, args=(times,), rounds=5, warmup_rounds=0)
+
+
+CLASSIFIER_WORKLOADS = {"digits": w.digits, "synthetic MNIST": w.mnist_sized}
+
+
+@pytest.mark.parametrize("phase", ["transfer", "few", "many"])
+@pytest.mark.parametrize("workload", list(CLASSIFIER_WORKLOADS))
+@pytest.mark.parametrize("name", w.CLASSIFYING)
+def test_classifier_epoch(benchmark, name, workload, phase):
+    problem = CLASSIFIER_WORKLOADS[workload]({"transfer": 0, "few": 1, "many": 2}[phase])
+    if not w.classifier_runs_here(name, problem):
+        pytest.skip(f"{name} loops over every pixel in Python: minutes an epoch at this size")
+    benchmark.extra_info["floor"] = "matmul"
+    label = f"classifier epoch, {workload} ({problem.inputs} -> {problem.hidden} -> 10, batch {problem.batch_size})"
+    measure(benchmark, name, label, len(problem.x), phase, problem, rounds=3)
+
+
+@pytest.mark.parametrize("workload", list(CLASSIFIER_WORKLOADS))
+def test_classifier_floor(benchmark, workload):
+    problem = CLASSIFIER_WORKLOADS[workload](1)
+    floor = w.MatmulFloor(problem)
+    benchmark.group = f"matmul floor, {workload}"
+    info = dict(implementation="floor", workload="floor", floor="matmul", n=len(problem.x), phase="run", updates=1)
+    benchmark.extra_info.update(info, flops=floor.flops, how=floor.label, device=w.DEVICE, device_name=w.DEVICE_NAME)
+    floor.epoch()  # warm-up: the caches, and the matmul library's threads
+    benchmark.pedantic(floor.epoch, rounds=5, warmup_rounds=0)

@@ -1,5 +1,6 @@
 """The benchmark's rows, workloads and floor, shared by the pytest-benchmark suite and `descent bench`."""
 
+import functools
 import os
 import random
 
@@ -8,6 +9,7 @@ import numpy as np
 import bridge
 from benchmarks.peers import PEERS
 from bridge.devices import check, device_name, parse
+from bridge.images import synthetic
 
 QUICK = os.environ.get("DESCENT_BENCH_QUICK") == "1"  # tiny sizes: a smoke run, seconds not minutes
 DEVICE = os.environ.get("DESCENT_BENCH_DEVICE", "cpu")
@@ -34,10 +36,31 @@ def runs_here(name: str) -> bool:
     return True
 
 
+def loops_of(name: str) -> tuple[str, ...]:
+    """The loops a row or a peer trains."""
+    return (bridge.REGISTRY.get(name) or PEERS[name].row).loops
+
+
+def framework_of(name: str) -> str:
+    """Whose code a row runs, as its peer stands for it: torch, jax, tensorflow, keras/<backend>, numpy, python."""
+    row = bridge.REGISTRY[name]
+    return f"{row.framework}/{row.backend}" if row.backend else row.framework or "python"
+
+
 # The data-parallel rows are not benchmarked: a run of theirs is mostly process start-up and a rendezvous,
 # and the lesson's one-weight workload is not theirs to run.
 SINGLE_PROCESS = [n for n in bridge.IMPLEMENTATIONS if not bridge.REGISTRY[n].parallel]
-ROWS = [n for n in (*SINGLE_PROCESS, *PEERS) if runs_here(n)]
+ROWS = [n for n in (*SINGLE_PROCESS, *PEERS) if runs_here(n) and "batched" in loops_of(n)]
+
+# The next lesson's classifier (issue 21): Adam with Keras's defaults, in float32 (Keras's), on the digits
+# (1,437 images of 64 pixels, 16 units, batches of 32) and on synthetic images of MNIST's size (60,000 of 784
+# pixels, 128 units, batches of 128), whose run keeps its records per epoch (bridge.budget). An epoch's time is
+# the difference between a 2-epoch and a 1-epoch run. Rows that loop over every pixel in Python are left out
+# where an epoch would take minutes (python on MNIST's size: a Python multiply-add per pixel per unit).
+MNIST_SIZE = (2_000, 784, 32) if QUICK else (60_000, 784, 128)  # training images, pixels, hidden units
+CLASSIFYING = [
+    n for n in (*SINGLE_PROCESS, *PEERS) if runs_here(n) and "classifier" in loops_of(n) and n != "python_autograd"
+]
 
 
 def device_of(name: str) -> str:
@@ -151,3 +174,73 @@ class Floor:
         for _ in range(times):
             result = self.dot(self.x, self.y)
         synchronize([result])
+
+
+def digits(epochs: int) -> bridge.Classifier:
+    """The next lesson's classifier on the digits: Adam with Keras's defaults, float32, every update recorded."""
+    return bridge.with_changes(bridge.preset("digits_adam", "float32"), epochs=epochs)
+
+
+@functools.cache
+def _mnist_images():
+    return synthetic(*MNIST_SIZE[:2])
+
+
+def mnist_sized(epochs: int) -> bridge.Classifier:
+    """60,000 synthetic images of 784 pixels -> 128 ReLU -> 10, Adam, float32, batches of 128, records per epoch."""
+    train, inputs, hidden = MNIST_SIZE
+    images = _mnist_images()
+    return bridge.Classifier(
+        images,
+        hidden=hidden,
+        lr=0.001,
+        epochs=epochs,
+        batch_size=128,
+        optimizer="adam",
+        dtype="float32",
+        seed=2026,
+        records="epoch",
+    )
+
+
+def classifier_runs_here(name: str, problem) -> bool:
+    """A Python loop over every pixel only on the digits."""
+    return not (name in PYTHON_LOOPS and problem.inputs * len(problem.x) > 10**6)
+
+
+class MatmulFloor:
+    """The least an epoch can do: its five matrix products per batch (x W1, h W2, h^T d, d W2^T, x^T d_z), alone.
+
+    Timed in torch (its CPU matmul, MKL's or oneDNN's) where installed, else NumPy, in the problem's dtype,
+    on random numbers of the right shapes: no activation, no loss, no update, no records.
+    """
+
+    def __init__(self, problem):
+        rng = np.random.default_rng(0)
+        m, inputs, hidden = problem.batch_size, problem.inputs, problem.hidden
+        shapes = [(m, inputs), (inputs, hidden), (m, hidden), (hidden, 10), (m, 10)]
+        arrays = [rng.standard_normal(s).astype(problem.dtype) for s in shapes]
+        self.batches = len(problem.batches)
+        self.flops = 2 * len(problem.x) * (2 * inputs * hidden + 3 * hidden * 10)  # per epoch, every batch
+        self.framework = "torch" if runs_here("torch_manual") else "numpy"
+        if self.framework == "torch":
+            import torch
+
+            where = bridge.devices.torch_device(DEVICE)
+            arrays = [torch.tensor(a, device=where) for a in arrays]
+            self.mm = torch.mm
+        else:
+            self.mm = np.matmul
+        self.x, self.w1, self.h, self.w2, self.d = arrays
+        self.label = f"{self.framework} matmul"
+
+    def epoch(self) -> None:
+        """One epoch's products, one batch after another, and one wait for the device at the end."""
+        mm, x, w1, h, w2, d = self.mm, self.x, self.w1, self.h, self.w2, self.d
+        for _ in range(self.batches):
+            mm(x, w1)  # 1: the hidden layer's pre-activations
+            mm(h, w2)  # 2: the ten scores
+            mm(h.T, d)  # 4: dW2
+            d_h = mm(d, w2.T)  # 4: the error sent back through W2
+            d_w1 = mm(x.T, d_h)  # 4: dW1
+        synchronize([d_w1])

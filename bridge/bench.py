@@ -75,8 +75,13 @@ def summarise(results: Path) -> dict:
         info = b["extra_info"]
         if info["workload"] == "floor":  # the floor runs on the device the whole run was for
             device, device_name = info["device"], info["device_name"]
-            seconds = b["stats"]["min"] / info["updates"]  # updates: the dot products in one round
-            floors[info["n"]] = {"seconds": seconds, "gb_per_s": info["bytes"] / seconds / 1e9, "how": info["how"]}
+            seconds = b["stats"]["min"] / info["updates"]  # updates: the dot products (or epochs) in one round
+            floor = {"seconds": seconds, "how": info["how"]}
+            if info.get("floor", "dot") == "dot":  # reads x and y once: a memory speed
+                floor["gb_per_s"] = info["bytes"] / seconds / 1e9
+            else:  # an epoch's matrix products: an arithmetic speed
+                floor["gflop_per_s"] = info["flops"] / seconds / 1e9
+            floors[(info.get("floor", "dot"), info["n"])] = floor
         else:
             phases[(info["workload"], info["n"], info["implementation"])][info["phase"]] = b
     table = defaultdict(dict)
@@ -86,7 +91,8 @@ def summarise(results: Path) -> dict:
             table[(workload, n)][name] = row
     out = {}
     for (workload, n), rows in table.items():
-        floor = floors.get(n) if n > 1 else None
+        kind = next(iter(rows.values()))["floor_kind"]
+        floor = floors.get((kind, n)) if n > 1 else None
         timed = [r["seconds"] for r in rows.values() if r["seconds"] is not None]
         fastest = min(timed) if timed else None
         for r in rows.values():
@@ -115,6 +121,9 @@ def _row(workload: str, found: dict) -> dict | None:
 
     row = {
         "peer": info.get("peer", False),
+        "framework": info.get("framework"),  # a row's: torch, jax, tensorflow, keras/<backend>, numpy, python
+        "stands_for": info.get("stands_for", []),  # a peer's: the frameworks it is the yardstick of
+        "floor_kind": info.get("floor", "dot"),
         "version": info.get("version"),
         "transfer_s": found["transfer"]["stats"]["min"] if "transfer" in found else None,
         "verdict": first("verdict"),
@@ -144,6 +153,7 @@ def targets(table: dict) -> list[dict]:
             ratio = big[name]["vs_floor"]
             target = f"{name} full-batch step at N=10^6 within {limit:g}x the floor"
             out.append({"target": target, "ratio": ratio, "met": ratio is not None and ratio <= limit})
+    out += _classifier_targets(table)
     lesson = table.get("lesson: 20 steps", {}).get("rows", {})
     compiled = [r.name for r in REGISTRY.values() if r.compiled and r.runner == IN_PROCESS and r.name in lesson]
     python = reference_row().name
@@ -155,6 +165,33 @@ def targets(table: dict) -> list[dict]:
     return out
 
 
+PEER_TARGET, FLOOR_TARGET = 1.5, 3.0  # issue 21: each framework's fastest row against its peer, and the floor
+
+
+def _classifier_targets(table: dict) -> list[dict]:
+    """On the MNIST-sized classifier: each framework's fastest row within 1.5x its peer and 3x the matmul floor."""
+    out = []
+    for workload, part in table.items():
+        if not workload.startswith("classifier epoch, synthetic MNIST"):
+            continue
+        timed = {name: r for name, r in part["rows"].items() if r["seconds"] is not None}
+        frameworks = sorted({r["framework"] for r in timed.values() if r["framework"]})
+        for framework in frameworks:
+            mine = {n: r for n, r in timed.items() if r["framework"] == framework}
+            fastest = min(mine, key=lambda n: mine[n]["seconds"])
+            seconds = mine[fastest]["seconds"]
+            for peer, r in timed.items():
+                if framework in r["stands_for"]:
+                    ratio = seconds / r["seconds"]
+                    target = f"classifier epoch (MNIST-sized), {framework}'s fastest ({fastest}) within 1.5x {peer}"
+                    out.append({"target": target, "ratio": ratio, "met": ratio <= PEER_TARGET})
+            if part["floor"]:
+                ratio = seconds / part["floor"]["seconds"]
+                target = f"classifier epoch (MNIST-sized), {framework}'s fastest ({fastest}) within 3x the matmul floor"
+                out.append({"target": target, "ratio": ratio, "met": ratio <= FLOOR_TARGET})
+    return out
+
+
 def print_report(summary: dict) -> None:
     print(f"device: {summary['device']} ({summary['device_name']}); times are each benchmark's fastest round")
     print(f"versions: {'; '.join(summary.get('versions', []))}")
@@ -163,9 +200,13 @@ def print_report(summary: dict) -> None:
     for workload, part in summary["table"].items():
         floor = part["floor"]
         print(f"\n{workload}")
-        if floor:
+        if floor and "gb_per_s" in floor:
             rate = f"{floor['gb_per_s']:.1f} GB/s"
             print(f"  floor ({floor['how']} of x and y on {summary['device']}): {_seconds(floor['seconds'])}, {rate}")
+        elif floor:
+            rate = f"{floor['gflop_per_s']:.1f} GFLOP/s"
+            alone = f"the epoch's five matrix products alone, {floor['how']}"
+            print(f"  floor ({alone}): {_seconds(floor['seconds'])}, {rate}")
         unit = "run" if workload.startswith("lesson") else "epoch" if "epoch" in workload else "step"
         print(
             f"  {'implementation':28}{unit:>12}{'x floor':>9}{'x fastest':>11}{'transfer':>11}{'first call':>12}"

@@ -19,6 +19,7 @@ from bridge.bounds import (
 from bridge.causes import in_plain_words
 from bridge.claims import BITWISE, Claim, claim_for, expected_departure
 from bridge.classifier_bounds import ClipMayFlip, adam_moments, classifier_bounds
+from bridge.errors import InvalidProblem
 from bridge.floats import same_bits, ulp_distance
 from bridge.problems import PROBLEMS, Classifier, Network
 from bridge.replay import check_replay
@@ -105,6 +106,12 @@ def shared_digits(a, b, dtype: str) -> int:
     return max(0, min(most, math.floor(-math.log10(largest))))
 
 
+EPOCH_RECORDS = (
+    "records per epoch keep a classifier's layers once an epoch, and compare checks every update's: compare "
+    "with records per step (records='step', --records step), or train it alone (descent run)"
+)
+
+
 # A bound beyond float64's range is inf, as the arithmetic says: any finite distance is within it.
 @np.errstate(over="ignore", invalid="ignore")
 def _compare(problem, reference: Trajectory, candidate: Trajectory, claim: Claim = BITWISE) -> Verdict:
@@ -117,6 +124,8 @@ def _compare(problem, reference: Trajectory, candidate: Trajectory, claim: Claim
             raise TypeError(f"compare takes two bridge.Trajectory objects, got {type(trajectory).__name__}")
     if not isinstance(claim, Claim):
         raise TypeError(f"claim must be a bridge.claims.Claim, got {type(claim).__name__}")
+    if getattr(problem, "layers_every", 1) > 1:
+        raise InvalidProblem(EPOCH_RECORDS)
     name, device, departure = candidate.implementation, candidate.device, claim.departure
     recorded = quantities(problem)
     verdict = Verdict(name, problem.dtype, "bitwise", departure and departure.cause, device=device)

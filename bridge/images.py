@@ -41,11 +41,28 @@ class Images:
 
 
 DIGITS = "digits"  # Images.source of scikit-learn's bundled digits
+SYNTHETIC = "synthetic:"  # Images.source of synthetic(train, inputs): "synthetic:60000x784"
 
 
 def load(source: str) -> Images:
-    """The set read again from its source (Images.source): the digits, or MNIST from that path."""
-    return digits() if source == DIGITS else mnist(source)
+    """The set read again from its source (Images.source): the digits, synthetic images, or MNIST from that path."""
+    if source == DIGITS:
+        return digits()
+    if source.startswith(SYNTHETIC):
+        train, inputs = source.removeprefix(SYNTHETIC).split("x")
+        return synthetic(int(train), int(inputs))
+    return mnist(source)
+
+
+def synthetic(train: int = 60_000, inputs: int = 784, test: int = 10_000) -> Images:
+    """An MNIST-sized stand-in for timing, the same for every run: pixels k / 255 drawn uniformly, each image's
+    label the largest of ten fixed random projections (a rule a classifier can learn). Not real images."""
+    rng = np.random.Generator(np.random.PCG64(784))
+    x = rng.integers(0, 256, size=(train + test, inputs)) / 255.0
+    projections = rng.standard_normal((inputs, CLASSES))
+    y = np.argmax((x - 0.5) @ projections, axis=1)
+    name = f"synthetic {train} x {inputs}"
+    return _images(name, x[:train], y[:train], x[train:], y[train:], inputs, source=f"{SYNTHETIC}{train}x{inputs}")
 
 
 def digits() -> Images:
@@ -120,7 +137,7 @@ def _npz(path: Path) -> dict[str, np.ndarray]:
         raise InvalidProblem(f"--data {str(path)!r}: not a readable .npz file: {error}") from None
 
 
-def _images(name, x_train, y_train, x_test, y_test, inputs, where=None) -> Images:
+def _images(name, x_train, y_train, x_test, y_test, inputs, where=None, source=None) -> Images:
     """The arrays checked and frozen: pixels finite in [0, 1], one label 0-9 per image."""
     shown = f"--data {str(where)!r}" if where is not None else name
     parts = {}
@@ -141,4 +158,4 @@ def _images(name, x_train, y_train, x_test, y_test, inputs, where=None) -> Image
         labels = y.astype(np.int64)
         labels.flags.writeable = False
         parts[part] = (x, labels)
-    return Images(name, *parts["train"], *parts["test"], DIGITS if where is None else str(where))
+    return Images(name, *parts["train"], *parts["test"], source or (DIGITS if where is None else str(where)))

@@ -64,9 +64,12 @@ class Recorder(keras.callbacks.Callback):
         self.trajectory = trajectory
 
     def on_train_batch_end(self, batch, logs=None):
+        loss = ops.convert_to_numpy(logs["batch_loss"]).item()
+        if len(self.model.layers) == 2 and not self.trajectory.layers_due():  # a classifier's records per epoch
+            self.trajectory.record_loss(loss)
+            return
         if hasattr(self.model, "jax_state_sync"):  # the JAX trainer works on copies: bring them back first
             self.model.jax_state_sync()
-        loss = ops.convert_to_numpy(logs["batch_loss"]).item()
         grads = [ops.convert_to_numpy(g) for g in self.model.optimizer.last_gradients]
         weights = [ops.convert_to_numpy(v) for v in self.model.weights]  # each layer's kernel, then its bias
         if len(self.model.layers) == 2:  # the network: W1, b1, W2, b2

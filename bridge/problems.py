@@ -315,6 +315,10 @@ def _drawn(hidden: int, seed: int) -> tuple[list[float], list[float], list[float
 
 
 OPTIMIZERS = ("sgd", "adam")
+# What a classifier's run keeps: every update's loss, gradients and parameters ("step": what compare checks), or
+# every update's loss and the gradients and parameters of each epoch's last update only ("epoch": an MNIST-sized
+# run's records, 60,000 images in batches of 128 being 469 updates of 101,770 parameters an epoch)
+RECORDS = ("step", "epoch")
 
 
 @dataclass(frozen=True, eq=False)
@@ -334,6 +338,8 @@ class Classifier:
     w1, b1, w2, b2 (W1 inputs x H and W2 H x 10, flat), or drawn from seed as
     Keras draws them, Glorot-uniform kernels and zero biases, with Python's
     stable generator; every row starts from exactly these, rounded to dtype.
+    records: "step" keeps every update's layers (what compare checks); "epoch"
+    keeps every loss but the layers of each epoch's last update only (RECORDS).
     """
 
     images: Images
@@ -350,6 +356,7 @@ class Classifier:
     dtype: str = "float64"
     seed: int = 0
     train_size: int | None = None
+    records: str = "step"
     w1: np.ndarray | None = None
     b1: np.ndarray | None = None
     w2: np.ndarray | None = None
@@ -371,6 +378,8 @@ class Classifier:
             raise InvalidProblem(f"train_size must be <= the {available} training images, got {size}")
         if self.optimizer not in OPTIMIZERS:
             raise InvalidProblem(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {_shown(self.optimizer)}")
+        if self.records not in RECORDS:
+            raise InvalidProblem(f"records must be one of {', '.join(RECORDS)}, got {_shown(self.records)}")
         for name in ("epsilon_hat", "from_logits"):
             if not isinstance(getattr(self, name), bool):
                 raise InvalidProblem(f"{name} must be True or False, got {_shown(getattr(self, name))}")
@@ -435,6 +444,11 @@ class Classifier:
         return 1 + 2 * sum(self.sizes.values())
 
     @property
+    def layers_every(self) -> int:
+        """Every how many updates a run keeps the layers: 1, or once an epoch (records="epoch")."""
+        return len(self.batches) if self.records == "epoch" else 1
+
+    @property
     def initial(self) -> dict[str, list[float]]:
         """The starting parameters by name (LAYERS), each flat (W1 row by row: input by input)."""
         return dict(zip(LAYERS, (self.w1.tolist(), self.b1.tolist(), self.w2.tolist(), self.b2.tolist())))
@@ -468,14 +482,15 @@ class Classifier:
         return z.argmax(axis=1), top_two[:, 1] - top_two[:, 0]
 
     def final(self, trained: dict) -> dict:
-        """The parameters after the last update (trained: by name, per update), or the initial ones."""
+        """The parameters after the last update (trained: by name, as kept), or the initial ones."""
         return {name: rows[-1] for name, rows in trained.items()} if self.updates else self.initial
 
     def epoch_scores(self, trained: dict) -> list[dict[str, float]]:
-        """Before training, then after each epoch: train and test loss and accuracy (trained: by name, per update)."""
-        per_epoch = len(self.batches)
+        """Before training, then after each epoch: train and test loss and accuracy (trained: by name, as kept)."""
+        kept_per_epoch = len(self.batches) // self.layers_every
         ends = [
-            {name: rows[(epoch + 1) * per_epoch - 1] for name, rows in trained.items()} for epoch in range(self.epochs)
+            {name: rows[(epoch + 1) * kept_per_epoch - 1] for name, rows in trained.items()}
+            for epoch in range(self.epochs)
         ]
         found = []
         for parameters in (self.initial, *ends):
@@ -494,7 +509,8 @@ class Classifier:
         return (
             f"Classifier({self.images.name}, n={len(self.labels)}, hidden={self.hidden}, optimizer={self.optimizer!r}, "
             f"lr={self.lr!r}{adam}, epochs={self.epochs}, batch_size={self.batch_size}, "
-            f"from_logits={self.from_logits}, dtype={self.dtype!r}, seed={self.seed})"
+            f"from_logits={self.from_logits}, dtype={self.dtype!r}, seed={self.seed}"
+            + (f", records={self.records!r})" if self.records != "step" else ")")
         )
 
 

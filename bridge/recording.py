@@ -19,30 +19,40 @@ class Recorder:
     """What every recorder does: one row per update of (loss, grad, weight[, bias_grad, bias]).
 
     A network's row is flat: the loss, then every layer's gradient, then every
-    layer's new values (Trajectory.of_network reads it back).
+    layer's new values (Trajectory.of_network reads it back). A classifier
+    whose records are per epoch (layers_every > 1) keeps such a row for each
+    epoch's last update only, and every update's loss apart.
     """
 
     def __init__(self, problem):
         self.width = problem.values_per_update
         self.sizes = getattr(problem, "sizes", None)  # a network's parameter sizes; None for the one-weight model
-        self.step = 0
+        self.layers_every = getattr(problem, "layers_every", 1)
+        self.step = 0  # the updates recorded
+        self.kept = 0  # the rows kept: one per update, or one per layers_every updates
 
     def record(self, loss, grad, weight, bias_grad=None, bias=None) -> None:
         """Keep one update's values, where they are."""
         values = (loss, grad, weight) if bias is None else (loss, grad, weight, bias_grad, bias)
         self.keep(values)
         self.step += 1
+        self.kept += 1
 
     def record_layers(self, loss, grads, parameters) -> None:
-        """Keep one update of a network, flattened into one row where it is."""
-        self.keep_flat((loss, *grads, *parameters))
+        """Keep one update of a network, flattened into one row where it is (or only its loss, between epochs)."""
+        if (self.step + 1) % self.layers_every == 0:
+            self.keep_flat((loss, *grads, *parameters))
+            self.kept += 1
+        if self.layers_every > 1:
+            self.keep_loss(loss)
         self.step += 1
 
     def read(self) -> Trajectory:
         """Every update, brought to the host at once."""
-        rows = self.rows() if self.step else np.empty((0, self.width))
+        rows = self.rows() if self.kept else np.empty((0, self.width))
         if self.sizes is not None:
-            return Trajectory.of_network(self.sizes, rows)
+            losses = (self.losses() if self.step else []) if self.layers_every > 1 else None
+            return Trajectory.of_network(self.sizes, rows, losses, self.layers_every)
         losses, grads, weights, *bias = np.asarray(rows, dtype=np.float64).T.tolist()
         bias_grads, biases = bias or ([], [])
         return Trajectory(weights, losses, grads, biases, bias_grads)
@@ -54,8 +64,16 @@ class Recorder:
         """Keep values of any shapes as one flat row."""
         raise NotImplementedError
 
+    def keep_loss(self, loss) -> None:
+        """Keep one update's loss apart from the rows (records per epoch)."""
+        raise NotImplementedError
+
     def rows(self):
-        """The records as one (updates, width) array on the host."""
+        """The records as one (kept, width) array on the host."""
+        raise NotImplementedError
+
+    def losses(self):
+        """Every update's loss on the host, where they were kept apart."""
         raise NotImplementedError
 
 
@@ -68,18 +86,26 @@ class TorchRecorder(Recorder):
         from bridge.devices import torch_device
 
         super().__init__(problem)
-        shape, dtype = (problem.updates, self.width), getattr(torch, problem.dtype)
+        shape, dtype = (problem.updates // self.layers_every, self.width), getattr(torch, problem.dtype)
         self.values = torch.empty(shape, dtype=dtype, device=torch_device(device))
+        apart = problem.updates if self.layers_every > 1 else 0
+        self.loss_values = torch.empty(apart, dtype=dtype, device=torch_device(device))
         self.stack, self.cat = torch.stack, torch.cat
 
     def keep(self, values) -> None:
-        self.stack(values, out=self.values[self.step])  # one copy, on the device
+        self.stack(values, out=self.values[self.kept])  # one copy, on the device
 
     def keep_flat(self, values) -> None:
-        self.cat([v.reshape(-1) for v in values], out=self.values[self.step])
+        self.cat([v.reshape(-1) for v in values], out=self.values[self.kept])
+
+    def keep_loss(self, loss) -> None:
+        self.loss_values[self.step] = loss  # a copy, on the device
 
     def rows(self):
         return self.values.cpu().numpy()  # the one transfer, and the one wait for the device
+
+    def losses(self):
+        return self.loss_values.cpu().numpy()
 
 
 class TFRecorder(Recorder):
@@ -90,6 +116,7 @@ class TFRecorder(Recorder):
 
         super().__init__(problem)
         self.values, self.stack, self.concat, self.reshape = [], tf.stack, tf.concat, tf.reshape
+        self.loss_values = []
 
     def keep(self, values) -> None:
         self.values.append(self.stack(values))  # on the device of the enclosing tf.device scope
@@ -97,8 +124,14 @@ class TFRecorder(Recorder):
     def keep_flat(self, values) -> None:
         self.values.append(self.concat([self.reshape(v, [-1]) for v in values], 0))
 
+    def keep_loss(self, loss) -> None:
+        self.loss_values.append(loss)  # a tensor: immutable, so the reference is the value
+
     def rows(self):
         return self.stack(self.values).numpy()
+
+    def losses(self):
+        return self.stack(self.loss_values).numpy()
 
 
 class JaxRecorder(Recorder):
@@ -106,12 +139,20 @@ class JaxRecorder(Recorder):
 
     def __init__(self, problem):
         super().__init__(problem)
-        self.values = []
+        self.values, self.loss_values = [], []
 
     def keep(self, values) -> None:
         self.values.append(values)
 
     keep_flat = keep  # flattened on the host, after the one transfer
+
+    def keep_loss(self, loss) -> None:
+        self.loss_values.append(loss)
+
+    def losses(self):
+        import jax
+
+        return np.asarray(jax.device_get(self.loss_values), dtype=np.float64)
 
     def rows(self):
         import jax

@@ -47,7 +47,9 @@ def keras(backend: str, label: str, extra: str, measured_at, stress_only=("one_w
         backend=backend,
         autodiff=True,
         compiled=backend != "torch",  # the JAX trainer compiles its step with XLA; TensorFlow's may (tf.function)
-        cost=Cost(200, 320, steps_are_samples=True, measured_at=measured_at, stress_only=stress_only),  # and its worker
+        cost=Cost(
+            200, 320, steps_are_samples=True, measured_at=measured_at, stress_only=stress_only, per_pixel=40
+        ),  # and its worker
         environment={"KERAS_BACKEND": backend},
         loops=WITH_CLASSIFIER,
         adam_form="epsilon_hat",  # keras.optimizers.Adam
@@ -80,7 +82,7 @@ _ENTRIES = (
         loops=WITH_CLASSIFIER,
         tanh=None,  # correctly rounded, from decimal (floats.tanh_rounded)
         exp_log="libm",  # math.exp and math.log, rounded to the dtype
-        cost=Cost(48, 256, measured_at=(300_000, 200_000)),
+        cost=Cost(48, 256, measured_at=(300_000, 200_000, 3_000), per_pixel=48),
     ),
     Row(
         name="numpy",
@@ -98,7 +100,7 @@ _ENTRIES = (
             ("network", CPU): plain(causes.NUMPY_DOT + "; np.mean" + causes.NETWORK_ORDER),
             ("classifier", CPU): plain(classifying("OpenBLAS's", "numpy")),
         },
-        cost=Cost(48, 24, measured_at=(300_000, 1_000_000)),
+        cost=Cost(48, 24, measured_at=(300_000, 1_000_000, 20_000), per_pixel=0.5),
     ),
     Row(
         name="torch_manual",
@@ -114,7 +116,7 @@ _ENTRIES = (
             ("classifier", CPU): plain(classifying("torch's", "torch")),
         },
         measured=ON_H200,
-        cost=Cost(56, 64, measured_at=(30_000, 1_000_000)),
+        cost=Cost(56, 64, measured_at=(30_000, 1_000_000, 20_000), per_pixel=10),
     ),
     Row(
         name="python_autograd",
@@ -130,7 +132,7 @@ _ENTRIES = (
             ("batched", CPU): plain(causes.VALUE_MEAN),
             ("network", CPU): plain(causes.VALUE_ZERO + "; backward()" + causes.NETWORK_ORDER),
         },
-        cost=Cost(48, 2400, measured_at=(60_000, 20_000)),  # a Value node per operation per sample
+        cost=Cost(48, 2400, measured_at=(60_000, 20_000, 300), per_pixel=4400),  # a Value node per operation per sample
     ),
     Row(
         name="torch_autograd",
@@ -148,7 +150,7 @@ _ENTRIES = (
             ("classifier", CPU): plain(classifying("torch's", "torch")),
         },
         measured=ON_H200,
-        cost=Cost(56, 80, measured_at=(10_000, 1_000_000)),
+        cost=Cost(56, 80, measured_at=(10_000, 1_000_000, 20_000), per_pixel=10),
     ),
     Row(
         name="tf_tape",
@@ -167,7 +169,9 @@ _ENTRIES = (
             ("network", CPU): flushes("TensorFlow", causes.TF_ZERO + "; TensorFlow" + causes.NETWORK_ORDER),
             ("classifier", CPU): flushes("TensorFlow", classifying("TensorFlow's", "eigen") + causes.KERAS_FLOATX),
         },
-        cost=Cost(1800, 120, measured_at=(1_500, 1_000_000)),  # a tensor per recorded value
+        cost=Cost(  # a tensor per recorded value; its one-weight measurement (12 s) in the stress profile
+            1800, 120, measured_at=(1_500, 1_000_000, 20_000), stress_only=("one_weight",), per_pixel=18
+        ),
     ),
     Row(
         name="jax_grad",
@@ -186,7 +190,7 @@ _ENTRIES = (
             ("classifier", CPU): flushes("XLA", classifying("XLA's", "xla")),
         },
         measured=ON_H200,
-        cost=Cost(5600, 104, measured_at=(400, 1_000_000)),  # a tuple of arrays per update
+        cost=Cost(5600, 104, measured_at=(400, 1_000_000, 20_000), per_pixel=16),  # a tuple of arrays per update
     ),
     Row(
         name="tf_function",
@@ -207,7 +211,9 @@ _ENTRIES = (
             )
         },
         floor_target=2.0,
-        cost=Cost(1800, 72, measured_at=(1_500, 1_000_000), stress_only=("one_weight", "batched")),
+        cost=Cost(
+            1800, 72, measured_at=(1_500, 1_000_000, 20_000), stress_only=("one_weight", "batched"), per_pixel=18
+        ),
     ),
     Row(
         name="torch_compile",
@@ -227,9 +233,9 @@ _ENTRIES = (
         },
         measured=ON_H200,
         floor_target=2.0,
-        cost=Cost(
-            56, 24, measured_at=(15_000, 1_000_000), stress_only=("one_weight", "batched")
-        ),  # one fused kernel: no temporaries per sample
+        cost=Cost(  # one fused kernel: no temporaries per sample
+            56, 24, measured_at=(15_000, 1_000_000, 20_000), stress_only=("one_weight", "batched"), per_pixel=12
+        ),
     ),
     Row(
         name="jax_jit",
@@ -246,13 +252,15 @@ _ENTRIES = (
         | {("classifier", CPU): flushes("XLA", causes.FMA_CLASSIFIER + classifying("; XLA's", "xla"))},
         measured=ON_H200,
         floor_target=2.0,
-        cost=Cost(64, 40, measured_at=(300_000, 1_000_000)),  # the scan's stacked outputs, their host copy, the lists
+        cost=Cost(
+            64, 40, measured_at=(300_000, 1_000_000, 20_000), per_pixel=10
+        ),  # the scan's stacked outputs, their host copy, the lists
     ),
     keras(
         "tensorflow",
         "TensorFlow",
         "tensorflow",
-        (10_000, 300_000),
+        (10_000, 300_000, 20_000),
         ("one_weight", "batched"),  # the Keras rows share impl/keras.py and its worker: keras_jax is measured
         tanh="eigen",
         exp_log="eigen",
@@ -269,7 +277,7 @@ _ENTRIES = (
         "jax",
         "JAX",
         "jax",
-        (10_000, 300_000),  # a one-weight run: 20 s at a measurable size
+        (10_000, 300_000, 20_000),  # a one-weight run: 20 s at a measurable size
         tanh="xla",
         exp_log="xla",
         narrows=causes.KERAS_JAX_NARROWS,
@@ -286,7 +294,7 @@ _ENTRIES = (
         "torch",
         "torch",
         "torch",
-        (4_000, 300_000),
+        (4_000, 300_000, 20_000),
         ("one_weight", "batched"),
         tanh="torch",
         exp_log="torch",

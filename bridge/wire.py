@@ -27,6 +27,7 @@ def unpack(text: str) -> list[float]:
 
 CLASSIFIER_NUMBERS = ("lr", "beta_1", "beta_2", "epsilon")
 CLASSIFIER_FIELDS = ("hidden", "epochs", "batch_size", "seed", "train_size", "optimizer", "epsilon_hat", "from_logits")
+CLASSIFIER_FIELDS += ("records",)
 
 
 def problem_to_json(problem) -> dict:
@@ -110,7 +111,10 @@ def problem_from_json(data: dict):
 def trajectory_to_json(trajectory: Trajectory, problem) -> dict:
     """Every recorded number: a network's as flat rows (Trajectory.network_rows); a data-parallel run's workers too."""
     if isinstance(problem, (Network, Classifier)):
-        return {"network": pack(trajectory.network_rows()), "sizes": problem.sizes, "evaluation": trajectory.evaluation}
+        layers = {"network": pack(trajectory.network_rows()), "sizes": problem.sizes}
+        if trajectory.layers_every > 1:  # the rows are every layers_every-th update's: every loss apart
+            layers |= {"losses": pack(trajectory.losses), "layers_every": trajectory.layers_every}
+        return layers | {"evaluation": trajectory.evaluation}
     table = {k: pack(getattr(trajectory, k)) for k in RECORDED}
     if trajectory.world:  # a data-parallel run: what its workers reported, and their own gradients, row by row
         flat = {k: pack([v for row in getattr(trajectory, k) for v in row]) for k in LOCAL}
@@ -121,7 +125,8 @@ def trajectory_to_json(trajectory: Trajectory, problem) -> dict:
 def trajectory_from_json(data: dict, workers: int = 0) -> Trajectory:
     """The trajectory trajectory_to_json wrote; a data-parallel run's with its workers' rows of `workers` each."""
     if "network" in data:
-        trajectory = Trajectory.of_network(data["sizes"], unpack(data["network"]))
+        losses = unpack(data["losses"]) if "losses" in data else None
+        trajectory = Trajectory.of_network(data["sizes"], unpack(data["network"]), losses, data.get("layers_every", 1))
         trajectory.evaluation = data.get("evaluation", {})
         return trajectory
     trajectory = Trajectory(*(unpack(data[k]) for k in RECORDED))

@@ -4,6 +4,8 @@ JAX computes in float32 unless x64 is enabled. A float64 problem enables it
 with a context manager for the run alone, so the setting never leaks out.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -107,10 +109,15 @@ classifier_slopes = jax.value_and_grad(classifier_loss)  # 4: the loss and every
 
 def optimizer_for(problem):
     """4: the optax optimizer the problem asks for: optax.adam adds epsilon to sqrt(v_hat) (the paper's Algorithm 1)."""
+    return _optimizer(problem.optimizer, problem.lr, problem.beta_1, problem.beta_2, problem.epsilon)
+
+
+@functools.cache  # the same settings, the same optimizer: jax_jit's program takes it as a constant, compiles once
+def _optimizer(name, lr, beta_1, beta_2, epsilon):
     optax = import_optax()  # the optimizers JAX users pick; only the classifier needs them
-    if problem.optimizer == "adam":
-        return optax.adam(problem.lr, b1=problem.beta_1, b2=problem.beta_2, eps=problem.epsilon)
-    return optax.sgd(problem.lr)
+    if name == "adam":
+        return optax.adam(lr, b1=beta_1, b2=beta_2, eps=epsilon)
+    return optax.sgd(lr)
 
 
 def classifier(problem, device="cpu", data=None):

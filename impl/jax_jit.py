@@ -118,32 +118,45 @@ def network(problem, device="cpu", data=None):
         return Trajectory.of_network(problem.sizes, jax.device_get(rows))
 
 
-@partial(jax.jit, static_argnames=("epochs", "batch_size", "from_logits", "optimizer"))
-def descend_classifier(parameters, x, labels, epochs, batch_size, from_logits, optimizer):
-    """Every epoch a scan over the batches, optax's step inside: the whole training one compiled program."""
+@partial(jax.jit, static_argnames=("epochs", "batch_size", "from_logits", "optimizer", "every_update"))
+def descend_classifier(parameters, x, labels, epochs, batch_size, from_logits, optimizer, every_update):
+    """Every epoch a scan over the batches, optax's step inside: the whole training one compiled program.
+
+    every_update: one row per update (loss, gradients, parameters); else each update's loss, and one row per epoch.
+    """
     optax = import_optax()
 
     slopes = jax.value_and_grad(classifier_loss)  # 4: backpropagation
 
+    def row(loss, grads, p):
+        return jnp.concatenate([jnp.ravel(v) for v in (loss, *grads, *p)])
+
     def step(carry, batch):
-        p, state = carry
+        p, state, _ = carry
         loss, grads = slopes(p, *batch, from_logits)  # 1-4
         updates, state = optimizer.update(grads, state)  # 4: SGD's or Adam's step downhill ...
         p = optax.apply_updates(p, updates)  # ... added to every parameter
-        return (p, state), jnp.concatenate([jnp.ravel(v) for v in (loss, *grads, *p)])
+        return (p, state, grads), (row(loss, grads, p) if every_update else loss)
 
     full = x.shape[0] // batch_size * batch_size
     x_full, labels_full = x[:full].reshape(-1, batch_size, x.shape[1]), labels[:full].reshape(-1, batch_size)
 
     def epoch(carry, _):
-        carry, rows = jax.lax.scan(step, carry, (x_full, labels_full))
+        carry, kept = jax.lax.scan(step, carry, (x_full, labels_full))
         if full < x.shape[0]:  # the last, shorter batch
             carry, last = step(carry, (x[full:], labels[full:]))
-            rows = jnp.concatenate([rows, last[None]])
-        return carry, rows
+            kept = jnp.concatenate([kept, last[None]])
+        if every_update:
+            return carry, kept
+        p, _, grads = carry
+        return carry, (kept, row(kept[-1], grads, p))  # every loss, and the epoch's last update in full
 
-    rows = jax.lax.scan(epoch, (parameters, optimizer.init(parameters)), length=epochs)[1]
-    return rows.reshape(-1, rows.shape[-1])  # (epochs, batches, row) -> one row per update
+    no_grads = jax.tree.map(jnp.zeros_like, parameters)  # the carry's gradients, before the first step
+    kept = jax.lax.scan(epoch, (parameters, optimizer.init(parameters), no_grads), length=epochs)[1]
+    if every_update:
+        return kept.reshape(-1, kept.shape[-1]), None  # (epochs, batches, row) -> one row per update
+    losses, rows = kept
+    return rows, losses.reshape(-1)
 
 
 def classifier(problem, device="cpu", data=None):
@@ -153,7 +166,9 @@ def classifier(problem, device="cpu", data=None):
     parameters = jax_arrays(problem, device, *problem.layers)  # W1: inputs x H, b1: H, W2: H x 10, b2: 10
     with jax.enable_x64(problem.dtype == "float64"), jax.default_device(jax_device(device)):
         optimizer = optimizer_for(problem)  # the eager row's optax optimizer
-        rows = descend_classifier(
-            parameters, x, labels, problem.epochs, problem.batch_size, problem.from_logits, optimizer
+        every_update = problem.layers_every == 1
+        rows, losses = descend_classifier(
+            parameters, x, labels, problem.epochs, problem.batch_size, problem.from_logits, optimizer, every_update
         )
-        return Trajectory.of_network(problem.sizes, jax.device_get(rows))
+        rows, losses = jax.device_get((rows, losses))
+        return Trajectory.of_network(problem.sizes, rows, losses, problem.layers_every)

@@ -155,7 +155,7 @@ def classifier(problem, device="cpu", jit_compile="auto", keep_float64=False):
     """The next lesson's classifier: built and compiled, fitted on the training images in order, then evaluated."""
     with float64(problem.dtype, keep_float64), keras.device(keras_device(device)):
         model = build_classifier(problem, jit_compile)
-        trajectory = Trajectory()
+        trajectory = Trajectory.keeping(problem)  # per update, or per epoch
         x_train, x_test = (np.asarray(x, problem.dtype) for x in (problem.x, problem.images.x_test))
         model.fit(
             x_train,

@@ -125,7 +125,7 @@ def classifier(problem, device="cpu", data=None):
     parameters = [np.array(p) for p in problem.layers]  # W1: inputs x H, b1: H, W2: H x 10, b2: 10
     moments = [(np.zeros_like(p), np.zeros_like(p)) for p in parameters]  # Adam's m and v
     lr = np.dtype(problem.dtype).type(problem.lr)
-    trajectory = Trajectory()
+    trajectory = Trajectory.keeping(problem)  # per update, or per epoch
     for epoch in range(problem.epochs):
         for batch in problem.batches:
             xb, yb = x[batch], labels[batch]

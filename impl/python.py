@@ -172,7 +172,7 @@ def classifier(problem, device="cpu", data=None):
     inputs, units = problem.inputs, range(problem.hidden)
     w1, b1, w2, b2 = (p.tolist() for p in problem.layers)  # W1: inputs rows of H; W2: H rows of 10
     states = [{"values": flat, "m": [0.0] * len(flat), "v": [0.0] * len(flat)} for flat in problem.initial.values()]
-    trajectory = Trajectory()
+    trajectory = Trajectory.keeping(problem)  # per update, or per epoch
     for epoch in range(problem.epochs):
         for batch in problem.batches:
             m = batch.stop - batch.start

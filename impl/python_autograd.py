@@ -182,7 +182,7 @@ def classifier(problem, device="cpu", data=None):
     layers = [[Value(v, r) for v in values] for values in problem.initial.values()]  # W1, b1, W2, b2: flat
     states = [{"m": [0.0] * len(layer), "v": [0.0] * len(layer), "t": 0} for layer in layers]
     hidden = problem.hidden
-    trajectory = Trajectory()
+    trajectory = Trajectory.keeping(problem)  # per update, or per epoch
     for epoch in range(problem.epochs):
         for batch in problem.batches:
             w1, b1, w2, b2 = layers

@@ -12,6 +12,8 @@ from bridge import budget
 from bridge.cli import main
 from tests.helpers import SINGLE_PROCESS, impl_params, stress
 
+CLASSIFYING = [n for n in SINGLE_PROCESS if "classifier" in bridge.REGISTRY[n].loops]
+
 ROOT = Path(__file__).resolve().parent.parent
 MiB = 2**20
 # Peak resident memory moves in pages and allocator arenas: a measurement is good to about this much.
@@ -22,6 +24,7 @@ GRAIN = 2 * MiB
 MEASURE = """
 import json, sys, gc
 import bridge
+from bridge.images import synthetic
 from bridge.runners import keras_worker
 
 def status(pid, key):
@@ -34,6 +37,9 @@ name, kind, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
 def problem(size):
     if kind == "one_weight":
         return bridge.OneWeight(1.5, 3.0, 0.0, 0.001, size)
+    if kind == "classifier":  # MNIST-shaped images, one update over all of them, the records an MNIST run keeps
+        images = synthetic(size, 784)
+        return bridge.Classifier(images, hidden=4, lr=0.1, epochs=1, batch_size=size, records="epoch")
     x = [((k * 7919) % 1000) / 500 - 1 for k in range(size)]
     return bridge.Batched(x, [2 * v for v in x], 0.0, 0.01, 1, size)
 
@@ -85,10 +91,26 @@ def test_the_estimate_covers_what_a_run_stores_and_is_not_loose(name, kind):
     problem = bridge.OneWeight(1.5, 3.0, 0.0, 0.001, size) if kind == "one_weight" else None
     if problem is None:
         problem = bridge.Batched([0.5] * size, [1.0] * size, 0.0, 0.01, 1, size)
+    _covers(name, kind, size, problem)
+
+
+def _covers(name, kind, size, problem):
     estimate, found = budget.stored(bridge.REGISTRY[name].cost, problem), measured(name, kind, size)
     what = f"{name}, {kind} of size {size}: estimated {estimate / MiB:.1f} MiB, measured {found / MiB:.1f} MiB"
     assert found <= estimate + GRAIN, f"{what}: the budget undercounts (the row's cost)"
     assert estimate <= 3 * found + GRAIN, f"{what}: the estimate is loose (the row's cost)"
+
+
+@stress  # each row a fresh process that draws 30,000 synthetic images; the Keras rows read them again
+@pytest.mark.process
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's /proc/PID/clear_refs")
+@pytest.mark.parametrize("name", impl_params(CLASSIFYING))
+def test_a_classifiers_estimate_covers_its_images_and_records_and_is_not_loose(name):
+    from bridge.images import synthetic
+
+    size = bridge.REGISTRY[name].cost.measured_at[2]  # training images of 784 pixels, and 10,000 to test
+    problem = bridge.Classifier(synthetic(size, 784), hidden=4, lr=0.1, epochs=1, batch_size=size, records="epoch")
+    _covers(name, "classifier", size, problem)
 
 
 @pytest.mark.parametrize(
@@ -106,9 +128,9 @@ def test_a_size_that_is_not_one_is_refused_in_one_line(text):
 
 
 def test_the_option_raises_the_budget_and_the_environment_variable_too(monkeypatch, capsys):
-    long = ["run", "--impl", "python", "--steps", "10000000"]  # 10^7 updates: about 1.3 GiB of records
+    long = ["run", "--impl", "python", "--steps", "20000000"]  # 2 x 10^7 updates: about 2.7 GiB of records
     assert main(long) == 2
-    assert "over the memory budget of 1.0 GiB" in capsys.readouterr().err
+    assert "over the memory budget of 2.0 GiB" in capsys.readouterr().err
     assert main([*long, "--memory-budget", "100MB"]) == 2
     assert "over the memory budget of 95.4 MiB" in capsys.readouterr().err
     monkeypatch.setenv(budget.ENVIRONMENT, "10")

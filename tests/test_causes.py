@@ -56,7 +56,8 @@ def test_libm_pow_misrounds_some_squares():
 def test_every_loss_is_the_correctly_rounded_square(name, dtype):
     if name not in FLOAT64_EXACT and dtype == "float64":
         dtype = "float32"  # its float64 loss is a float32 square (tests/test_keras.py): check that one
-    values = [v for v in SAMPLE if v**2 != exact_square(v, "float64")][:5] + SAMPLE[:5]
+    # five squares glibc's pow() misrounds (those that tell pow from one multiplication), and one more
+    values = [v for v in SAMPLE if v**2 != exact_square(v, "float64")][:5] + SAMPLE[:1]
     for value in map(rounder(dtype), values):
         assert loss_of(name, value, dtype) == exact_square(value, dtype), (name, value)
 

@@ -175,9 +175,10 @@ def test_the_loss_falls_and_the_test_accuracy_climbs_over_the_presets():
 # ---- every row on the reference's path ----
 
 
-# The fast tier: SGD in float64 and Adam in float32 for every row; --full: the other two as well
+# Every tier: SGD in float64 and Adam in float32 for every row; the stress profile: the other two as well (the
+# whole-epoch test below runs all four there)
 CASES = [
-    pytest.param(preset, dtype, marks=[] if (preset, dtype) in FAST else [pytest.mark.slow], id=f"{preset}-{dtype}")
+    pytest.param(preset, dtype, marks=[] if (preset, dtype) in FAST else [stress], id=f"{preset}-{dtype}")
     for FAST in [{("digits", "float64"), ("digits_adam", "float32")}]
     for preset in PRESETS
     for dtype in DTYPES
@@ -442,3 +443,62 @@ def test_a_random_classifier_meets_its_claim(name):
         assert verdict.conforms, f"{name} on {problem!r}: {verdict.summary()}"
 
     check()
+
+
+# ---- records per epoch: an MNIST-sized run within the memory budget ----
+
+
+@pytest.mark.slow  # every row twice: --full
+@pytest.mark.parametrize("name", rows(QUICK))
+def test_records_per_epoch_keep_every_loss_and_each_epochs_last_layers_exactly(name):
+    # 100 images in batches of 32 (the last of 4), 2 epochs: the device recorders, jax_jit's scan and Keras's callback
+    every_update = with_changes(small("digits_adam", "float32"), train_size=100, epochs=2)
+    per_epoch = with_changes(every_update, records="epoch")
+    full, kept = bridge.train(name, every_update), bridge.train(name, per_epoch)
+    assert per_epoch.layers_every == 4 and kept.layers_every == 4
+    assert kept.losses == full.losses and len(kept.losses) == 8
+    for layer in full.parameters:
+        assert kept.parameters[layer] == full.parameters[layer][3::4], layer
+        assert kept.gradients[layer] == full.gradients[layer][3::4], layer
+    assert per_epoch.epoch_scores(kept.parameters) == every_update.epoch_scores(full.parameters)
+
+
+def test_records_per_epoch_are_refused_by_compare_before_anything_runs(capsys):
+    assert main(["compare", "--problem", "digits", "--records", "epoch"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "compare checks every update's" in err and "--records step" in err
+    with pytest.raises(bridge.InvalidProblem, match="compare checks every update's"):
+        problem = small(records="epoch")
+        compare(problem, bridge.train(REFERENCE, problem), bridge.train("numpy", problem))
+
+
+def test_run_with_records_per_epoch_prints_the_same_epochs(capsys):
+    assert main(["run", "--problem", "digits", "--impl", "numpy", "--train-size", "250"]) == 0
+    every_update = capsys.readouterr().out
+    assert main(["run", "--problem", "digits", "--impl", "numpy", "--train-size", "250", "--records", "epoch"]) == 0
+    assert capsys.readouterr().out == every_update
+    assert main(["run", "--problem", "digits", "--records", "weekly"]) == 2
+    assert capsys.readouterr().err.strip() == "descent: error: records must be one of step, epoch, got 'weekly'"
+
+
+def test_a_loss_that_overflows_between_epochs_is_found_with_records_per_epoch():
+    problem = with_changes(small(records="epoch"), train_size=100)
+    trajectory = bridge.train("numpy", problem)
+    trajectory.losses[1] = math.inf  # an update whose layers are not kept
+    assert trajectory.first_non_finite() == 1
+
+
+def test_an_mnist_sized_run_fits_the_budget_per_epoch_and_is_refused_per_step():
+    from bridge import budget
+    from bridge.images import synthetic
+
+    images = synthetic(60_000, 784)
+    mnist = bridge.Classifier(images, hidden=128, lr=0.001, epochs=3, batch_size=128, optimizer="adam", dtype="float32")
+    for name in CLASSIFYING:
+        cost = bridge.REGISTRY[name].cost
+        assert budget.stored(cost, mnist) > 2 * budget.DEFAULT, name  # 469 updates of 203,541 values an epoch
+        # every framework's rows fit; the pure-Python loops keep a Python float per pixel (hours an epoch anyway)
+        fits = budget.stored(cost, with_changes(mnist, records="epoch")) <= budget.DEFAULT
+        assert fits == bool(bridge.REGISTRY[name].framework), name
+    with pytest.raises(budget.OverBudget, match=r"a run of numpy would store about .* over the memory budget"):
+        bridge.train("numpy", mnist)

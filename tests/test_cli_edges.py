@@ -35,7 +35,7 @@ def descent(*args: str, env: dict | None = None, timeout: int = 300) -> subproce
     [
         (["run", "--impl", "numpy", "--x", "1e200", "--steps", "3"], 0, "diverged: at step 1 the loss became inf"),
         (["run", "--impl", "python", "--lr", "1e308", "--steps", "3"], 0, "diverged: at step 0 the weight became inf"),
-        (["run", "--impl", "numpy", "--steps", "99999999999999999999"], 2, "over the memory budget of 1.0 GiB"),
+        (["run", "--impl", "numpy", "--steps", "99999999999999999999"], 2, "over the memory budget of 2.0 GiB"),
         (["run", "--impl", "python", "--problem", "mini_batch", "--epochs", "99999999999999999999"], 2, "budget"),
         (["run", "--impl", "python", "--lr", "nan"], 2, "lr must be finite, got nan"),
         (["plot", "--output", "some/missing/dir/x.png"], 2, "the folder 'some/missing/dir' does not exist"),

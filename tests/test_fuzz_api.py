@@ -87,7 +87,7 @@ def test_a_budget_refusal_names_the_limit_and_both_ways_to_raise_it(monkeypatch)
     try:
         bridge.train("python", problem)
     except bridge.BridgeError as error:
-        assert "1.0 GiB" in str(error) and "--memory-budget" in str(error) and "DESCENT_MEMORY_BUDGET" in str(error)
+        assert "2.0 GiB" in str(error) and "--memory-budget" in str(error) and "DESCENT_MEMORY_BUDGET" in str(error)
     else:
         raise AssertionError("a run of 10^20 steps was not refused")
     monkeypatch.setenv("DESCENT_MEMORY_BUDGET", "nonsense")

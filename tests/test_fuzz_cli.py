@@ -208,7 +208,7 @@ def test_fuzzed_command_lines_end_in_output_or_a_one_line_refusal(root, capfd):
     @example(argv=["compare", "--impl", "numpy", "--problem", "digits_adam", "--train-size", "64", "--epochs", "1"])
     @example(argv=["run", "--problem", "digits", "--hidden", "0"])
     @example(argv=["compare", "--problem", "digits", "--batch-size", "5000", "--impl", "numpy"])
-    # the data-parallel rows: batches of 2 over 3 workers (an empty share at every step), a bias near overflow
+    # two data-parallel rows: batches of 2 over 3 workers (an empty share at every step), a bias near overflow
     @example(
         argv=[
             "compare",
@@ -225,9 +225,7 @@ def test_fuzzed_command_lines_end_in_output_or_a_one_line_refusal(root, capfd):
             "--impl",
             "torch_ddp",
             "jax_sharded",
-            "tf_mirrored",
-            "keras_data_parallel",
-        ]
+        ]  # tf_mirrored's and keras_data_parallel's empty shares: tests/test_parallel.py
     )
     @example(argv=["run", "--impl", "python", "--problem", "mini_batch", "--epochs", "99999999999999999999"])
     @example(argv=["compare", "--problem", "bias", "--b0", "1e-320", "--lr", "0", "--impl", "python", "numpy"])

@@ -11,7 +11,7 @@ from bridge.causes import in_plain_words
 from bridge.claims import reference_problem
 from bridge.cli.parser import problem_of
 from bridge.cli.table import Table, describe
-from bridge.compare import claim_for, compare, expected_departure
+from bridge.compare import EPOCH_RECORDS, claim_for, compare, expected_departure
 from bridge.console import Console
 from bridge.errors import InvalidProblem
 from bridge.files import writable_file, writable_folder
@@ -119,6 +119,8 @@ def _workers(args) -> int:
 def cmd_compare(args) -> int:
     workers = _workers(args)
     problem = problem_of(args)
+    if getattr(problem, "layers_every", 1) > 1:  # refused before anything trains
+        raise InvalidProblem(EPOCH_RECORDS)
     names, skipped = rows_to_run(args.impl, args.device, problem)
     budget.check(held(problem, names), "this comparison")
     console = Console(plain=args.json)

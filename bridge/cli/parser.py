@@ -15,11 +15,15 @@ from bridge.rows import IMPLEMENTATIONS, reference_row
 from bridge.teaching.parity import autograd_rows
 
 OVERRIDES = ("x", "y", "w0", "lr", "steps", "epochs", "batch_size", "b0", "hidden", "optimizer", "train_size")
+OVERRIDES += ("records",)
 APPLIES = {  # which overrides each kind of problem takes
     OneWeight: ("x", "y", "w0", "lr", "steps"),
     Batched: ("w0", "lr", "epochs", "batch_size", "b0"),
     Network: ("lr", "epochs", "batch_size", "hidden"),
-    Classifier: ("lr", "epochs", "batch_size", "hidden", "optimizer", "train_size", "data", "from_probabilities"),
+    Classifier: (
+        *("lr", "epochs", "batch_size", "hidden", "optimizer", "train_size", "records"),
+        *("data", "from_probabilities"),
+    ),
 }
 KIND = {OneWeight: "one-weight", Batched: "batched", Network: "network", Classifier: "classifier"}
 
@@ -68,6 +72,11 @@ def _problem_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--optimizer", help="a classifier's optimizer: sgd or adam (Keras's defaults)")
     group.add_argument("--train-size", type=_count, help="a classifier: train on the first N training images only")
     group.add_argument(
+        "--records",
+        help="a classifier: step (every update's layers, the default) or epoch (every loss, the layers once an "
+        "epoch: an MNIST-sized run's records)",
+    )
+    group.add_argument(
         "--data", metavar="PATH", help="a classifier on MNIST: Keras's mnist.npz, or a folder of the four IDX files"
     )
     group.add_argument(
@@ -81,7 +90,7 @@ def _problem_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         budget.OPTION,
-        help=f"the most a run may store, e.g. 512MB or 4GiB (default: ${budget.ENVIRONMENT}, else 1GiB)",
+        help=f"the most a run may store, e.g. 512MB or 4GiB (default: ${budget.ENVIRONMENT}, else 2GiB)",
     )
     parser.add_argument(
         parallel.TIME_OPTION,

@@ -38,7 +38,9 @@ def test_bench_quick_runs_every_benchmark_and_reports(tmp_path):
         for name, row in part["rows"].items():
             assert row["verdict"] and not row["verdict"].startswith("MISMATCH"), (workload, name)
             assert row["seconds"] is None or row["seconds"] > 0, (workload, name, "no zero or negative time")
-        if workload != "lesson: 20 steps":
+        if workload.startswith("classifier"):  # the epoch's matrix products alone
+            assert part["floor"]["gflop_per_s"] > 0, workload
+        elif workload != "lesson: 20 steps":
             assert part["floor"]["gb_per_s"] > 0, workload
     assert png_size(tmp_path / "step_time.png") == (1200, 800)
     assert "x floor" in result.stdout and "GB/s" in result.stdout
@@ -91,3 +93,24 @@ def test_targets_use_the_floor_of_the_same_run(tmp_path):
     runs += [_benchmark(n, "lesson: 20 steps", 1, "run", 20, s, s) for n, s in (("python", 1e-5), ("jax_jit", 3e-5))]
     met = {t["target"].split()[0]: t["met"] for t in _summary(tmp_path, runs)["targets"]}
     assert met == {"jax_jit": True, "numpy": False, "lesson's": False}
+
+
+def test_classifier_targets_hold_each_frameworks_fastest_row_to_its_peer_and_the_matmul_floor(tmp_path):
+    epoch = "classifier epoch, synthetic MNIST (784 -> 128 -> 10, batch 128)"
+    floor = dict(floor="matmul", flops=25 * 10**9, how="torch matmul")
+    runs = [_benchmark("floor", "floor", 60_000, "run", 1, 0.5, 0.5, **floor)]  # 50 GFLOP/s
+    for name, framework, epoch_s in (("torch_manual", "torch", 2.0), ("torch_autograd", "torch", 1.2)):
+        runs.append(_benchmark(name, epoch, 60_000, "few", 1, 3.0, 3.0, floor="matmul", framework=framework))
+        runs.append(_benchmark(name, epoch, 60_000, "many", 2, 3.0 + epoch_s, 3.0 + epoch_s, floor="matmul"))
+    peer = dict(floor="matmul", stands_for=["torch"], peer=True)
+    runs.append(_benchmark("torch_nn", epoch, 60_000, "few", 1, 2.0, 2.0, **peer))
+    runs.append(_benchmark("torch_nn", epoch, 60_000, "many", 2, 3.0, 3.0, **peer))
+    summary = _summary(tmp_path, runs)
+    part = summary["table"][f"{epoch}, N=60000"]
+    assert part["floor"]["gflop_per_s"] == pytest.approx(50.0)
+    assert part["rows"]["torch_autograd"]["vs_floor"] == pytest.approx(2.4)
+    found = {t["target"]: (round(t["ratio"], 3), t["met"]) for t in summary["targets"]}
+    assert found == {
+        "classifier epoch (MNIST-sized), torch's fastest (torch_autograd) within 1.5x torch_nn": (1.2, True),
+        "classifier epoch (MNIST-sized), torch's fastest (torch_autograd) within 3x the matmul floor": (2.4, True),
+    }

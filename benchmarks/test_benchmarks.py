@@ -130,7 +130,7 @@ CLASSIFIER_WORKLOADS = {"digits": w.digits, "synthetic MNIST": w.mnist_sized}
 @pytest.mark.parametrize("workload", list(CLASSIFIER_WORKLOADS))
 @pytest.mark.parametrize("name", w.CLASSIFYING)
 def test_classifier_epoch(benchmark, name, workload, phase):
-    problem = CLASSIFIER_WORKLOADS[workload]({"transfer": 0, "few": 1, "many": 2}[phase])
+    problem = CLASSIFIER_WORKLOADS[workload]({"transfer": 0, "few": 1, "many": 3}[phase])  # 2 epochs apart
     if not w.classifier_runs_here(name, problem):
         pytest.skip(f"{name} loops over every pixel in Python: minutes an epoch at this size")
     benchmark.extra_info["floor"] = "matmul"

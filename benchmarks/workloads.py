@@ -55,7 +55,7 @@ ROWS = [n for n in (*SINGLE_PROCESS, *PEERS) if runs_here(n) and "batched" in lo
 # The next lesson's classifier (issue 21): Adam with Keras's defaults, in float32 (Keras's), on the digits
 # (1,437 images of 64 pixels, 16 units, batches of 32) and on synthetic images of MNIST's size (60,000 of 784
 # pixels, 128 units, batches of 128), whose run keeps its records per epoch (bridge.budget). An epoch's time is
-# the difference between a 2-epoch and a 1-epoch run. Rows that loop over every pixel in Python are left out
+# the difference between a 3-epoch and a 1-epoch run, halved. Rows that loop over every pixel in Python are left out
 # where an epoch would take minutes (python on MNIST's size: a Python multiply-add per pixel per unit).
 MNIST_SIZE = (2_000, 784, 32) if QUICK else (60_000, 784, 128)  # training images, pixels, hidden units
 CLASSIFYING = [

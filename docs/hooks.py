@@ -40,14 +40,21 @@ def benchmarks_table() -> str:
     lines = [
         f"Measured by `descent bench` on {when}, on {summary['machine'] or summary['device_name']} "
         f"({summary['device']}); {', '.join(summary['versions'])}. Rows fastest first; × floor: the time over "
-        "a dot product's of the same N on the same device; × fastest: over the fastest row's.",
+        "a dot product's of the same N on the same device (a classifier's epoch: over its matrix products' "
+        "alone); × fastest: over the fastest row's.",
         "",
     ]
     for workload, part in summary["table"].items():
         floor = part["floor"]
         lines += [f"### {workload}", ""]
-        if floor:
+        if floor and "gb_per_s" in floor:
             lines += [f"Floor ({floor['how']}): {_time(floor['seconds'])}, {floor['gb_per_s']:.3g} GB/s.", ""]
+        elif floor:  # a classifier's epoch: its matrix products alone
+            rate = f"{floor['gflop_per_s']:.3g} GFLOP/s"
+            lines += [
+                f"Floor (the epoch's matrix products alone, {floor['how']}): {_time(floor['seconds'])}, {rate}.",
+                "",
+            ]
         lines += ["| row | time | × floor | × fastest | verdict |", "|---|---|---|---|---|"]
         for name, row in part["rows"].items():
             time = "below noise" if row["seconds"] is None else _time(row["seconds"])

@@ -355,6 +355,7 @@ def cmd_bench(args) -> int:
         raise InvalidProblem(f"--results {str(results)!r} is not a JSON that descent bench wrote ({error!r})") from None
     (output / "summary.json").write_text(json.dumps(summary, indent=2))
     bench.print_report(summary)
-    bench.chart(summary, output / "step_time.png")
-    print(f"\nwrote {results}, {output / 'summary.json'} and {output / 'step_time.png'}")
+    charted = bench.chart(summary, output / "step_time.png")
+    written = [results, output / "summary.json", *([output / "step_time.png"] if charted else [])]
+    print(f"\nwrote {', '.join(map(str, written[:-1]))} and {written[-1]}")
     return 0

@@ -100,7 +100,7 @@ _ENTRIES = (
             ("network", CPU): plain(causes.NUMPY_DOT + "; np.mean" + causes.NETWORK_ORDER),
             ("classifier", CPU): plain(classifying("OpenBLAS's", "numpy")),
         },
-        cost=Cost(48, 24, measured_at=(300_000, 1_000_000, 20_000), per_pixel=0.5),
+        cost=Cost(48, 24, measured_at=(300_000, 1_000_000, 20_000), per_pixel=0.1),
     ),
     Row(
         name="torch_manual",

@@ -2,6 +2,8 @@
 
 <!-- generated: claims -->      every row's claim per loop and device kind, from bridge/rows.py
 <!-- generated: benchmarks -->  the benchmark table, from docs/measurements/benchmarks.json (descent bench's JSON)
+<!-- generated: classifier benchmarks -->  the classifier's epochs and targets, from
+                                docs/measurements/classifier-benchmarks.json (descent bench's JSON, -k classifier)
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 from pathlib import Path
 
 MEASURED = Path(__file__).parent / "measurements" / "benchmarks.json"
+CLASSIFIER_MEASURED = Path(__file__).parent / "measurements" / "classifier-benchmarks.json"
 
 
 def claims_table() -> str:
@@ -32,11 +35,11 @@ def claims_table() -> str:
     return "\n".join(lines)
 
 
-def benchmarks_table() -> str:
+def benchmarks_table(measured: Path = MEASURED) -> str:
     from bridge.bench import summarise
 
-    summary = summarise(MEASURED)
-    when = json.loads(MEASURED.read_text())["datetime"][:10]
+    summary = summarise(measured)
+    when = json.loads(measured.read_text())["datetime"][:10]
     lines = [
         f"Measured by `descent bench` on {when}, on {summary['machine'] or summary['device_name']} "
         f"({summary['device']}); {', '.join(summary['versions'])}. Rows fastest first; × floor: the time over "
@@ -65,7 +68,21 @@ def benchmarks_table() -> str:
                 f"| `{name}`{peer} | {time} | {ratio(row['vs_floor'])} | {ratio(row['vs_fastest'])} | {verdict} |"
             )
         lines.append("")
+    if summary["targets"]:
+        lines += ["### Targets", ""]
+        lines += [
+            f"- {'met' if t['met'] else '**missed**'}: {t['target']}: {_ratio(t['ratio'])}" for t in summary["targets"]
+        ]
+        lines.append("")
     return "\n".join(lines)
+
+
+def _ratio(ratio: float | None) -> str:
+    return "below noise" if ratio is None else f"{ratio:.2f}×"
+
+
+def classifier_benchmarks_table() -> str:
+    return benchmarks_table(CLASSIFIER_MEASURED)
 
 
 def _time(seconds: float) -> str:
@@ -75,7 +92,11 @@ def _time(seconds: float) -> str:
     return f"{seconds * 1e9:.3g} ns"
 
 
-GENERATED = {"<!-- generated: claims -->": claims_table, "<!-- generated: benchmarks -->": benchmarks_table}
+GENERATED = {
+    "<!-- generated: claims -->": claims_table,
+    "<!-- generated: benchmarks -->": benchmarks_table,
+    "<!-- generated: classifier benchmarks -->": classifier_benchmarks_table,
+}
 
 
 def on_page_markdown(markdown: str, **kwargs) -> str:

@@ -15,7 +15,7 @@ from tests.helpers import SINGLE_PROCESS, png_size
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.stress  # two and a half minutes: every row and peer timed in a fresh pytest (nox -s benchmarks too)
+@pytest.mark.stress  # 9 minutes here: every row and peer timed in a fresh pytest (nox -s benchmarks too)
 def test_bench_quick_runs_every_benchmark_and_reports(tmp_path):
     pytest.importorskip("pytest_benchmark")
     pytest.importorskip("matplotlib")
@@ -29,11 +29,16 @@ def test_bench_quick_runs_every_benchmark_and_reports(tmp_path):
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
     installed = {n for n in SINGLE_PROCESS if bridge.REGISTRY[n].installed()}  # data-parallel rows: not timed
-    peers = {n for n, p in PEERS.items() if p.installed()}
-    peers |= {f"keras_fit_{n.removeprefix('keras_')}" for n in installed if n.startswith("keras_")}
+    keras_fits = {f"keras_fit_{n.removeprefix('keras_')}" for n in installed if n.startswith("keras_")}
+    peers = {n for n, p in PEERS.items() if p.installed() and "batched" in p.row.loops} | keras_fits
     for workload in ("lesson: 20 steps", "full-batch step, N=1000", "full-batch step, N=10000"):
         assert set(summary["table"][workload]["rows"]) == installed | peers, workload
     assert set(summary["table"]["mini-batch epoch, batch 1024, N=10000"]["rows"]) == installed | peers
+    classifying = {n for n in installed if "classifier" in bridge.REGISTRY[n].loops} - {"python_autograd"}
+    classifying |= {n for n, p in PEERS.items() if p.installed() and "classifier" in p.row.loops} | keras_fits
+    digits, mnist = (w for w in summary["table"] if w.startswith("classifier epoch"))
+    assert set(summary["table"][digits]["rows"]) == classifying, digits
+    assert set(summary["table"][mnist]["rows"]) == classifying - {"python"}, mnist  # a Python loop per pixel
     for workload, part in summary["table"].items():
         for name, row in part["rows"].items():
             assert row["verdict"] and not row["verdict"].startswith("MISMATCH"), (workload, name)

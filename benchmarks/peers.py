@@ -11,6 +11,7 @@ lives in benchmarks/keras_peer.py: Keras picks its backend when it is imported.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import importlib.util
 from collections.abc import Callable
@@ -61,9 +62,6 @@ class Peer:
     def version(self) -> str:
         """Each framework it needs, with its version, from package metadata."""
         return ", ".join(f"{m} {importlib.metadata.version(m)}" for m in self.requires)
-
-    def trains(self, problem) -> bool:
-        return self.row.trains(problem)
 
     def train(self, problem, device="cpu", data=None) -> bridge.Trajectory:
         """The peer's loop on problem, labelled for compare()."""
@@ -212,37 +210,33 @@ def torch_nn(problem, device="cpu", data=None):
     return trajectory.read()
 
 
-_OPTAX_STEPS = {}  # (optimizer's settings, from_logits) -> its jitted step: jax.jit traces once per shape
-
-
-def _optax_classifier_step(problem):
+@functools.cache  # one jitted step per optimizer (optimizer_for gives the same one for the same settings)
+def _optax_classifier_step(optimizer, from_logits):
     import jax
     import optax
 
-    from impl.jax_grad import classifier_loss, optimizer_for
+    from impl.jax_grad import classifier_loss
 
-    key = (problem.optimizer, problem.lr, problem.beta_1, problem.beta_2, problem.epsilon, problem.from_logits)
-    if key not in _OPTAX_STEPS:
-        optimizer = optimizer_for(problem)  # optax.adam(lr, b1, b2, eps) or optax.sgd(lr)
+    @jax.jit
+    def step(params, state, x, labels):
+        loss, grads = jax.value_and_grad(classifier_loss)(params, x, labels, from_logits)
+        updates, state = optimizer.update(grads, state, params)
+        return optax.apply_updates(params, updates), state, loss, grads
 
-        @jax.jit
-        def step(params, state, x, labels):
-            loss, grads = jax.value_and_grad(classifier_loss)(params, x, labels, problem.from_logits)
-            updates, state = optimizer.update(grads, state, params)
-            return optax.apply_updates(params, updates), state, loss, grads
-
-        _OPTAX_STEPS[key] = (optimizer, step)
-    return _OPTAX_STEPS[key]
+    return step
 
 
 def optax_step(problem, device="cpu", data=None):
     """The next lesson's classifier as the optax tutorials write it: one jitted step per batch."""
     import jax
 
+    from impl.jax_grad import optimizer_for
+
     x, y = jax_prepare(problem, device) if data is None else data
     labels = y.astype("int32")
     with jax.enable_x64(problem.dtype == "float64"), jax.default_device(jax_device(device)):
-        optimizer, step = _optax_classifier_step(problem)
+        optimizer = optimizer_for(problem)  # optax.adam(lr, b1, b2, eps) or optax.sgd(lr)
+        step = _optax_classifier_step(optimizer, problem.from_logits)
         params = jax_arrays(problem, device, *problem.layers)
         state = optimizer.init(params)
         trajectory = JaxRecorder(problem)

@@ -65,7 +65,7 @@ class Recorder(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         loss = ops.convert_to_numpy(logs["batch_loss"]).item()
-        if len(self.model.layers) == 2 and not self.trajectory.layers_due():  # a classifier's records per epoch
+        if not self.trajectory.layers_due():  # between epochs, where a classifier keeps its layers once an epoch
             self.trajectory.record_loss(loss)
             return
         if hasattr(self.model, "jax_state_sync"):  # the JAX trainer works on copies: bring them back first
